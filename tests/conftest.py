@@ -1,0 +1,67 @@
+"""Shared fixtures: isolated caches and data folders, tiny demo datasets, CLI runners."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+REAL_DATA = SHARED / "datasets" / "vehicles-real-dev"
+REAL_WEIGHTS = SHARED / "weights" / "mobilenet_v2-keras-imagenet-features.pth"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    base = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("TRAINER_CACHE_DIR", str(base / "feature-cache"))
+    monkeypatch.setenv("VEHICLEAPP_DATA_DIR", str(base / "data"))
+    monkeypatch.setenv("TORCH_HOME", str(base / "torch"))  # never touch the user's torch cache
+
+
+@pytest.fixture(autouse=True)
+def _restore_signals() -> None:
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for s, h in handlers.items():
+        signal.signal(s, h)
+
+
+@pytest.fixture(scope="session")
+def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 images per class, 64 px: enough to train a step, small enough to be fast."""
+    from trainer.demo_data import make_demo_data
+
+    return make_demo_data(tmp_path_factory.mktemp("demo") / "data", per_class=12, size=64, seed=3)
+
+
+@pytest.fixture
+def demo_copy(demo_root: Path, tmp_path: Path) -> Path:
+    """A private, writable copy of the tiny demo dataset."""
+    import shutil
+
+    return Path(shutil.copytree(demo_root, tmp_path / "data"))
+
+
+def run_cli(*args: str, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
+    """Run ``python -m trainer ARGS`` in a child process (real exit codes and signals)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, "-m", "trainer", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=kw.pop("cwd", None), **kw)
+
+
+def quiet_events():  # noqa: ANN201 - Events with a list sink
+    from trainer.events import Events
+
+    seen: list[dict] = []
+    ev = Events([seen.append], min_interval=0.0)
+    ev.seen = seen  # type: ignore[attr-defined]
+    return ev

@@ -1,0 +1,105 @@
+"""Scanning folders: both layouts, seeded stratified splits, and clear errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from trainer.datasets import DatasetError, scan, walk_images
+
+
+def _img(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (8, 8)).save(path)
+    return path
+
+
+def _tree(root: Path, spec: dict[str, int]) -> Path:
+    for rel, n in spec.items():
+        for i in range(n):
+            _img(root / rel / f"{i:03d}.png")
+    return root
+
+
+def test_folder_layout_split_is_stratified_seeded_and_disjoint(tmp_path: Path) -> None:
+    root = _tree(tmp_path, {"car": 10, "truck": 10, "bus": 5})
+    a = scan(root, val_fraction=0.2, seed=1)
+    assert a.layout == "folders"
+    assert a.classes == ["bus", "car", "truck"]
+    assert a.counts()["val"] == {"bus": 1, "car": 2, "truck": 2}
+    assert a.counts()["train"] == {"bus": 4, "car": 8, "truck": 8}
+    assert {s.path for s in a.splits["train"]}.isdisjoint({s.path for s in a.splits["val"]})
+    assert scan(root, 0.2, seed=1).splits == a.splits
+    assert scan(root, 0.2, seed=2).splits["val"] != a.splits["val"]
+
+
+def test_split_layout_uses_given_splits_and_valid_alias(tmp_path: Path) -> None:
+    root = _tree(tmp_path, {"train/car": 4, "train/truck": 4, "valid/car": 2, "valid/truck": 1,
+                            "test/car": 1})
+    ds = scan(root)
+    assert ds.layout == "splits"
+    assert set(ds.splits) == {"train", "val", "test"}
+    assert ds.counts()["val"] == {"car": 2, "truck": 1}
+    assert any("truck" in w and "test" in w for w in ds.warnings)
+
+
+def test_split_layout_without_val_holds_out_part_of_train(tmp_path: Path) -> None:
+    ds = scan(_tree(tmp_path, {"train/a": 5, "train/b": 5}), val_fraction=0.2)
+    assert ds.counts()["val"] == {"a": 1, "b": 1}
+    assert any("no val" in w for w in ds.warnings)
+
+
+def test_classes_come_from_the_folder_never_hard_coded(tmp_path: Path) -> None:
+    names = ["alpha", "beta", "gamma", "delta", "epsilon"]
+    ds = scan(_tree(tmp_path, dict.fromkeys(names, 3)))
+    assert ds.classes == sorted(names)
+
+
+def test_fewer_than_two_classes_is_a_clear_error(tmp_path: Path) -> None:
+    _tree(tmp_path, {"car": 5})
+    (tmp_path / "empty_class").mkdir()
+    with pytest.raises(DatasetError, match="at least 2 classes"):
+        scan(tmp_path)
+
+
+def test_empty_split_is_a_clear_error(tmp_path: Path) -> None:
+    root = _tree(tmp_path, {"train/a": 3, "train/b": 3})
+    (root / "val" / "a").mkdir(parents=True)
+    with pytest.raises(DatasetError, match="val split has no usable images"):
+        scan(root)
+
+
+def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="not found"):
+        scan(tmp_path / "nope")
+
+
+def test_hidden_files_unlabeled_and_non_images_are_not_samples(tmp_path: Path) -> None:
+    root = _tree(tmp_path, {"a": 2, "b": 2, "unlabeled": 3})
+    _img(root / "a" / ".hidden.png")
+    _img(root / ".thumbs" / "x.png")
+    (root / "a" / "notes.txt").write_text("hi")
+    _img(root / "loose.png")
+    ds = scan(root)
+    assert ds.classes == ["a", "b"]
+    assert len(ds.all_samples()) == 4
+    assert len(ds.unlabeled) == 4  # 3 in unlabeled/ + 1 loose at the root
+
+
+def test_symlink_loops_terminate(tmp_path: Path) -> None:
+    root = _tree(tmp_path, {"a": 2, "b": 2})
+    os.symlink(root, root / "a" / "loop")
+    os.symlink(root / "b", root / "b" / "self")
+    found = walk_images(root)
+    assert len(found) >= 4
+    assert scan(root).counts()["train"]["a"] >= 1
+
+
+def test_fingerprint_changes_when_data_changes(tmp_path: Path) -> None:
+    root = _tree(tmp_path, {"a": 2, "b": 2})
+    before = scan(root).fingerprint()
+    _img(root / "a" / "new.png")
+    assert scan(root).fingerprint() != before

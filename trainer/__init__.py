@@ -1,0 +1,3 @@
+"""Qt-free engine: datasets, the four transfer-learning models, training, runs and the CLI."""
+
+__version__ = "0.1.0"

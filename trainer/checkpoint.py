@@ -1,0 +1,127 @@
+"""Checkpoints: self-describing, atomically written, loaded without unpickling code.
+
+A checkpoint holds the model name, class names and preprocessing, so classifying needs
+nothing else. Frozen backbones are written once per run to ``backbone.pt``; the per-epoch
+``best.pt`` / ``last.pt`` hold the trainable tensors and name that file with its hash.
+``export_checkpoint`` merges both into one standalone file to carry elsewhere.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from trainer import runs
+from trainer.atomic import torch_save
+from trainer.models import TransferModel, create_model
+from trainer.preprocess import Preprocess
+from trainer.weights import file_sha256
+
+FORMAT = "vehicleapp-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A file is not a usable checkpoint; the message says why in one line."""
+
+
+def split_state(model: TransferModel) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """(trainable tensors, frozen-backbone tensors) of the model's state_dict."""
+    frozen_prefixes = tuple(f"backbones.{n}." for n in model.frozen)
+    trainable, frozen = {}, {}
+    for k, v in model.state_dict().items():
+        (frozen if k.startswith(frozen_prefixes) else trainable)[k] = v.detach().cpu()
+    return trainable, frozen
+
+
+def save_backbone(model: TransferModel, run_dir: Path) -> dict[str, str] | None:
+    """Write the frozen backbones once; returns the reference checkpoints store."""
+    _, frozen = split_state(model)
+    if not frozen:
+        return None
+    path = run_dir / runs.BACKBONE
+    torch_save({"format": FORMAT + "-backbone", "state_dict": frozen}, path)
+    return {"file": runs.BACKBONE, "sha256": file_sha256(path)}
+
+
+def save_checkpoint(path: Path, model: TransferModel, meta: dict[str, Any],
+                    backbone_ref: dict[str, str] | None, **extra: Any) -> None:
+    trainable, frozen = split_state(model)
+    payload = {
+        "format": FORMAT, "version": VERSION, **meta,
+        "frozen": sorted(model.frozen),
+        "backbone_ref": backbone_ref,
+        "state_dict": trainable if backbone_ref else {**trainable, **frozen},
+        **extra,
+    }
+    torch_save(payload, path)
+
+
+def _safe_load(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(
+            f"refused {path.name}: not a plain tensor checkpoint (it would need arbitrary code "
+            f"to load, or is damaged): {first[:200]}"
+        ) from None
+    if not isinstance(obj, dict) or not str(obj.get("format", "")).startswith(FORMAT):
+        raise CheckpointError(f"{path} is not a vehicleapp checkpoint")
+    return obj
+
+
+def resolve(path: str | Path) -> Path:
+    """A run folder means its best checkpoint (else last); a file is itself."""
+    path = Path(path)
+    if path.is_dir():
+        for name in (runs.BEST, runs.LAST):
+            if (path / name).is_file():
+                return path / name
+        raise CheckpointError(f"no checkpoint ({runs.BEST} or {runs.LAST}) in {path}")
+    return path
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The checkpoint dict with the full ``state_dict`` (frozen backbone merged in)."""
+    path = resolve(path)
+    ckpt = _safe_load(path)
+    ref = ckpt.get("backbone_ref")
+    if ref:
+        bb_path = path.parent / ref["file"]
+        if not bb_path.is_file() or file_sha256(bb_path) != ref["sha256"]:
+            raise CheckpointError(f"{bb_path} is missing or does not match {path.name}")
+        ckpt["state_dict"] = {**_safe_load(bb_path)["state_dict"], **ckpt["state_dict"]}
+        ckpt["backbone_ref"] = None
+    return ckpt
+
+
+def load_model(path: str | Path) -> tuple[TransferModel, dict[str, Any]]:
+    """Rebuild the model from a checkpoint (or run folder); returns ``(model.eval(), ckpt)``."""
+    ckpt = read_checkpoint(path)
+    try:
+        model = create_model(ckpt["model"], len(ckpt["classes"]), frozen=set(ckpt["frozen"]),
+                             load_backbones=False)
+        model.load_state_dict(ckpt["state_dict"])
+    except (KeyError, RuntimeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint does not fit its model: {str(exc)[:200]}") from None
+    model.eval()
+    return model, ckpt
+
+
+def preprocess_of(ckpt: dict[str, Any]) -> Preprocess:
+    return Preprocess.from_dict(ckpt["preprocess"])
+
+
+def export_checkpoint(src: str | Path, dest: str | Path) -> Path:
+    """Write one standalone file (backbone included) for classifying on another machine."""
+    ckpt = read_checkpoint(src)
+    for key in ("optimizer", "scheduler"):
+        ckpt.pop(key, None)
+    torch_save(ckpt, Path(dest))
+    return Path(dest)

@@ -1,0 +1,67 @@
+"""``evaluate RUN DATA``: a trained run measured on a dataset split."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from trainer import checkpoint as ckpt_io
+from trainer import datasets, runs
+from trainer.atomic import read_json, write_json
+from trainer.batches import ImageBatcher
+from trainer.events import Events
+from trainer.metrics import report
+from trainer.predict import predict
+
+SPLITS = ("auto", "train", "val", "test", "all")
+
+
+def pick_samples(run_dir: Path | None, data: Path, split: str) -> tuple[list[datasets.Sample], list[str], str]:
+    """Samples to evaluate, the data's class names and the split actually used."""
+    cfg = read_json(run_dir / runs.CONFIG) if run_dir and (run_dir / runs.CONFIG).is_file() else {}
+    ds = datasets.scan(data, cfg.get("val_fraction", 0.2), cfg.get("seed", 0))
+    if split == "auto":
+        same_data = Path(cfg.get("data", "")).resolve() == ds.root
+        split = "test" if "test" in ds.splits else "val" if same_data else "all"
+    if split == "all":
+        return ds.all_samples(), ds.classes, split
+    if split not in ds.splits:
+        raise datasets.DatasetError(f"{data} has no {split} split (has: {', '.join(ds.splits)})")
+    return ds.splits[split], ds.classes, split
+
+
+def evaluate_run(run: str | Path, data: str | Path, events: Events,
+                 should_stop: Callable[[], bool], split: str = "auto",
+                 device: torch.device | None = None) -> dict[str, Any]:
+    """Accuracy, per-class P/R/F1 and confusion matrix; saved as ``evaluation.json``."""
+    ckpt_path = ckpt_io.resolve(run)
+    run_dir = ckpt_path.parent if (ckpt_path.parent / runs.CONFIG).is_file() else None
+    model, ckpt = ckpt_io.load_model(ckpt_path)
+    device = device or torch.device("cpu")
+    model.to(device)
+    classes = list(ckpt["classes"])
+    samples, data_classes, used = pick_samples(run_dir, Path(data), split)
+    index = {c: i for i, c in enumerate(classes)}
+    unknown = sorted(set(data_classes) - set(classes))
+    if unknown:
+        events.warning(f"classes not known to the model are skipped: {', '.join(unknown)}")
+    samples = [s for s in samples if data_classes[s.label] in index]
+    items = [(str(s.path), s.path) for s in samples]
+    events.emit("start", total=len(items), split=used, model=ckpt["model"])
+    y_true, y_pred = [], []
+    with ImageBatcher(ckpt_io.preprocess_of(ckpt).transform()) as batcher:
+        for s, p in zip(samples, predict(model, classes, batcher, items, device, events, should_stop)):
+            if p.error:
+                events.warning(f"skipped {s.path}: {p.error}")
+                continue
+            y_true.append(index[data_classes[s.label]])
+            y_pred.append(index[p.label])
+    rep = {**report(y_true, y_pred, classes), "split": used, "data": str(Path(data).resolve()),
+           "checkpoint": str(ckpt_path)}
+    if run_dir:
+        write_json(run_dir / runs.EVALUATION, rep)
+    events.emit("done", message=f"accuracy {rep['accuracy']:.1%} on {rep['n']} images", report=rep)
+    return rep

@@ -1,0 +1,126 @@
+"""Frozen-backbone features, computed once per image and cached on disk across runs.
+
+The cache key of a backbone is its name, its weights' identity and the preprocessing; each
+image is keyed by absolute path, size and mtime, so a sweep over learning rates and batch
+sizes (or a re-run after relabeling a few files) decodes only what it has not seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from trainer.atomic import torch_save
+from trainer.batches import ImageBatcher, chunks
+from trainer.events import Events
+
+FEATURE_BATCH = 32
+
+
+class Cancelled(Exception):
+    """The user asked the job to stop."""
+
+
+def backbone_key(name: str, weights_id: str, preprocess: dict) -> str:
+    blob = json.dumps({"backbone": name, "weights": weights_id, "pre": preprocess, "v": 1},
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def file_key(path: Path) -> str:
+    try:
+        st = path.stat()
+        return f"{path}|{st.st_size}|{st.st_mtime_ns}"
+    except OSError:
+        return f"{path}|missing"
+
+
+class FeatureStore:
+    """Rows of one backbone's features keyed by :func:`file_key`, persisted in one file."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.rows: dict[str, torch.Tensor] = {}
+        self.failed: dict[str, str] = {}
+        self.dirty = False
+        if path is not None and path.is_file():
+            try:
+                data = torch.load(path, map_location="cpu", weights_only=True)
+                self.rows = dict(zip(data["keys"], data["features"]))
+                self.failed = dict(data.get("failed", {}))
+            except Exception:  # noqa: BLE001 - a damaged cache is rebuilt, never fatal
+                self.rows, self.failed = {}, {}
+
+    def save(self) -> None:
+        if self.path is None or not self.dirty:
+            return
+        keys = list(self.rows)
+        feats = torch.stack([self.rows[k] for k in keys]) if keys else torch.empty(0)
+        torch_save({"keys": keys, "features": feats, "failed": self.failed}, self.path)
+        self.dirty = False
+
+
+def extract(
+    backbones: dict[str, nn.Module],
+    keys: dict[str, str],
+    paths: list[Path],
+    batcher: ImageBatcher,
+    device: torch.device,
+    cache_dir: Path | None,
+    events: Events,
+    should_stop: Callable[[], bool],
+) -> tuple[dict[str, torch.Tensor], list[int], dict[str, str]]:
+    """Features of ``paths`` for each backbone.
+
+    Returns ``(features, ok_indices, failed)``: ``features[name]`` has one row per index in
+    ``ok_indices`` (positions in ``paths`` that decoded); ``failed`` maps path to reason.
+    """
+    stores = {n: FeatureStore(cache_dir / f"{keys[n]}.pt" if cache_dir else None) for n in keys}
+    fkeys = [file_key(p) for p in paths]
+    todo = [i for i, k in enumerate(fkeys)
+            if not all(k in s.rows or k in s.failed for s in stores.values())]
+    events.emit("features", cached=len(paths) - len(todo), total=len(paths))
+    try:
+        _compute(backbones, stores, paths, fkeys, todo, batcher, device, events, should_stop)
+    finally:
+        for s in stores.values():
+            s.save()
+    first = next(iter(stores.values()))
+    failed = {str(paths[i]): first.failed[k] for i, k in enumerate(fkeys) if k in first.failed}
+    ok = [i for i, k in enumerate(fkeys) if k not in first.failed]
+    feats = {
+        n: torch.stack([s.rows[fkeys[i]] for i in ok]) if ok else torch.empty(0)
+        for n, s in stores.items()
+    }
+    return feats, ok, failed
+
+
+@torch.no_grad()
+def _compute(backbones, stores, paths, fkeys, todo, batcher, device, events, should_stop) -> None:  # noqa: ANN001
+    for bb in backbones.values():
+        bb.eval()
+    done = 0
+    for batch in chunks(todo, FEATURE_BATCH):
+        if should_stop():
+            raise Cancelled("stopped during feature extraction")
+        x, ok, failed = batcher([paths[i] for i in batch])
+        good = [i for i, flag in zip(batch, ok) if flag]
+        for i in batch:
+            if str(paths[i]) in failed:
+                for s in stores.values():
+                    s.failed[fkeys[i]] = failed[str(paths[i])]
+                    s.dirty = True
+        if x is not None:
+            x = x.to(device)
+            for name, bb in backbones.items():
+                out = bb(x).float().cpu()
+                for row, i in zip(out, good):
+                    stores[name].rows[fkeys[i]] = row.clone()
+                stores[name].dirty = True
+        done += len(batch)
+        events.progress("features", done, len(todo))

@@ -1,0 +1,101 @@
+"""The one image loader used by training, classification and the app's thumbnails.
+
+Every decode in the product goes through :func:`load_image`, which either returns an RGB
+``PIL.Image`` or raises :class:`ImageLoadError` with a one-line, human-readable reason.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+#: File extensions treated as images when scanning folders (lower case).
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
+)
+#: Decoders Pillow may use; anything else (EPS, PSD plugins, ...) is refused.
+ALLOWED_FORMATS = ("JPEG", "PNG", "BMP", "GIF", "WEBP", "TIFF", "PPM")
+
+
+class ImageLoadError(Exception):
+    """An image could not be used; ``str(err)`` is a one-line reason."""
+
+
+def is_image_file(path: Path) -> bool:
+    """True for a visible file whose extension is an image extension."""
+    return not path.name.startswith(".") and path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def load_image(path: str | os.PathLike[str], max_side: int | None = None) -> Image.Image:
+    """Decode ``path`` into an upright RGB image.
+
+    EXIF orientation is applied, every mode is converted to RGB (transparency is flattened on
+    white), only real image formats are decoded and decompression bombs are refused.
+    ``max_side`` lets thumbnails decode JPEGs at reduced size (``draft``).
+
+    Raises:
+        ImageLoadError: with a one-line reason for any file that cannot be used.
+    """
+    try:
+        return _decode(Path(path), max_side)
+    except ImageLoadError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageLoadError(f"image too large (decompression bomb): {exc}") from None
+    except FileNotFoundError:
+        raise ImageLoadError("file vanished or does not exist") from None
+    except PermissionError:
+        raise ImageLoadError("permission denied") from None
+    except IsADirectoryError:
+        raise ImageLoadError("is a directory, not an image") from None
+    except Image.UnidentifiedImageError:
+        raise ImageLoadError("not a recognised image format") from None
+    except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ImageLoadError(f"unreadable image: {reason}") from None
+
+
+def _decode(path: Path, max_side: int | None) -> Image.Image:
+    if path.stat().st_size == 0:
+        raise ImageLoadError("empty file (0 bytes)")
+    with warnings.catch_warnings():
+        # Pillow only *warns* between MAX_IMAGE_PIXELS and twice that; refuse those too.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(path, formats=ALLOWED_FORMATS) as img:
+            if max_side is not None and img.format == "JPEG":
+                img.draft("RGB", (max_side, max_side))
+            img.load()
+            img = ImageOps.exif_transpose(img) or img
+            return to_rgb(img)
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Convert any Pillow mode (L, P, RGBA, CMYK, I;16, 1, ...) to RGB sensibly."""
+    if img.mode == "RGB":
+        return img.copy() if img.readonly else img
+    if img.mode == "P":
+        img = img.convert("RGBA") if "transparency" in img.info else img.convert("RGB")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # 16/32-bit greyscale: scale the real range down to 8 bits instead of clipping.
+        arr = _as_uint8(img)
+        return Image.fromarray(arr, mode="L").convert("RGB")
+    if img.mode == "F":
+        return Image.fromarray(_as_uint8(img), mode="L").convert("RGB")
+    return img.convert("RGB")
+
+
+def _as_uint8(img: Image.Image):  # noqa: ANN202 - numpy array
+    import numpy as np
+
+    arr = np.asarray(img, dtype=np.float64)
+    lo, hi = float(arr.min()), float(arr.max())
+    if hi <= lo:
+        return np.zeros(arr.shape, dtype=np.uint8)
+    return ((arr - lo) * (255.0 / (hi - lo))).round().astype(np.uint8)

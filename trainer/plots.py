@@ -1,0 +1,72 @@
+"""Comparison figures (the reference's accuracy/loss curves) drawn on a matplotlib ``Figure``.
+
+No pyplot: the CLI renders with the Agg canvas, the app puts the same Figure in a Qt canvas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from trainer.runs import RunInfo, load_run
+
+
+def run_label(run: RunInfo) -> str:
+    c = run.config
+    return f"{c.get('model', '?')} lr={c.get('lr', '?')} bs={c.get('batch_size', '?')}"
+
+
+def draw_curves(fig: Figure, runs: Sequence[RunInfo]) -> None:
+    """Accuracy and loss per epoch; solid = val, dashed = train; one colour per run."""
+    fig.clear()
+    ax_acc, ax_loss = fig.subplots(1, 2)
+    for i, run in enumerate(runs):
+        colour = f"C{i % 10}"
+        epochs = [m["epoch"] for m in run.metrics]
+        for ax, key in ((ax_acc, "acc"), (ax_loss, "loss")):
+            ax.plot(epochs, [m.get(f"train_{key}") for m in run.metrics], "--", color=colour,
+                    alpha=0.7, label=f"{run_label(run)} train")
+            ax.plot(epochs, [m.get(f"val_{key}") for m in run.metrics], "-", color=colour,
+                    label=f"{run_label(run)} val")
+    for ax, title in ((ax_acc, "Accuracy"), (ax_loss, "Loss")):
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    ax_acc.set_ylim(0, 1.02)
+    if runs:
+        ax_loss.legend(fontsize="x-small", loc="upper right")
+    fig.tight_layout()
+
+
+def draw_confusion(fig: Figure, matrix: list[list[int]], classes: list[str], title: str = "") -> None:
+    fig.clear()
+    ax = fig.subplots()
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(classes)), classes, rotation=30, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    top = max((max(r) for r in matrix), default=0)
+    for r, row in enumerate(matrix):
+        for c, v in enumerate(row):
+            ax.text(c, r, str(v), ha="center", va="center",
+                    color="white" if v > top / 2 else "black")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+
+
+def save_figure(fig: Figure, out: str | Path) -> Path:
+    FigureCanvasAgg(fig)
+    fig.savefig(out, dpi=120)
+    return Path(out)
+
+
+def plot_runs(run_dirs: Sequence[str | Path], out: str | Path) -> Path:
+    """The CLI's ``plot``: overlay the given runs' curves into one PNG."""
+    fig = Figure(figsize=(11, 4.2))
+    draw_curves(fig, [load_run(Path(d)) for d in run_dirs])
+    return save_figure(fig, out)

@@ -1,0 +1,136 @@
+"""A run is a folder: ``config.json``, ``metrics.csv``, ``events.jsonl`` and checkpoints.
+
+The CLI writes it and the app reads it through the same functions here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trainer.atomic import atomic_open, read_json, write_json
+
+CONFIG = "config.json"
+METRICS = "metrics.csv"
+EVENTS = "events.jsonl"
+BEST = "best.pt"
+LAST = "last.pt"
+BACKBONE = "backbone.pt"
+EVALUATION = "evaluation.json"
+METRIC_FIELDS = [
+    "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc",
+    "lr", "seconds", "images_per_s",
+]
+
+
+def default_runs_dir() -> Path:
+    """``checkpoints/`` (relative to the working directory), or ``$TRAINER_RUNS_DIR``."""
+    return Path(os.environ.get("TRAINER_RUNS_DIR", "checkpoints"))
+
+
+def new_run_dir(out: Path, model: str, lr: float, batch_size: int) -> Path:
+    """A fresh, uniquely named run folder under ``out``."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = f"{stamp}-{model}-lr{lr:g}-bs{batch_size}"
+    out.mkdir(parents=True, exist_ok=True)
+    for i in range(1000):
+        path = out / (base if i == 0 else f"{base}-{i}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not create a run folder under {out}")
+
+
+def write_metrics(run_dir: Path, rows: list[dict[str, Any]]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=METRIC_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in METRIC_FIELDS})
+    with atomic_open(run_dir / METRICS, "w", encoding="utf-8", newline="") as f:
+        f.write(buf.getvalue())
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, float | None]]:
+    path = Path(run_dir) / METRICS
+    if not path.is_file():
+        return []
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = [
+            {k: (float(v) if v not in ("", None) else None) for k, v in row.items()}
+            for row in csv.DictReader(f)
+        ]
+    for row in rows:
+        row["epoch"] = int(row["epoch"] or 0)
+    return rows
+
+
+@dataclass
+class RunInfo:
+    """What the Runs table shows about one run folder."""
+
+    path: Path
+    config: dict[str, Any]
+    metrics: list[dict[str, float | None]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def best_val_acc(self) -> float | None:
+        accs = [m["val_acc"] for m in self.metrics if m.get("val_acc") is not None]
+        return max(accs) if accs else None
+
+    @property
+    def duration(self) -> float:
+        return sum(m.get("seconds") or 0.0 for m in self.metrics)
+
+    @property
+    def status(self) -> str:
+        return str(self.config.get("status", "unknown"))
+
+    def checkpoint(self) -> Path | None:
+        for name in (BEST, LAST):
+            if (self.path / name).is_file():
+                return self.path / name
+        return None
+
+
+def load_run(run_dir: Path) -> RunInfo:
+    run_dir = Path(run_dir)
+    return RunInfo(run_dir, read_json(run_dir / CONFIG), read_metrics(run_dir))
+
+
+def list_runs(out: Path) -> list[RunInfo]:
+    """Every readable run folder directly under ``out``, newest first."""
+    runs = []
+    for d in sorted(Path(out).glob(f"*/{CONFIG}")):
+        try:
+            runs.append(load_run(d.parent))
+        except (OSError, ValueError):
+            continue  # a half-written or foreign folder is not a run
+    return sorted(runs, key=lambda r: str(r.config.get("created", "")), reverse=True)
+
+
+def update_config(run_dir: Path, **changes: Any) -> dict[str, Any]:
+    config = read_json(run_dir / CONFIG)
+    config.update(changes)
+    write_json(run_dir / CONFIG, config)
+    return config
+
+
+def delete_run(run_dir: Path) -> None:
+    """Remove a run folder (refuses anything that does not look like a run)."""
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG).is_file():
+        raise ValueError(f"{run_dir} is not a run folder")
+    shutil.rmtree(run_dir)

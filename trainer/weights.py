@@ -1,0 +1,111 @@
+"""Backbone weights: ``imagenet`` (torchvision's API), ``none`` (random) or a state_dict file."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+from torch import nn
+
+IMAGENET = "imagenet"
+NONE = "none"
+
+
+class WeightsError(ValueError):
+    """Weights cannot be loaded; the message says why and what to do instead."""
+
+
+def describe(spec: str) -> str:
+    """A stable identity for a weight spec (file specs include a content hash)."""
+    if spec in (IMAGENET, NONE):
+        return spec
+    return f"file:{Path(spec).name}:{file_sha256(Path(spec))[:16]}"
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def validate_spec(spec: str) -> str:
+    """Return ``spec`` normalised, or raise :class:`WeightsError` for a missing file."""
+    low = spec.strip().lower()
+    if low in (IMAGENET, NONE):
+        return low
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path} (use imagenet, none or a .pth path)")
+    return str(path.resolve())
+
+
+def imagenet_cache_file(url: str) -> Path:
+    """Where torch.hub keeps (or would keep) the file downloaded from ``url``."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
+
+
+def load_imagenet(model: nn.Module, weights_enum: object, backbone: str) -> None:
+    """Load torchvision ImageNet weights, downloading only when the network answers."""
+    url = weights_enum.url  # type: ignore[attr-defined]
+    cached = imagenet_cache_file(url)
+    if not cached.is_file() and not _reachable(url):
+        raise WeightsError(
+            f"ImageNet weights for {backbone} are not in torch's cache and cannot be "
+            f"downloaded (no internet). torch expects the file {cached} "
+            f"(from {url}). Copy it there, or use --weights PATH for a local state_dict, "
+            "or --weights none to train from scratch."
+        )
+    try:
+        state = weights_enum.get_state_dict(progress=False, check_hash=True)  # type: ignore[attr-defined]
+    except Exception as exc:  # noqa: BLE001 - any download/IO failure becomes one message
+        raise WeightsError(f"could not get ImageNet weights for {backbone} ({cached}): {exc}") from None
+    model.load_state_dict(state)
+
+
+def _reachable(url: str, timeout: float = 3.0) -> bool:
+    host = urlparse(url).hostname or ""
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def load_file(model: nn.Module, path: str, backbone: str) -> int:
+    """Load a state_dict file non-strictly into ``model``; return how many tensors matched."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(f"{path} is not a loadable state_dict file: {first}") from None
+    state = _unwrap(state)
+    own = model.state_dict()
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if not usable:
+        raise WeightsError(
+            f"no tensor in {path} matches the {backbone} backbone "
+            f"(file has {len(state)} tensors, e.g. {next(iter(state), '-')!r})"
+        )
+    model.load_state_dict(usable, strict=False)
+    return len(usable)
+
+
+def _unwrap(state: object) -> dict[str, torch.Tensor]:
+    if isinstance(state, dict):
+        for key in ("state_dict", "model"):
+            if isinstance(state.get(key), dict):
+                state = state[key]
+                break
+    if not isinstance(state, dict):
+        raise WeightsError("weights file does not hold a state_dict (a dict of tensors)")
+    out = {}
+    for k, v in state.items():
+        if isinstance(v, torch.Tensor):
+            out[k.removeprefix("module.")] = v
+    return out
