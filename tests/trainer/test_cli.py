@@ -1,0 +1,137 @@
+"""The CLI: exit codes, one-line errors, JSON-lines events, signals, every subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from trainer import cli, runs
+from trainer.checkpoint import load_model
+
+FAST = ["--weights", "none", "--freeze", "--image-size", "48", "--workers", "1"]
+
+
+def _main(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
+    try:
+        code = cli.main(list(argv))
+    except SystemExit as exc:  # argparse errors
+        code = int(exc.code)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["train", "DATA", "--lr", "abc"], "invalid float value"),
+        (["train", "DATA", "--epochs", "0"], "--epochs must be >= 1"),
+        (["train", "DATA", "--model", "vgg"], "unknown model"),
+        (["train", "/no/such/folder"], "not found"),
+        (["train", "DATA", "--weights", "/no/such.pth"], "weights file not found"),
+        (["classify", "/no/run", "DATA"], "not found"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_usage_is_a_one_line_error_with_exit_2(capsys, demo_root: Path, tmp_path: Path,
+                                                   argv: list[str], needle: str) -> None:
+    argv = [str(demo_root) if a == "DATA" else a for a in argv]
+    code, _, err = _main(capsys, *argv, *(["--out", str(tmp_path)] if argv[0] == "train" else []))
+    assert code == cli.EXIT_USAGE
+    assert needle in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_unexpected_failure_exits_1_with_an_error_event(capsys) -> None:
+    def boom(args, stop):  # noqa: ANN001, ANN202
+        raise RuntimeError("disk on fire")
+
+    args = argparse.Namespace(func=boom, command="train", events=True)
+    assert cli.run_command(args, lambda: False) == cli.EXIT_FAILED
+    out, err = capsys.readouterr()
+    assert json.loads(out.strip().splitlines()[-1]) == {"event": "error", "message": "RuntimeError: disk on fire"}
+    assert "disk on fire" in err
+
+
+def test_models_lists_the_registry(capsys) -> None:
+    code, out, _ = _main(capsys, "models")
+    assert code == 0
+    assert [line.split()[0] for line in out.splitlines()] == [
+        "ensemble", "ensemble_regularized", "mobilenet_v2", "resnet50"]
+
+
+def test_train_events_are_json_lines(demo_root: Path, tmp_path: Path) -> None:
+    res = run_cli("train", str(demo_root), *FAST, "--epochs", "2", "--out", str(tmp_path), "--events")
+    assert res.returncode == 0, res.stderr
+    events = [json.loads(line) for line in res.stdout.splitlines()]
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "done"
+    assert {"progress", "epoch", "checkpoint", "features"} <= set(kinds)
+    epoch = next(e for e in events if e["event"] == "epoch")
+    assert {"train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "images_per_s"} <= set(epoch["metrics"])
+    progress = [e for e in events if e["event"] == "progress"]
+    assert all({"phase", "done", "total"} <= set(e) for e in progress)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_stops_within_a_batch_saves_and_exits_3(demo_root: Path, tmp_path: Path, sig: int) -> None:
+    cmd = [sys.executable, "-m", "trainer", "train", str(demo_root), *FAST, "--no-cache",
+           "--epochs", "200", "--batch-size", "4", "--out", str(tmp_path), "--events"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if json.loads(line)["event"] == "epoch":
+            break
+    proc.send_signal(sig)
+    rest, err = proc.communicate(timeout=60)
+    assert proc.returncode == cli.EXIT_CANCELLED, err
+    assert json.loads(rest.strip().splitlines()[-1])["event"] == "cancelled"
+    run_dir = next(tmp_path.iterdir())
+    assert len(runs.read_metrics(run_dir)) < 200
+    _, ckpt = load_model(run_dir / runs.LAST)
+    assert ckpt["interrupted"] is True
+
+
+def test_evaluate_plot_classify_export_and_sweep(capsys, demo_root: Path, tmp_path: Path) -> None:
+    code, _, err = _main(capsys, "sweep", str(demo_root), "--models", "mobilenet_v2", "--lrs", "0.01",
+                         "0.001", "--batch-sizes", "8", *FAST, "--epochs", "1", "--out", str(tmp_path / "r"))
+    assert code == 0, err
+    run_dirs = sorted((tmp_path / "r").iterdir(), key=lambda d: -runs.load_run(d).config["lr"])
+    assert [runs.load_run(d).config["lr"] for d in run_dirs] == [0.01, 0.001]
+
+    code, out, _ = _main(capsys, "evaluate", str(run_dirs[0]), str(demo_root))
+    assert code == 0
+    assert "accuracy" in out and "confusion matrix" in out and "motorcycle" in out
+    rep = json.loads((run_dirs[0] / runs.EVALUATION).read_text())
+    assert rep["split"] == "val" and rep["n"] == 6 and len(rep["confusion"]) == 3
+
+    code, out, _ = _main(capsys, "plot", *map(str, run_dirs), "--out", str(tmp_path / "c.png"))
+    assert code == 0 and (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+    csv_path = tmp_path / "p.csv"
+    code, out, _ = _main(capsys, "classify", str(run_dirs[1]), str(demo_root / "car"), "--out", str(csv_path),
+                         "--copy-to", str(tmp_path / "sorted"))
+    assert code == 0
+    assert len(csv_path.read_text().splitlines()) == 13
+    assert sum(1 for _ in (tmp_path / "sorted").rglob("*.jpg")) == 12
+
+    code, out, _ = _main(capsys, "export", str(run_dirs[1]), str(tmp_path / "m.pt"))
+    assert code == 0 and (tmp_path / "m.pt").is_file()
+
+
+def test_demo_data_command_writes_a_trainable_dataset(capsys, tmp_path: Path) -> None:
+    from trainer.datasets import scan
+
+    code, out, _ = _main(capsys, "demo-data", str(tmp_path / "d"), "--per-class", "10", "--splits")
+    assert code == 0
+    ds = scan(tmp_path / "d")
+    assert ds.layout == "splits" and ds.classes == ["car", "motorcycle", "truck"]
+    assert {k: sum(v.values()) for k, v in ds.counts().items()} == {"train": 21, "val": 6, "test": 3}
