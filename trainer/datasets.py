@@ -230,3 +230,33 @@ def check_usable(ds: Dataset) -> None:
     for split, samples in ds.splits.items():
         if not samples:
             raise DatasetError(f"the {split} split has no usable images")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One image as a browser shows it: its class (None when unlabeled) and split ("" if none)."""
+
+    path: Path
+    label: str | None
+    split: str
+
+
+def browse(root: str | os.PathLike[str]) -> tuple[str, list[str], list[Entry]]:
+    """``(layout, classes, entries)`` for showing a folder, including unlabeled images.
+
+    Unlike :func:`scan` this never refuses a folder: empty classes and a folder holding only
+    unlabeled images are shown as they are, so they can be labeled.
+    """
+    root = Path(root).expanduser().resolve()
+    if not root.is_dir():
+        raise DatasetError(f"dataset folder not found: {root}")
+    split_dirs = find_split_dirs(root)
+    entries: list[Entry] = []
+    classes: set[str] = set()
+    sources = split_dirs.items() if split_dirs else [("", root)]
+    for split, folder in sources:
+        for name, paths in class_folders(folder).items():
+            classes.add(name)
+            entries.extend(Entry(p, name, split) for p in paths)
+    entries.extend(Entry(p, None, "") for p in _unlabeled(root))
+    return ("splits" if split_dirs else "folders"), sorted(classes), entries

@@ -1,0 +1,3 @@
+from vehicleapp.app import main
+
+raise SystemExit(main())

@@ -1,0 +1,166 @@
+"""Background jobs: the trainer CLI in a child process (QProcess), read as JSON-lines events.
+
+The GUI thread never waits on the child: QProcess signals deliver output as it arrives.
+Cancel sends SIGTERM (the engine stops within a batch and saves); after a grace period
+the process is killed. Nothing is left running when the window closes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import deque
+
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
+
+from vehicleapp.commands import trainer_command
+
+DONE, CANCELLED, FAILED = "done", "cancelled", "failed"
+EXIT_CANCELLED = 3
+
+
+class Job(QObject):
+    """One trainer CLI run. Signals: ``event(dict)``, ``log(str)``, ``finished(status, message)``."""
+
+    event = Signal(dict)
+    log = Signal(str)
+    finished = Signal(str, str)
+
+    def __init__(self, args: list[str], title: str, parent: QObject | None = None,
+                 grace_ms: int = 8000) -> None:
+        super().__init__(parent)
+        self.args, self.title, self.grace_ms = list(args), title, grace_ms
+        self.status = ""
+        self.last_error = ""
+        self.tail: deque[str] = deque(maxlen=40)
+        self._buffer = b""
+        self._cancel_requested = False
+        self.proc = QProcess(self)
+        env = QProcessEnvironment.systemEnvironment()
+        env.insert("PYTHONUNBUFFERED", "1")
+        self.proc.setProcessEnvironment(env)
+        self.proc.readyReadStandardOutput.connect(self._read_stdout)
+        self.proc.readyReadStandardError.connect(self._read_stderr)
+        self.proc.finished.connect(self._on_finished)
+        self.proc.errorOccurred.connect(self._on_error)
+        self._kill_timer = QTimer(self, singleShot=True, interval=grace_ms)
+        self._kill_timer.timeout.connect(self.proc.kill)
+
+    def start(self) -> None:
+        program, *pre = trainer_command()
+        self.log.emit(f"$ trainer {' '.join(self.args)}")
+        self.proc.start(program, [*pre, *self.args])
+
+    def is_running(self) -> bool:
+        return self.proc.state() != QProcess.ProcessState.NotRunning
+
+    def cancel(self) -> None:
+        """Graceful stop (SIGTERM), then kill after ``grace_ms``."""
+        if not self.is_running():
+            return
+        self._cancel_requested = True
+        self.log.emit("stopping… (the current batch finishes, then the last checkpoint is saved)")
+        self.proc.terminate()
+        self._kill_timer.start()
+
+    def kill_and_wait(self, ms: int = 5000) -> None:
+        """For shutdown: terminate, wait a little, kill; never leaves an orphan."""
+        if not self.is_running():
+            return
+        self._cancel_requested = True
+        self.proc.terminate()
+        if not self.proc.waitForFinished(ms):
+            self.proc.kill()
+            self.proc.waitForFinished(2000)
+
+    @property
+    def pid(self) -> int:
+        return int(self.proc.processId())
+
+    def _read_stdout(self) -> None:
+        self._buffer += bytes(self.proc.readAllStandardOutput().data())
+        *lines, self._buffer = self._buffer.split(b"\n")
+        for raw in lines:
+            self._handle_line(raw.decode("utf-8", "replace").strip())
+
+    def _handle_line(self, line: str) -> None:
+        if not line:
+            return
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            self._log(line)
+            return
+        if isinstance(event, dict) and "event" in event:
+            if event["event"] == "error":
+                self.last_error = str(event.get("message", ""))
+            self.event.emit(event)
+        else:
+            self._log(line)
+
+    def _read_stderr(self) -> None:
+        text = bytes(self.proc.readAllStandardError().data()).decode("utf-8", "replace")
+        for line in text.splitlines():
+            self._log(line)
+
+    def _log(self, line: str) -> None:
+        self.tail.append(line)
+        self.log.emit(line)
+
+    def _on_finished(self, code: int, status: QProcess.ExitStatus) -> None:
+        self._kill_timer.stop()
+        self._read_stdout()
+        if self._buffer:
+            self._handle_line(self._buffer.decode("utf-8", "replace"))
+            self._buffer = b""
+        if code == 0 and status == QProcess.ExitStatus.NormalExit:
+            self._finish(DONE, "finished")
+        elif code == EXIT_CANCELLED or self._cancel_requested:
+            self._finish(CANCELLED, "stopped; the last checkpoint was kept")
+        else:
+            self._finish(FAILED, self.last_error or f"exit code {code}")
+
+    def _on_error(self, error: QProcess.ProcessError) -> None:
+        if error == QProcess.ProcessError.FailedToStart:
+            self._finish(FAILED, f"could not start the trainer ({self.proc.errorString()})")
+
+    def _finish(self, status: str, message: str) -> None:
+        if self.status:
+            return
+        self.status = status
+        self.finished.emit(status, message)
+
+    def log_tail(self, n: int = 12) -> str:
+        return os.linesep.join(list(self.tail)[-n:])
+
+
+class JobRunner(QObject):
+    """Owns the one job that may run at a time; pages start jobs through it."""
+
+    started = Signal(object)  # Job
+    finished = Signal(object, str, str)  # Job, status, message
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.job: Job | None = None
+
+    def busy(self) -> bool:
+        return self.job is not None and self.job.is_running()
+
+    def run(self, args: list[str], title: str) -> Job | None:
+        if self.busy():
+            return None
+        job = Job(args, title, self)
+        job.finished.connect(lambda status, msg, j=job: self.finished.emit(j, status, msg))
+        self.job = job
+        self.started.emit(job)
+        job.start()
+        return job
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+
+    def shutdown(self) -> None:
+        if self.job is not None:
+            self.job.kill_and_wait()

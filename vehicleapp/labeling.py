@@ -1,0 +1,119 @@
+"""Relabeling by moving files between class folders, journaled so every move can be undone.
+
+No Qt here: the journal is a JSON-lines file in the dataset root, so an undo works even
+after the app restarts. A move never overwrites: a taken name gets ``-1``, ``-2``, ...
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from trainer.datasets import UNLABELED_NAMES
+from trainer.files import unique_path
+
+JOURNAL = ".vehicleapp-journal.jsonl"
+
+
+@dataclass(frozen=True)
+class Move:
+    src: Path
+    dest: Path
+
+
+class LabelingError(ValueError):
+    """A move that cannot be done; the message says why."""
+
+
+def class_root(dataset_root: Path, image: Path) -> Path:
+    """The folder whose subfolders are the classes this image belongs among.
+
+    ``ROOT/car/x.jpg`` -> ROOT; ``ROOT/train/car/x.jpg`` -> ROOT/train; a loose or
+    unlabeled image goes to ROOT's classes (or ROOT/train's in a split layout).
+    """
+    rel = image.relative_to(dataset_root)
+    if len(rel.parts) >= 3 and rel.parts[0].lower() in ("train", "val", "valid", "validation", "test"):
+        return dataset_root / rel.parts[0]
+    if (dataset_root / "train").is_dir():
+        return dataset_root / "train"
+    return dataset_root
+
+
+def is_unlabeled(dataset_root: Path, image: Path) -> bool:
+    rel = image.relative_to(dataset_root)
+    return len(rel.parts) == 1 or rel.parts[0].lower() in UNLABELED_NAMES
+
+
+class Journal:
+    """Moves images between class folders and remembers each move (persisted)."""
+
+    def __init__(self, dataset_root: Path) -> None:
+        self.root = Path(dataset_root)
+        self.path = self.root / JOURNAL
+        self.undone: list[Move] = []
+
+    def moves(self) -> list[Move]:
+        """Moves not yet undone, oldest first."""
+        if not self.path.is_file():
+            return []
+        entries: list[Move] = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            rec = json.loads(line)
+            move = Move(self.root / rec["src"], self.root / rec["dest"])
+            if rec["op"] == "move":
+                entries.append(move)
+            elif rec["op"] == "undo" and entries:
+                entries.pop()
+        return entries
+
+    def _append(self, op: str, move: Move) -> None:
+        rec = {"op": op, "src": move.src.relative_to(self.root).as_posix(),
+               "dest": move.dest.relative_to(self.root).as_posix(), "time": time.time()}
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(rec) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def assign(self, image: Path, label: str) -> Move:
+        """Move ``image`` into the class folder ``label`` (created if new)."""
+        if not label or "/" in label or "\\" in label or label.startswith("."):
+            raise LabelingError(f"invalid class name: {label!r}")
+        image = Path(image)
+        if not image.is_file():
+            raise LabelingError(f"{image.name} no longer exists")
+        folder = class_root(self.root, image) / label
+        if image.parent == folder:
+            raise LabelingError(f"{image.name} is already in {label}")
+        folder.mkdir(parents=True, exist_ok=True)
+        move = Move(image, unique_path(folder / image.name))
+        self._append("move", move)  # journal first: a crash after this is still undoable
+        os.replace(move.src, move.dest)
+        return move
+
+    def undo(self) -> Move | None:
+        """Move the last moved image back; returns the reversed move or None."""
+        moves = self.moves()
+        if not moves:
+            return None
+        last = moves[-1]
+        if not last.dest.is_file():
+            self._append("undo", last)
+            raise LabelingError(f"{last.dest.name} was moved or deleted outside the app")
+        back = unique_path(last.src)
+        last.src.parent.mkdir(parents=True, exist_ok=True)
+        self._append("undo", last)
+        os.replace(last.dest, back)
+        return Move(last.dest, back)
+
+    def add_class(self, image_or_root: Path, label: str) -> Path:
+        """Create an (empty) class folder beside the others."""
+        if not label or "/" in label or label.startswith("."):
+            raise LabelingError(f"invalid class name: {label!r}")
+        base = class_root(self.root, image_or_root) if image_or_root != self.root else (
+            self.root / "train" if (self.root / "train").is_dir() else self.root)
+        folder = base / label
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder

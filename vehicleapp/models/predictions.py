@@ -1,0 +1,102 @@
+"""Classification results: a table model and a filter by label and confidence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+
+from trainer.csvfile import Prediction
+from vehicleapp.workers import ThumbnailLoader
+
+Index = QModelIndex | QPersistentModelIndex
+SORT_ROLE = Qt.ItemDataRole.UserRole + 20
+FIXED = ("Image", "Path", "Label", "Confidence")
+
+
+class PredictionsModel(QAbstractTableModel):
+    def __init__(self, loader: ThumbnailLoader | None = None, parent=None) -> None:  # noqa: ANN001
+        super().__init__(parent)
+        self.loader = loader
+        self.folder = Path()
+        self.classes: list[str] = []
+        self.rows: list[Prediction] = []
+        self._row_of: dict[str, int] = {}
+        if loader:
+            loader.signals.ready.connect(self._on_thumb)
+
+    def set_results(self, folder: Path, classes: list[str], rows: list[Prediction]) -> None:
+        self.beginResetModel()
+        self.folder, self.classes, self.rows = Path(folder), list(classes), list(rows)
+        self._row_of = {str(self.folder / r.path): i for i, r in enumerate(self.rows)}
+        self.endResetModel()
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(FIXED) + len(self.classes) + 1
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: ANN201, N802
+        if role != Qt.ItemDataRole.DisplayRole or orientation != Qt.Orientation.Horizontal:
+            return None
+        names = [*FIXED, *(f"P({c})" for c in self.classes), "Error"]
+        return names[section] if 0 <= section < len(names) else None
+
+    def _value(self, p: Prediction, col: int):  # noqa: ANN202
+        if col == 1:
+            return p.path
+        if col == 2:
+            return p.label or ""
+        if col == 3:
+            return p.confidence
+        k = col - len(FIXED)
+        if 0 <= k < len(self.classes):
+            return p.probs[k] if p.probs else None
+        return p.error if col == len(FIXED) + len(self.classes) else None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: ANN201
+        if not index.isValid() or not 0 <= index.row() < len(self.rows):
+            return None
+        p, col = self.rows[index.row()], index.column()
+        if role == Qt.ItemDataRole.DecorationRole and col == 0 and self.loader:
+            return self.loader.pixmap(str(self.folder / p.path))
+        value = self._value(p, col)
+        if role == SORT_ROLE:
+            return -1.0 if value is None else value
+        if role == Qt.ItemDataRole.DisplayRole and col > 0:
+            if isinstance(value, float):
+                return f"{value:.1%}" if col == 3 else f"{value:.3f}"
+            return "" if value is None else str(value)
+        return None
+
+    def _on_thumb(self, path: str) -> None:
+        row = self._row_of.get(path)
+        if row is not None:
+            idx = self.index(row, 0)
+            self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
+
+
+class PredictionFilter(QSortFilterProxyModel):
+    """Keeps rows of one label (or all) whose confidence is at least a threshold."""
+
+    def __init__(self, parent=None) -> None:  # noqa: ANN001
+        super().__init__(parent)
+        self.label = ""
+        self.min_confidence = 0.0
+        self.setSortRole(SORT_ROLE)
+
+    def set_filter(self, label: str = "", min_confidence: float = 0.0) -> None:
+        self.label, self.min_confidence = label, min_confidence
+        self.invalidateFilter()
+
+    def filterAcceptsRow(self, row: int, parent: Index) -> bool:  # noqa: N802
+        model: PredictionsModel = self.sourceModel()  # type: ignore[assignment]
+        p = model.rows[row]
+        if self.label and p.label != self.label:
+            return False
+        return self.min_confidence <= 0 or (p.confidence or 0.0) >= self.min_confidence
+
+    def visible_rows(self) -> list[Prediction]:
+        model: PredictionsModel = self.sourceModel()  # type: ignore[assignment]
+        return [model.rows[self.mapToSource(self.index(r, 0)).row()] for r in range(self.rowCount())]

@@ -1,0 +1,270 @@
+"""Dataset page: open a folder, see its layout, class counts, thumbnails and bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeyEvent, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QMenu,
+    QPushButton,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from trainer.datasets import Entry
+from vehicleapp import dialogs
+from vehicleapp.dataset_state import DatasetState
+from vehicleapp.models.thumbnails import PATH_ROLE, UNLABELED, ThumbnailFilter, ThumbnailModel
+from vehicleapp.widgets.charts import CountsChart
+from vehicleapp.widgets.preview import Preview
+from vehicleapp.workers import ThumbnailLoader
+
+
+class ThumbnailGrid(QListView):
+    """Icon grid; number keys 1-9 send the selected images to a class."""
+
+    number_pressed = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setUniformItemSizes(True)
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(200)
+        self.setMovement(QListView.Movement.Static)
+        self.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
+        self.setSpacing(4)
+        self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        key = event.key()
+        if Qt.Key.Key_1 <= key <= Qt.Key.Key_9 and not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.number_pressed.emit(key - Qt.Key.Key_1)
+            return
+        super().keyPressEvent(event)
+
+
+class DatasetPage(QWidget):
+    open_requested = Signal(str)
+    demo_requested = Signal()
+
+    def __init__(self, state: DatasetState, loader: ThumbnailLoader, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.setAcceptDrops(True)
+        self.model = ThumbnailModel(loader, self)
+        self.proxy = ThumbnailFilter(self)
+        self.proxy.setSourceModel(self.model)
+        self._build()
+        state.loading.connect(lambda root: self.summary.setText(f"Scanning {root} …"))
+        state.loaded.connect(self._on_loaded)
+        state.moved.connect(self._on_moved)
+        state.classes_changed.connect(self._refresh_classes)
+        state.problems.connect(self._on_problems)
+        state.failed.connect(lambda msg: self.summary.setText(f"Could not open: {msg}"))
+
+    # -- layout ---------------------------------------------------------------------------
+    def _build(self) -> None:
+        top = QHBoxLayout()
+        self.open_button = QPushButton("Open folder…")
+        self.open_button.setToolTip("Open a folder of photos: ROOT/<class>/*.jpg or ROOT/train|val|test/<class>/ (Ctrl+O)")
+        self.open_button.clicked.connect(self.choose_folder)
+        self.recent_button = QToolButton(text="Recent")
+        self.recent_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.recent_button.setMenu(QMenu(self))
+        self.demo_button = QPushButton("Use demo dataset")
+        self.demo_button.setToolTip("Generate (once) and open the built-in demo dataset of drawn vehicles")
+        self.demo_button.clicked.connect(self.demo_requested.emit)
+        self.path_label = QLabel("No folder open — open one, drop one here, or try the demo dataset.")
+        self.path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        for w in (self.open_button, self.recent_button, self.demo_button):
+            top.addWidget(w)
+        top.addWidget(self.path_label, 1)
+
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+        self.counts = CountsChart()
+        self.problems = QListWidget()
+        self.problems.setToolTip("Files that cannot be read; training and classification skip them")
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.addWidget(self.summary)
+        lv.addWidget(self.counts, 1)
+        lv.addWidget(QLabel("Unreadable files"))
+        lv.addWidget(self.problems)
+
+        self.class_filter = QComboBox()
+        self.class_filter.setToolTip("Show one class only")
+        self.split_filter = QComboBox()
+        self.split_filter.setToolTip("Show one split only (train / val / test exports)")
+        self.class_filter.currentIndexChanged.connect(self._apply_filter)
+        self.split_filter.currentIndexChanged.connect(self._apply_filter)
+        self.grid = ThumbnailGrid()
+        self.grid.setModel(self.proxy)
+        self.grid.setIconSize(self.model.loader.icon_size())
+        self.grid.setGridSize(self.model.loader.icon_size() * 1.25)
+        self.grid.selectionModel().currentChanged.connect(self._on_current)
+        self.grid.number_pressed.connect(self._assign_number)
+        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.grid.customContextMenuRequested.connect(self._context_menu)
+        self.count_label = QLabel("")
+        filters = QHBoxLayout()
+        filters.addWidget(QLabel("Class:"))
+        filters.addWidget(self.class_filter)
+        filters.addWidget(QLabel("Split:"))
+        filters.addWidget(self.split_filter)
+        filters.addStretch(1)
+        filters.addWidget(self.count_label)
+        center = QWidget()
+        cv = QVBoxLayout(center)
+        cv.addLayout(filters)
+        cv.addWidget(self.grid, 1)
+        cv.addWidget(QLabel("Keys 1–9 move the selected images to a class · right-click for more · Ctrl+Z undoes"))
+
+        self.preview = Preview()
+        splitter = QSplitter()
+        for w, stretch in ((left, 2), (center, 5), (self.preview, 3)):
+            splitter.addWidget(w)
+            splitter.setStretchFactor(splitter.count() - 1, stretch)
+        splitter.setSizes([300, 700, 380])
+        root = QVBoxLayout(self)
+        root.addLayout(top)
+        root.addWidget(splitter, 1)
+
+    # -- opening --------------------------------------------------------------------------
+    def choose_folder(self) -> None:
+        folder = dialogs.ask_folder(self)
+        if folder:
+            self.open_requested.emit(folder)
+
+    def set_recent(self, folders: list[str]) -> None:
+        menu = self.recent_button.menu()
+        menu.clear()
+        for folder in folders:
+            action = QAction(folder, menu)
+            action.triggered.connect(lambda checked=False, f=folder: self.open_requested.emit(f))
+            menu.addAction(action)
+        self.recent_button.setEnabled(bool(folders))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if any(Path(u.toLocalFile()).is_dir() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        for url in event.mimeData().urls():
+            if Path(url.toLocalFile()).is_dir():
+                self.open_requested.emit(url.toLocalFile())
+                return
+
+    # -- state updates --------------------------------------------------------------------
+    def _on_loaded(self) -> None:
+        s = self.state
+        self.model.loader.clear()
+        self.model.set_entries(s.entries)
+        self.path_label.setText(str(s.root))
+        self._refresh_classes()
+        splits = sorted({e.split for e in s.entries if e.split})
+        self.split_filter.blockSignals(True)
+        self.split_filter.clear()
+        self.split_filter.addItem("All", "")
+        for split in splits:
+            self.split_filter.addItem(split, split)
+        self.split_filter.setEnabled(bool(splits))
+        self.split_filter.blockSignals(False)
+        self.problems.clear()
+        self.problems.addItem("checking every image in the background…")
+        self._apply_filter()
+
+    def _refresh_classes(self) -> None:
+        s = self.state
+        current = self.class_filter.currentData()
+        self.class_filter.blockSignals(True)
+        self.class_filter.clear()
+        self.class_filter.addItem("All", "")
+        for i, c in enumerate(s.classes):
+            self.class_filter.addItem(f"{i + 1}  {c}" if i < 9 else c, c)
+        if s.unlabeled():
+            self.class_filter.addItem(UNLABELED, UNLABELED)
+        idx = self.class_filter.findData(current)
+        self.class_filter.setCurrentIndex(max(idx, 0))
+        self.class_filter.blockSignals(False)
+        self._update_summary()
+
+    def _update_summary(self) -> None:
+        s = self.state
+        counts = s.counts()
+        total = sum(sum(r.values()) for r in counts.values())
+        layout = "train/val/test export" if s.layout == "splits" else "one folder per class"
+        self.summary.setText(
+            f"<b>{layout}</b><br>{len(s.classes)} classes: {', '.join(s.classes) or '–'}<br>"
+            f"{total} labeled images, {len(s.unlabeled())} unlabeled"
+            + (f"<br>splits: {', '.join(counts)}" if s.layout == "splits" else ""))
+        self.counts.show_counts(counts)
+
+    def _on_problems(self, failed: dict) -> None:
+        self.problems.clear()
+        root = self.state.root or Path("/")
+        for path, reason in sorted(failed.items()):
+            self.problems.addItem(f"{Path(path).relative_to(root)} — {reason}")
+        if not failed:
+            self.problems.addItem("none: every image can be read")
+
+    def _on_moved(self, old: str, entry: Entry) -> None:
+        self.model.replace_path(Path(old), entry)
+        self._update_summary()
+        self._apply_filter()
+
+    def _apply_filter(self) -> None:
+        self.proxy.set_filter(self.class_filter.currentData() or "", self.split_filter.currentData() or "")
+        self.count_label.setText(f"{self.proxy.rowCount()} of {self.model.rowCount()} images")
+
+    def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            self.preview.show_image(current.data(PATH_ROLE))
+
+    # -- labeling -------------------------------------------------------------------------
+    def selected_paths(self) -> list[str]:
+        return [i.data(PATH_ROLE) for i in self.grid.selectionModel().selectedIndexes()]
+
+    def _assign_number(self, number: int) -> None:
+        if number < len(self.state.classes):
+            self.assign_selected(self.state.classes[number])
+
+    def assign_selected(self, label: str) -> None:
+        row = min((i.row() for i in self.grid.selectionModel().selectedIndexes()), default=0)
+        for path in self.selected_paths():
+            self.state.assign(path, label)
+        nxt = self.proxy.index(min(row, self.proxy.rowCount() - 1), 0)
+        if nxt.isValid():
+            self.grid.selectionModel().setCurrentIndex(nxt, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+    def _context_menu(self, pos) -> None:  # noqa: ANN001
+        if not self.selected_paths():
+            return
+        menu = QMenu(self)
+        move = menu.addMenu("Move to class")
+        for i, c in enumerate(self.state.classes):
+            move.addAction(f"{c}\t{i + 1}" if i < 9 else c, lambda c=c: self.assign_selected(c))
+        menu.addAction("New class…", self._new_class_for_selection)
+        menu.addSeparator()
+        menu.addAction("Undo last move\tCtrl+Z", self.state.undo)
+        menu.exec(self.grid.viewport().mapToGlobal(pos))
+
+    def _new_class_for_selection(self) -> None:
+        name = dialogs.ask_text(self, "New class", "Name of the new class:")
+        if name and self.state.add_class(name):
+            self.assign_selected(name)
+
+
+__all__ = ["DatasetPage", "QPixmap"]

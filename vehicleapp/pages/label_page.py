@@ -1,0 +1,145 @@
+"""Labeling page: one image at a time; 1-9 assign a class, arrows navigate, Ctrl+Z undoes."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from trainer.datasets import Entry
+from vehicleapp import dialogs
+from vehicleapp.dataset_state import DatasetState
+from vehicleapp.widgets.preview import Preview
+
+UNLABELED_QUEUE, ALL_QUEUE = "unlabeled", "all"
+
+
+class LabelPage(QWidget):
+    def __init__(self, state: DatasetState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.queue: list[str] = []
+        self.pos = 0
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._build()
+        state.loaded.connect(self.rebuild_queue)
+        state.moved.connect(self._on_moved)
+        state.classes_changed.connect(self._rebuild_buttons)
+
+    def _build(self) -> None:
+        self.mode = QComboBox()
+        self.mode.addItem("Unlabeled images", UNLABELED_QUEUE)
+        self.mode.addItem("All images", ALL_QUEUE)
+        self.mode.setToolTip("Which images to go through: the ones without a class yet, or all")
+        self.mode.currentIndexChanged.connect(self.rebuild_queue)
+        self.position = QLabel("")
+        self.current_label = QLabel("")
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Go through:"))
+        top.addWidget(self.mode)
+        top.addStretch(1)
+        top.addWidget(self.current_label)
+        top.addWidget(self.position)
+        self.preview = Preview(side=900)
+        self.buttons = QHBoxLayout()
+        nav = QHBoxLayout()
+        prev_b, next_b = QPushButton("◀ Previous"), QPushButton("Next ▶")
+        prev_b.clicked.connect(lambda: self.step(-1))
+        next_b.clicked.connect(lambda: self.step(1))
+        undo_b = QPushButton("Undo (Ctrl+Z)")
+        undo_b.clicked.connect(self.state.undo)
+        new_b = QPushButton("New class…")
+        new_b.setToolTip("Create a class folder and put this image in it")
+        new_b.clicked.connect(self._new_class)
+        for b in (prev_b, next_b, undo_b, new_b):
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            nav.addWidget(b)
+        nav.addStretch(1)
+        nav.addWidget(QLabel("Keys: 1–9 assign · ←/→ navigate · Ctrl+Z undo"))
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.preview, 1)
+        layout.addLayout(self.buttons)
+        layout.addLayout(nav)
+
+    def _rebuild_buttons(self) -> None:
+        while self.buttons.count():
+            item = self.buttons.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+        for i, name in enumerate(self.state.classes):
+            b = QPushButton(f"{i + 1}  {name}" if i < 9 else name)
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            b.setMinimumHeight(36)
+            b.clicked.connect(lambda checked=False, n=name: self.assign(n))
+            self.buttons.addWidget(b)
+
+    def rebuild_queue(self) -> None:
+        self._rebuild_buttons()
+        entries = self.state.entries
+        if self.mode.currentData() == UNLABELED_QUEUE:
+            entries = [e for e in entries if e.label is None]
+        self.queue = [str(e.path) for e in entries]
+        self.pos = min(self.pos, max(len(self.queue) - 1, 0))
+        self._show()
+
+    def _entry(self, path: str) -> Entry | None:
+        return next((e for e in self.state.entries if str(e.path) == path), None)
+
+    def _show(self) -> None:
+        if not self.queue:
+            self.preview.clear()
+            done = self.mode.currentData() == UNLABELED_QUEUE and self.state.root is not None
+            self.preview.image.setText("Every image has a class." if done else "No images.")
+            self.position.setText("")
+            self.current_label.setText("")
+            return
+        path = self.queue[self.pos]
+        entry = self._entry(path)
+        self.current_label.setText(f"class: <b>{entry.label if entry and entry.label else 'none'}</b>")
+        self.position.setText(f"{self.pos + 1} / {len(self.queue)}")
+        self.preview.show_image(path)
+
+    def current_path(self) -> str | None:
+        return self.queue[self.pos] if self.queue else None
+
+    def step(self, delta: int) -> None:
+        if self.queue:
+            self.pos = max(0, min(self.pos + delta, len(self.queue) - 1))
+            self._show()
+
+    def assign(self, label: str) -> None:
+        path = self.current_path()
+        if path and self.state.assign(path, label) and self.mode.currentData() == ALL_QUEUE:
+            self.step(1)
+
+    def _on_moved(self, old: str, entry: Entry) -> None:
+        unlabeled_mode = self.mode.currentData() == UNLABELED_QUEUE
+        if old in self.queue:
+            i = self.queue.index(old)
+            if unlabeled_mode and entry.label is not None:
+                self.queue.pop(i)  # labeled: the next unlabeled image comes up
+                self.pos = min(self.pos, max(len(self.queue) - 1, 0))
+            else:
+                self.queue[i] = str(entry.path)
+        elif unlabeled_mode and entry.label is None:  # an undo brought one back
+            self.queue.insert(self.pos, str(entry.path))
+        self._show()
+
+    def _new_class(self) -> None:
+        name = dialogs.ask_text(self, "New class", "Name of the new class:")
+        if name and self.state.add_class(name):
+            self.assign(name)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        key = event.key()
+        if Qt.Key.Key_1 <= key <= Qt.Key.Key_9:
+            i = key - Qt.Key.Key_1
+            if i < len(self.state.classes):
+                self.assign(self.state.classes[i])
+        elif key in (Qt.Key.Key_Right, Qt.Key.Key_Down, Qt.Key.Key_Space):
+            self.step(1)
+        elif key in (Qt.Key.Key_Left, Qt.Key.Key_Up):
+            self.step(-1)
+        else:
+            super().keyPressEvent(event)

@@ -1,0 +1,155 @@
+"""Runs page: every run in the checkpoints folder; compare curves, inspect, export, delete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSortFilterProxyModel, Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from trainer import runs as runs_io
+from trainer.atomic import read_json
+from trainer.runs import RunInfo
+from vehicleapp import dialogs
+from vehicleapp.commands import evaluate_args
+from vehicleapp.jobs import Job, JobRunner
+from vehicleapp.models.runs_model import SORT_ROLE, RunsModel
+from vehicleapp.widgets.charts import CompareCurves, ConfusionChart
+
+
+class RunsPage(QWidget):
+    def __init__(self, runner: JobRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.model = RunsModel(parent=self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(SORT_ROLE)
+        self._build()
+        runner.finished.connect(lambda *_: self.refresh())
+
+    def _build(self) -> None:
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(7, Qt.SortOrder.DescendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.selectionModel().selectionChanged.connect(self._on_selection)
+        buttons = QHBoxLayout()
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.setToolTip("Look for new runs in the checkpoints folder (F5)")
+        self.refresh_button.clicked.connect(self.refresh)
+        self.evaluate_button = QPushButton("Evaluate")
+        self.evaluate_button.setToolTip("Measure the selected run on its dataset: confusion matrix and per-class scores")
+        self.evaluate_button.clicked.connect(self.evaluate_selected)
+        self.export_button = QPushButton("Export chart as PNG…")
+        self.export_button.clicked.connect(self.export_chart)
+        self.delete_button = QPushButton("Delete run…")
+        self.delete_button.setToolTip("Delete the selected run folders from disk (asks first)")
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.folder_label = QLabel("")
+        for b in (self.refresh_button, self.evaluate_button, self.export_button, self.delete_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        buttons.addWidget(self.folder_label)
+        self.curves = CompareCurves()
+        self.confusion = ConfusionChart()
+        self.per_class = QTableWidget(0, 4)
+        self.per_class.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1"])
+        self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.per_class.verticalHeader().setVisible(False)
+        detail = QWidget()
+        dv = QVBoxLayout(detail)
+        dv.addWidget(self.confusion, 2)
+        dv.addWidget(self.per_class, 1)
+        bottom = QSplitter()
+        bottom.addWidget(self.curves)
+        bottom.addWidget(detail)
+        bottom.setSizes([800, 360])
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(bottom)
+        split.setSizes([260, 420])
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(split, 1)
+        self._on_selection()
+
+    def set_runs_dir(self, path: str) -> None:
+        self.folder_label.setText(f"Runs in: {Path(path).resolve()}")
+        self.model.refresh(Path(path))
+
+    def refresh(self) -> None:
+        selected = {r.path for r in self.selected_runs()}
+        self.model.refresh()
+        for row in range(self.proxy.rowCount()):
+            run = self.model.run_at(self.proxy.mapToSource(self.proxy.index(row, 0)).row())
+            if run.path in selected:
+                self.table.selectRow(row)
+
+    def selected_runs(self) -> list[RunInfo]:
+        rows = {self.proxy.mapToSource(i).row() for i in self.table.selectionModel().selectedRows()}
+        return [self.model.run_at(r) for r in sorted(rows)]
+
+    def _on_selection(self, *_: object) -> None:
+        chosen = self.selected_runs()
+        self.curves.show_runs(chosen)
+        self.evaluate_button.setEnabled(len(chosen) == 1)
+        self.delete_button.setEnabled(bool(chosen))
+        self._show_detail(chosen[0] if len(chosen) == 1 else None)
+
+    def _show_detail(self, run: RunInfo | None) -> None:
+        self.per_class.setRowCount(0)
+        if run is None:
+            self.confusion.show_message("Select one run to see its confusion matrix")
+            return
+        path = run.path / runs_io.EVALUATION
+        if not path.is_file():
+            self.confusion.show_message("Not evaluated yet: press Evaluate")
+            return
+        rep = read_json(path)
+        self.confusion.show_matrix(rep["confusion"], rep["classes"],
+                                   f"{rep['split']} split · accuracy {rep['accuracy']:.1%}")
+        for name, c in rep["per_class"].items():
+            row = self.per_class.rowCount()
+            self.per_class.insertRow(row)
+            for col, text in enumerate((name, f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}")):
+                self.per_class.setItem(row, col, QTableWidgetItem(text))
+
+    def evaluate_selected(self) -> Job | None:
+        chosen = self.selected_runs()
+        if len(chosen) != 1:
+            return None
+        run = chosen[0]
+        return self.runner.run(evaluate_args(run.path, Path(run.config.get("data", ""))), "Evaluation")
+
+    def export_chart(self) -> None:
+        path = dialogs.ask_save_file(self, "Export chart", "runs-comparison.png", "PNG image (*.png)")
+        if path:
+            self.curves.save_png(path)
+
+    def delete_selected(self) -> None:
+        chosen = self.selected_runs()
+        if not chosen:
+            return
+        names = "\n".join(r.name for r in chosen)
+        if dialogs.confirm(self, "Delete runs", f"Delete these runs from disk?\n\n{names}"):
+            for run in chosen:
+                runs_io.delete_run(run.path)
+            self.refresh()

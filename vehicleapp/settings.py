@@ -1,0 +1,38 @@
+"""Persistent settings (QSettings): recent folders, checkpoints folder, window geometry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+MAX_RECENT = 8
+
+
+class AppSettings:
+    def __init__(self, settings: QSettings | None = None) -> None:
+        self.qs = settings or QSettings("vehicleapp", "vehicleapp")
+
+    def recent_folders(self) -> list[str]:
+        value = self.qs.value("recent_folders", [])
+        folders = [value] if isinstance(value, str) else list(value or [])
+        return [f for f in folders if Path(f).is_dir()]
+
+    def add_recent(self, folder: str) -> list[str]:
+        folders = [folder] + [f for f in self.recent_folders() if f != folder]
+        self.qs.setValue("recent_folders", folders[:MAX_RECENT])
+        return folders[:MAX_RECENT]
+
+    def runs_dir(self) -> str:
+        return str(self.qs.value("runs_dir", str(Path.cwd() / "checkpoints")))
+
+    def set_runs_dir(self, path: str) -> None:
+        self.qs.setValue("runs_dir", path)
+
+    def geometry(self) -> QByteArray | None:
+        value = self.qs.value("geometry")
+        return value if isinstance(value, QByteArray) else None
+
+    def set_geometry(self, data: QByteArray) -> None:
+        self.qs.setValue("geometry", data)
+        self.qs.sync()

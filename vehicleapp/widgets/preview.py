@@ -1,0 +1,81 @@
+"""A large preview of one image with its file name, size and dimensions (loaded off-thread)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QPixmap, QResizeEvent
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from trainer.images import ImageLoadError
+from vehicleapp.workers import load_qimage, run_in_background
+
+
+def _read(path: str, side: int) -> tuple[QImage, str]:
+    from PIL import Image
+
+    p = Path(path)
+    try:
+        with Image.open(p) as img:
+            dims = f"{img.width} × {img.height} px"
+    except Exception:  # noqa: BLE001 - the loader below reports the real reason
+        dims = "?"
+    image = load_qimage(path, side)
+    return image, f"<b>{p.name}</b><br>{p.stat().st_size / 1024:.1f} KB · {dims}<br>{p.parent}"
+
+
+class Preview(QWidget):
+    def __init__(self, parent: QWidget | None = None, side: int = 640) -> None:
+        super().__init__(parent)
+        self.side = side
+        self.image = QLabel("Select an image to preview it")
+        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image.setMinimumSize(200, 200)
+        self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.info = QLabel("")
+        self.info.setWordWrap(True)
+        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.image, 1)
+        layout.addWidget(self.info)
+        self._pixmap: QPixmap | None = None
+        self._current = ""
+
+    def show_image(self, path: str) -> None:
+        self._current = path
+        run_in_background(lambda: _read(path, self.side), lambda res: self._on_loaded(path, res),
+                          lambda msg: self._on_failed(path, msg))
+
+    def clear(self) -> None:
+        self._current = ""
+        self._pixmap = None
+        self.image.setText("")
+        self.info.setText("")
+
+    def _on_loaded(self, path: str, result: tuple[QImage, str]) -> None:
+        if path != self._current:
+            return
+        image, info = result
+        self._pixmap = QPixmap.fromImage(image)
+        self.info.setText(info)
+        self._fit()
+
+    def _on_failed(self, path: str, message: str) -> None:
+        if path == self._current:
+            self._pixmap = None
+            self.image.setText(f"cannot show {Path(path).name}:\n{message}")
+            self.info.setText(f"<b>{Path(path).name}</b>")
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        if self._pixmap is not None:
+            self.image.setPixmap(self._pixmap.scaled(
+                self.image.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation))
+
+
+__all__ = ["Preview", "ImageLoadError"]
