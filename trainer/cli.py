@@ -306,9 +306,23 @@ def build_parser() -> Parser:
     return parser
 
 
+def _lower_priority() -> None:
+    """``TRAINER_NICE=N`` (set by the desktop app) lowers this job's CPU priority so the GUI
+    that started it stays responsive on machines with few cores."""
+    import os
+
+    nice = os.environ.get("TRAINER_NICE")
+    if nice and hasattr(os, "nice"):
+        try:
+            os.nice(int(nice))
+        except (ValueError, OSError):
+            pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    _lower_priority()
     args.epochs_given = "--epochs" in argv
     from trainer.stopping import StopFlag
 

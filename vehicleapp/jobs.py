@@ -38,6 +38,7 @@ class Job(QObject):
         self.proc = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()
         env.insert("PYTHONUNBUFFERED", "1")
+        env.insert("TRAINER_NICE", "10")  # jobs yield the CPU to the window that runs them
         self.proc.setProcessEnvironment(env)
         self.proc.readyReadStandardOutput.connect(self._read_stdout)
         self.proc.readyReadStandardError.connect(self._read_stderr)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
 from trainer.csvfile import Prediction
+from vehicleapp.models.filtering import FilterProxy
 from vehicleapp.workers import ThumbnailLoader
 
 Index = QModelIndex | QPersistentModelIndex
@@ -77,7 +78,7 @@ class PredictionsModel(QAbstractTableModel):
             self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
 
 
-class PredictionFilter(QSortFilterProxyModel):
+class PredictionFilter(FilterProxy):
     """Keeps rows of one label (or all) whose confidence is at least a threshold."""
 
     def __init__(self, parent=None) -> None:  # noqa: ANN001
@@ -87,8 +88,10 @@ class PredictionFilter(QSortFilterProxyModel):
         self.setSortRole(SORT_ROLE)
 
     def set_filter(self, label: str = "", min_confidence: float = 0.0) -> None:
-        self.label, self.min_confidence = label, min_confidence
-        self.invalidateFilter()
+        def change() -> None:
+            self.label, self.min_confidence = label, min_confidence
+
+        self.refilter(change)
 
     def filterAcceptsRow(self, row: int, parent: Index) -> bool:  # noqa: N802
         model: PredictionsModel = self.sourceModel()  # type: ignore[assignment]

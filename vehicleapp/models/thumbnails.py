@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QPixmap
 
 from trainer.datasets import Entry
+from vehicleapp.models.filtering import FilterProxy
 from vehicleapp.workers import ThumbnailLoader
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -80,7 +81,7 @@ class ThumbnailModel(QAbstractListModel):
         self.dataChanged.emit(idx, idx)
 
 
-class ThumbnailFilter(QSortFilterProxyModel):
+class ThumbnailFilter(FilterProxy):
     """Show only one class and/or one split ("" means all)."""
 
     def __init__(self, parent=None) -> None:  # noqa: ANN001
@@ -89,8 +90,10 @@ class ThumbnailFilter(QSortFilterProxyModel):
         self.split = ""
 
     def set_filter(self, label: str = "", split: str = "") -> None:
-        self.label, self.split = label, split
-        self.invalidateFilter()
+        def change() -> None:
+            self.label, self.split = label, split
+
+        self.refilter(change)
 
     def filterAcceptsRow(self, row: int, parent: Index) -> bool:  # noqa: N802
         idx = self.sourceModel().index(row, 0, parent)

@@ -9,14 +9,16 @@ from collections.abc import Sequence
 
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
+from PySide6.QtCore import QTimer
 
 from trainer.plots import draw_confusion, draw_curves, save_figure
 from trainer.runs import RunInfo
 
 
 class Chart(FigureCanvasQTAgg):
-    def __init__(self, width: float = 6, height: float = 3.2, parent=None) -> None:  # noqa: ANN001
-        self.figure = Figure(figsize=(width, height), layout="constrained")
+    def __init__(self, width: float = 6, height: float = 3.2, parent=None,  # noqa: ANN001
+                 layout: str | None = "constrained") -> None:
+        self.figure = Figure(figsize=(width, height), layout=layout)
         super().__init__(self.figure)
         self.setParent(parent)
         self.setMinimumHeight(180)
@@ -26,10 +28,19 @@ class Chart(FigureCanvasQTAgg):
 
 
 class LiveCurves(Chart):
-    """Accuracy and loss (train vs val) per epoch, plus per-batch training loss."""
+    """Accuracy and loss (train vs val) per epoch, plus per-batch training loss.
 
-    def __init__(self, parent=None) -> None:  # noqa: ANN001
-        super().__init__(8, 3.2, parent)
+    Updates only change line data; a separate timer redraws at most every ``redraw_ms``
+    (matplotlib's embedding example), so a flood of batch events never stalls the GUI.
+    """
+
+    def __init__(self, parent=None, redraw_ms: int = 400) -> None:  # noqa: ANN001
+        super().__init__(8, 3.2, parent, layout=None)  # a fixed layout redraws in half the time
+        self.figure.subplots_adjust(left=0.07, right=0.985, bottom=0.14, top=0.91, wspace=0.18)
+        self._dirty = False
+        self._timer = QTimer(self, interval=redraw_ms)
+        self._timer.timeout.connect(self._redraw)
+        self._timer.start()
         self.ax_acc, self.ax_loss = self.figure.subplots(1, 2)
         self.lines = {
             "train_acc": self.ax_acc.plot([], [], "--", color="C0", label="train")[0],
@@ -55,32 +66,37 @@ class LiveCurves(Chart):
             line.set_data([], [])
         self.ax_acc.set_xlim(0.5, 1.5)
         self.ax_loss.set_xlim(0.5, 1.5)
-        self.draw_idle()
+        self._dirty = True
+
+    def _redraw(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            self._rescale()
+            self.draw_idle()
 
     def add_batch(self, epoch: int, done: int, total: int, loss: float) -> None:
         self.batch_x.append(epoch - 1 + done / max(total, 1))
         self.batch_y.append(loss)
         self.lines["batch_loss"].set_data(self.batch_x, self.batch_y)
-        self._rescale()
+        self._dirty = True
 
     def add_epoch(self, metrics: dict) -> None:
         self.epochs.append(metrics)
         xs = [m["epoch"] for m in self.epochs]
         for key in ("train_acc", "val_acc", "train_loss", "val_loss"):
             self.lines[key].set_data(xs, [m.get(key) for m in self.epochs])
-        self._rescale()
+        self._dirty = True
 
     def point_count(self) -> int:
         return len(self.epochs)
 
     def _rescale(self) -> None:
-        right = max([m["epoch"] for m in self.epochs] + [x for x in self.batch_x] + [1])
+        right = max([m["epoch"] for m in self.epochs] + self.batch_x[-1:] + [1])
         for ax in (self.ax_acc, self.ax_loss):
             ax.set_xlim(0.5 if not self.batch_x else 0, right + 0.5)
         losses = [v for m in self.epochs for v in (m.get("train_loss"), m.get("val_loss")) if v] + self.batch_y
         if losses:
             self.ax_loss.set_ylim(0, max(losses) * 1.1)
-        self.draw_idle()
 
 
 class CompareCurves(Chart):

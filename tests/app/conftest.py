@@ -1,0 +1,60 @@
+"""Qt fixtures: an isolated main window (own QSettings, runs folder, patched dialogs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from vehicleapp import dialogs
+from vehicleapp.main_window import MainWindow
+from vehicleapp.settings import AppSettings
+
+
+class DialogRecorder:
+    """Stands in for every dialog; tests set the answers."""
+
+    def __init__(self) -> None:
+        self.folder = ""
+        self.text = ""
+        self.confirm_answer = True
+        self.save_path = ""
+        self.errors: list[tuple[str, str]] = []
+        self.confirms: list[str] = []
+
+
+@pytest.fixture
+def answers(monkeypatch: pytest.MonkeyPatch) -> DialogRecorder:
+    rec = DialogRecorder()
+    monkeypatch.setattr(dialogs, "ask_folder", lambda *a, **k: rec.folder)
+    monkeypatch.setattr(dialogs, "ask_text", lambda *a, **k: rec.text)
+    monkeypatch.setattr(dialogs, "ask_save_file", lambda *a, **k: rec.save_path)
+    monkeypatch.setattr(dialogs, "ask_open_file", lambda *a, **k: "")
+
+    def confirm(parent, title, text):  # noqa: ANN001, ANN202
+        rec.confirms.append(title)
+        return rec.confirm_answer
+
+    monkeypatch.setattr(dialogs, "confirm", confirm)
+    monkeypatch.setattr(dialogs, "show_error", lambda p, title, text, details="": rec.errors.append((title, text)))
+    return rec
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path, answers: DialogRecorder) -> MainWindow:  # noqa: ANN001
+    settings = AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    win = MainWindow(settings=settings, runs_dir=str(tmp_path / "runs"))
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.runner.shutdown()
+    win.thumbs.clear()
+    win.thumbs.wait(5000)
+
+
+def open_folder(qtbot, win: MainWindow, answers: DialogRecorder, folder: Path) -> None:  # noqa: ANN001
+    """Open a dataset the way a user does: the Open button and the (patched) dialog."""
+    answers.folder = str(folder)
+    with qtbot.waitSignal(win.state.loaded, timeout=20_000):
+        win.dataset_page.open_button.click()

@@ -1,0 +1,59 @@
+"""Item models checked with qtmodeltester, and their filters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trainer.csvfile import Prediction
+from trainer.datasets import browse
+from vehicleapp.models.predictions import PredictionFilter, PredictionsModel
+from vehicleapp.models.runs_model import RunsModel
+from vehicleapp.models.thumbnails import PATH_ROLE, ThumbnailFilter, ThumbnailModel
+from vehicleapp.workers import ThumbnailLoader
+
+
+def test_thumbnail_model_and_filter(qtmodeltester, qtbot, demo_root: Path) -> None:  # noqa: ANN001
+    loader = ThumbnailLoader(size=32)
+    model = ThumbnailModel(loader)
+    _, classes, entries = browse(demo_root)
+    model.set_entries(entries)
+    qtmodeltester.check(model)
+    proxy = ThumbnailFilter()
+    proxy.setSourceModel(model)
+    proxy.set_filter("truck")
+    assert proxy.rowCount() == 12
+    qtmodeltester.check(proxy)
+    path = model.data(model.index(0), PATH_ROLE)
+    with qtbot.waitSignal(loader.signals.ready, timeout=10_000):
+        assert loader.pixmap(path) is None  # queued; arrives on the GUI thread
+    assert loader.pixmap(path) is not None
+    loader.wait()
+
+
+def test_runs_model(qtmodeltester, tmp_path: Path, demo_root: Path) -> None:  # noqa: ANN001
+    from tests.conftest import quiet_events
+    from trainer.config import TrainConfig
+    from trainer.engine import train
+
+    for lr in (0.01, 0.001):
+        train(TrainConfig(data=str(demo_root), weights="none", freeze=True, epochs=1, image_size=48, lr=lr,
+                          out=str(tmp_path)), quiet_events(), lambda: False)
+    model = RunsModel(tmp_path)
+    model.refresh()
+    assert model.rowCount() == 2
+    qtmodeltester.check(model)
+
+
+def test_predictions_model_and_filter(qtmodeltester) -> None:  # noqa: ANN001
+    model = PredictionsModel()
+    rows = [Prediction("a.jpg", "car", 0.9, [0.9, 0.1]), Prediction("b.jpg", "truck", 0.55, [0.45, 0.55]),
+            Prediction("c.jpg", error="unreadable")]
+    model.set_results(Path("/tmp"), ["car", "truck"], rows)
+    qtmodeltester.check(model)
+    proxy = PredictionFilter()
+    proxy.setSourceModel(model)
+    proxy.set_filter("", 0.6)
+    assert [r.path for r in proxy.visible_rows()] == ["a.jpg"]
+    proxy.set_filter("truck", 0.0)
+    assert [r.path for r in proxy.visible_rows()] == ["b.jpg"]
+    qtmodeltester.check(proxy)
