@@ -7,6 +7,7 @@ With ``--events`` a job writes one JSON object per line on stdout (the app's pro
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 import traceback
@@ -313,10 +314,8 @@ def _lower_priority() -> None:
 
     nice = os.environ.get("TRAINER_NICE")
     if nice and hasattr(os, "nice"):
-        try:
+        with contextlib.suppress(ValueError, OSError):
             os.nice(int(nice))
-        except (ValueError, OSError):
-            pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -138,10 +138,7 @@ def scan(root: str | os.PathLike[str], val_fraction: float = 0.2, seed: int = 0)
     if not 0.0 <= val_fraction < 1.0:
         raise DatasetError(f"--val-fraction must be in [0, 1), got {val_fraction}")
     split_dirs = find_split_dirs(root)
-    if split_dirs:
-        ds = _scan_splits(root, split_dirs, val_fraction, seed)
-    else:
-        ds = _scan_folders(root, val_fraction, seed)
+    ds = _scan_splits(root, split_dirs, val_fraction, seed) if split_dirs else _scan_folders(root, val_fraction, seed)
     check_usable(ds)
     return ds
 

@@ -149,7 +149,7 @@ class Fit:
 
     # -- data -----------------------------------------------------------------------------
     def _prepare(self) -> dict[str, SplitData]:
-        samples = {name: split for name, split in self.ds.splits.items()}
+        samples = dict(self.ds.splits)
         paths = [s.path for split in samples.values() for s in split]
         if self.cached:
             feats, ok, failed = self._extract(paths)

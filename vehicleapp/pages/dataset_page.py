@@ -78,7 +78,8 @@ class DatasetPage(QWidget):
     def _build(self) -> None:
         top = QHBoxLayout()
         self.open_button = QPushButton("Open folder…")
-        self.open_button.setToolTip("Open a folder of photos: ROOT/<class>/*.jpg or ROOT/train|val|test/<class>/ (Ctrl+O)")
+        self.open_button.setToolTip(
+            "Open a folder of photos: ROOT/<class>/*.jpg or ROOT/train|val|test/<class>/ (Ctrl+O)")
         self.open_button.clicked.connect(self.choose_folder)
         self.recent_button = QToolButton(text="Recent")
         self.recent_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)

@@ -56,7 +56,8 @@ class RunsPage(QWidget):
         self.refresh_button.setToolTip("Look for new runs in the checkpoints folder (F5)")
         self.refresh_button.clicked.connect(self.refresh)
         self.evaluate_button = QPushButton("Evaluate")
-        self.evaluate_button.setToolTip("Measure the selected run on its dataset: confusion matrix and per-class scores")
+        self.evaluate_button.setToolTip(
+            "Measure the selected run on its dataset: confusion matrix and per-class scores")
         self.evaluate_button.clicked.connect(self.evaluate_selected)
         self.export_button = QPushButton("Export chart as PNG…")
         self.export_button.clicked.connect(self.export_chart)

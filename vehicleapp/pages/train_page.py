@@ -44,7 +44,8 @@ TIPS = {
     "batch": "How many photos are looked at per step. Small batches (4–8) suit small datasets.",
     "epochs": "How many times to go through all training photos.",
     "size": "Photos are resized to this many pixels. 224 is what the networks were made for; smaller is faster.",
-    "val": "Share of each class kept aside to check the model honestly (ignored when the folder has its own val split).",
+    "val": "Share of each class kept aside to check the model honestly "
+           "(ignored when the folder has its own val split).",
     "augment": "Randomly crop, flip and recolour photos while training: more robust, but slower "
                "(features cannot be cached).",
     "early": "Stop when the validation loss has not improved for this many epochs (0 = never stop early).",
@@ -108,7 +109,8 @@ class TrainPage(QWidget):
         self.start_button.setToolTip("Train one model with these settings (Ctrl+Enter)")
         self.start_button.clicked.connect(self.start)
         self.sweep_button = QPushButton("Reference sweep")
-        self.sweep_button.setToolTip("Queue the reference grid: 4 models × learning rate {0.01, 0.001} × batch {4, 8}")
+        self.sweep_button.setToolTip(
+            "Queue the reference grid: 4 models × learning rate {0.01, 0.001} × batch {4, 8}")
         self.sweep_button.clicked.connect(self.start_sweep)
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop after the current batch; the last checkpoint is kept (Esc)")
@@ -207,7 +209,8 @@ class TrainPage(QWidget):
             self.total_epochs = int(e.get("epochs", 0))
             self._epoch_times = []
             self._phase_start = time.monotonic()
-            self.status.setText(f"{sweep}{e.get('model')} on {e.get('device')} · {sum(sum(v.values()) for v in e.get('counts', {}).values())} images")
+            images = sum(sum(v.values()) for v in e.get("counts", {}).values())
+            self.status.setText(f"{sweep}{e.get('model')} on {e.get('device')} · {images} images")
         elif kind == "progress":
             self._on_progress(e, sweep)
         elif kind == "epoch":
