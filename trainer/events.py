@@ -95,8 +95,10 @@ def format_event(e: dict[str, Any]) -> str | None:
         return f"features: {e['total']} images done"
     if kind in ("warning", "error", "cancelled"):
         return f"{kind}: {e.get('message', '')}"
+    if kind == "start" and "run_dir" in e:
+        return f"run {e['run_dir']}: {e.get('model', '')} on {e.get('device', '')}"
     if kind == "start":
-        return f"run {e.get('run_dir', '')}: {e.get('model', '')} on {e.get('device', '')}"
+        return f"{e.get('model', '')}: {e.get('total', '?')} images to process"
     if kind == "done":
         return e.get("message") or "done"
     return None
