@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, QThreadPool
 
 from vehicleapp import dialogs
 from vehicleapp.main_window import MainWindow
@@ -50,7 +50,8 @@ def window(qtbot, tmp_path: Path, answers: DialogRecorder) -> MainWindow:  # noq
     yield win
     win.runner.shutdown()
     win.thumbs.clear()
-    win.thumbs.wait(5000)
+    assert win.thumbs.wait(10_000), "thumbnail workers still running after the test"
+    assert QThreadPool.globalInstance().waitForDone(30_000), "background workers still running after the test"
 
 
 def open_folder(qtbot, win: MainWindow, answers: DialogRecorder, folder: Path) -> None:  # noqa: ANN001

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -86,7 +87,14 @@ def test_foreign_and_damaged_files_are_refused(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="not a vehicleapp checkpoint"):
         load_model(plain)
     junk = tmp_path / "junk.pt"
-    junk.write_bytes(os.urandom(300))
+    rng = random.Random(0)
+    for size in [1, 2, 7, 64, 300, 4096] * 40:  # random bytes make the unpickler fail in many ways
+        junk.write_bytes(rng.randbytes(size))
+        with pytest.raises(CheckpointError):
+            load_model(junk)
+    good = tmp_path / "good.pt"
+    torch.save({"format": "vehicleapp-checkpoint"}, good)
+    junk.write_bytes(good.read_bytes()[:-30])  # truncated zip
     with pytest.raises(CheckpointError):
         load_model(junk)
     with pytest.raises(CheckpointError, match="not found"):

@@ -8,7 +8,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from trainer.images import ImageLoadError
 from vehicleapp.workers import load_qimage, run_in_background
 
 
@@ -77,5 +76,3 @@ class Preview(QWidget):
                 self.image.size(), Qt.AspectRatioMode.KeepAspectRatio,
                 Qt.TransformationMode.SmoothTransformation))
 
-
-__all__ = ["Preview", "ImageLoadError"]
