@@ -204,16 +204,17 @@ def cmd_demo(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     from trainer.engine import train
 
     data = Path(args.data) if args.data else demo_data_dir()
+    say = sys.stderr if args.events else sys.stdout  # stdout carries only JSON with --events
     if not any(data.glob("*/*.jpg")):
         make_demo_data(data, per_class=args.per_class)
-        print(f"demo dataset written to {data}")
+        print(f"demo dataset written to {data}", file=say)
     weights = _demo_weights()
     cfg = TrainConfig(data=str(data), model=args.model, weights=weights, epochs=args.epochs,
                       image_size=args.image_size, out=args.out, lr=args.lr,
                       batch_size=args.batch_size)
     run_dir = train(cfg, _events(args), stop)
     print(f"run folder: {run_dir}\nnext: trainer plot {run_dir} --out curves.png; "
-          f"trainer classify {run_dir} FOLDER --out predictions.csv")
+          f"trainer classify {run_dir} FOLDER --out predictions.csv", file=say)
     return EXIT_OK
 
 

@@ -135,3 +135,18 @@ def test_demo_data_command_writes_a_trainable_dataset(capsys, tmp_path: Path) ->
     ds = scan(tmp_path / "d")
     assert ds.layout == "splits" and ds.classes == ["car", "motorcycle", "truck"]
     assert {k: sum(v.values()) for k, v in ds.counts().items()} == {"train": 21, "val": 6, "test": 3}
+
+
+def test_demo_main_job_offline_trains_from_scratch_and_keeps_stdout_json(capsys, monkeypatch, tmp_path: Path) -> None:
+    from trainer import weights
+
+    monkeypatch.setattr(weights, "_reachable", lambda url, timeout=3.0: False)
+    code, out, err = _main(capsys, "demo", "--data", str(tmp_path / "demo"), "--per-class", "6", "--epochs", "1",
+                           "--image-size", "48", "--out", str(tmp_path / "runs"), "--events")
+    assert code == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    assert events[-1]["event"] == "done"
+    assert "from scratch" in err
+    run = runs.load_run(next((tmp_path / "runs").iterdir()))
+    assert run.config["weights"] == {"mobilenet_v2": "none"}
+    assert run.config["frozen"] == []
