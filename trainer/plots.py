@@ -38,7 +38,7 @@ def draw_curves(fig: Figure, runs: Sequence[RunInfo]) -> None:
     ax_acc.set_ylim(0, 1.02)
     if runs:
         ax_loss.legend(fontsize="x-small", loc="upper right")
-    fig.tight_layout()
+    _tidy(fig)
 
 
 def draw_confusion(fig: Figure, matrix: list[list[int]], classes: list[str], title: str = "") -> None:
@@ -56,7 +56,12 @@ def draw_confusion(fig: Figure, matrix: list[list[int]], classes: list[str], tit
                     color="white" if v > top / 2 else "black")
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    _tidy(fig)
+
+
+def _tidy(fig: Figure) -> None:
+    if fig.get_layout_engine() is None:  # the app's figures lay themselves out
+        fig.tight_layout()
 
 
 def save_figure(fig: Figure, out: str | Path) -> Path:

@@ -48,10 +48,12 @@ def test_open_demo_dataset_from_the_dialog(qtbot, window: MainWindow, answers, d
 
 
 def test_first_launch_offers_the_demo_dataset(qtbot, window: MainWindow) -> None:  # noqa: ANN001
-    assert "demo" in window.dataset_page.path_label.text()
+    page = window.dataset_page
+    assert page.center_stack.currentWidget() is not page.grid  # the welcome panel shows first
     with qtbot.waitSignal(window.state.loaded, timeout=60_000):
         window.dataset_page.demo_button.click()
     assert len(window.state.entries) == 180
+    assert page.center_stack.currentWidget() is page.grid
 
 
 def test_relabel_by_key_press_and_undo(qtbot, window: MainWindow, answers, demo_copy: Path) -> None:  # noqa: ANN001

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -87,7 +88,7 @@ class DatasetPage(QWidget):
         self.demo_button = QPushButton("Use demo dataset")
         self.demo_button.setToolTip("Generate (once) and open the built-in demo dataset of drawn vehicles")
         self.demo_button.clicked.connect(self.demo_requested.emit)
-        self.path_label = QLabel("No folder open — open one, drop one here, or try the demo dataset.")
+        self.path_label = QLabel("No folder open.")
         self.path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         for w in (self.open_button, self.recent_button, self.demo_button):
             top.addWidget(w)
@@ -127,10 +128,13 @@ class DatasetPage(QWidget):
         filters.addWidget(self.split_filter)
         filters.addStretch(1)
         filters.addWidget(self.count_label)
+        self.center_stack = QStackedWidget()
+        self.center_stack.addWidget(self._welcome())
+        self.center_stack.addWidget(self.grid)
         center = QWidget()
         cv = QVBoxLayout(center)
         cv.addLayout(filters)
-        cv.addWidget(self.grid, 1)
+        cv.addWidget(self.center_stack, 1)
         cv.addWidget(QLabel("Keys 1–9 move the selected images to a class · right-click for more · Ctrl+Z undoes"))
 
         self.preview = Preview()
@@ -142,6 +146,34 @@ class DatasetPage(QWidget):
         root = QVBoxLayout(self)
         root.addLayout(top)
         root.addWidget(splitter, 1)
+
+    def _welcome(self) -> QWidget:
+        """What a new user sees before any folder is open: the demo dataset, one click away."""
+        panel = QWidget()
+        text = QLabel(
+            "<h2>Welcome</h2><p>Open a folder of vehicle photos — one subfolder per class "
+            "(<i>car/</i>, <i>truck/</i>, …) or a Kaggle/Roboflow export with <i>train/ val/ test/</i> — "
+            "or drop it here.</p><p>No photos at hand? The demo dataset (180 drawn cars, trucks and "
+            "motorcycles) lets you try labeling, training and classifying right away.</p>")
+        text.setWordWrap(True)
+        text.setFixedWidth(560)  # a fixed width lets the wrapped text get its full height
+        demo = QPushButton("Try the demo dataset")
+        demo.setMinimumHeight(40)
+        demo.clicked.connect(self.demo_requested.emit)
+        own = QPushButton("Open a folder…")
+        own.setMinimumHeight(40)
+        own.clicked.connect(self.choose_folder)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(demo)
+        buttons.addWidget(own)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(panel)
+        layout.addStretch(1)
+        layout.addWidget(text, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addLayout(buttons)
+        layout.addStretch(2)
+        return panel
 
     # -- opening --------------------------------------------------------------------------
     def choose_folder(self) -> None:
@@ -173,6 +205,7 @@ class DatasetPage(QWidget):
         s = self.state
         self.model.loader.clear()
         self.model.set_entries(s.entries)
+        self.center_stack.setCurrentWidget(self.grid)
         self.path_label.setText(str(s.root))
         self._refresh_classes()
         splits = sorted({e.split for e in s.entries if e.split})
