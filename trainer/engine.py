@@ -82,7 +82,7 @@ class Fit:
         self.run_dir = resume or runs.new_run_dir(Path(cfg.out), cfg.model, cfg.lr, cfg.batch_size)
         self.history: list[dict[str, Any]] = runs.read_metrics(self.run_dir) if resume else []
         self.best_acc, self.best_loss, self.stale = -1.0, float("inf"), 0
-        self.start_epoch = 0
+        self.resumed = resume is not None
         self.batcher = ImageBatcher(self.pre.transform(cfg.augment), cfg.workers)
         self.eval_batcher = ImageBatcher(self.pre.transform(False), cfg.workers)
         params = [p for p in self.model.parameters() if p.requires_grad]
@@ -126,6 +126,7 @@ class Fit:
         )
 
     def run(self) -> Path:
+        started = time.monotonic()
         self._start()
         try:
             self.splits = self._prepare()
@@ -144,7 +145,9 @@ class Fit:
         finally:
             self.batcher.close()
             self.eval_batcher.close()
-        runs.update_config(self.run_dir, status="done")
+        previous = float(runs.load_run(self.run_dir).config.get("duration_s", 0.0)) if self.resumed else 0.0
+        runs.update_config(self.run_dir, status="done",
+                           duration_s=round(previous + time.monotonic() - started, 2))
         return self.run_dir
 
     # -- data -----------------------------------------------------------------------------

@@ -92,6 +92,9 @@ class RunInfo:
 
     @property
     def duration(self) -> float:
+        """Wall seconds of the whole run (features included); epochs alone for older runs."""
+        if self.config.get("duration_s") is not None:
+            return float(self.config["duration_s"])
         return sum(m.get("seconds") or 0.0 for m in self.metrics)
 
     @property

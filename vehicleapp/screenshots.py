@@ -10,7 +10,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtCore import QEventLoop, QItemSelectionModel, QTimer
 from PySide6.QtWidgets import QApplication
 
 from trainer.demo_data import make_demo_data
@@ -60,10 +60,16 @@ def demo_session(window: MainWindow, work: Path) -> None:
     tp.size.setValue(96)
     tp.epochs.setValue(12)
     _run_job(tp.start())
-    window.runs_page.refresh()
-    window.runs_page.table.selectRow(0)
-    _run_job(window.runs_page.evaluate_selected())
-    window.runs_page.table.selectRow(0)
+    tp.lr.setValue(0.01)  # a second run to compare (features come from the cache)
+    _run_job(tp.start())
+    rp = window.runs_page
+    rp.refresh()
+    for row in (1, 0):  # evaluate both; the first row stays current
+        rp.table.selectRow(row)
+        _run_job(rp.evaluate_selected())
+    rp.table.selectAll()
+    rp.table.selectionModel().setCurrentIndex(rp.proxy.index(0, 0), QItemSelectionModel.SelectionFlag.NoUpdate)
+    rp._on_selection()
     cp = window.classify_page
     cp.refresh_runs()
     cp.folder.setText(str(data / "car"))

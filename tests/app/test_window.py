@@ -97,7 +97,8 @@ def test_label_unlabeled_images_with_the_keyboard(qtbot, window: MainWindow, ans
     assert "bus" in window.state.classes
 
 
-def test_training_job_updates_chart_and_appears_in_runs(qtbot, window: MainWindow, answers, demo_root: Path) -> None:  # noqa: ANN001
+def test_training_job_updates_chart_and_appears_in_runs(qtbot, window: MainWindow, answers,  # noqa: ANN001
+                                                        demo_root: Path, tmp_path: Path) -> None:
     open_folder(qtbot, window, answers, demo_root)
     _fast_training(window, epochs=3)
     with qtbot.waitSignal(window.runner.finished, timeout=180_000) as blocker:
@@ -109,6 +110,27 @@ def test_training_job_updates_chart_and_appears_in_runs(qtbot, window: MainWindo
     assert window.runs_page.model.rowCount() == 1
     assert window.runs_page.model.run_at(0).config["epochs"] == 3
     assert window.classify_page.run_combo.count() == 1
+    rp = window.runs_page
+    rp.table.selectRow(0)
+    assert rp.curves.figure.axes[0].lines  # the selected run's curves are drawn
+    with qtbot.waitSignal(window.runner.finished, timeout=120_000) as blocker:
+        rp.evaluate_button.click()
+    assert blocker.args[1] == "done"
+    assert (rp.model.run_at(0).path / "evaluation.json").is_file()
+    assert rp.per_class.rowCount() == 3
+    assert rp.selected_runs() == [rp.model.run_at(0)]  # the refresh after the job kept the selection
+    out = tmp_path / "chart.png"
+    answers.save_path = str(out)
+    rp.export_button.click()
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    run_path = rp.model.run_at(0).path
+    answers.confirm_answer = False
+    rp.delete_button.click()
+    assert run_path.is_dir()
+    answers.confirm_answer = True
+    rp.delete_button.click()
+    assert not run_path.exists()
+    assert rp.model.rowCount() == 0
 
 
 def test_cancel_a_job_midway_leaves_no_process(qtbot, window: MainWindow, answers, demo_root: Path) -> None:  # noqa: ANN001
@@ -236,3 +258,17 @@ def test_gui_stays_responsive_during_training_and_thumbnails(qtbot, window: Main
     worst = max(gaps[1:])
     print(f"\nheartbeat: {len(gaps)} beats, worst gap {worst} ms")
     assert worst < 250, f"GUI thread blocked for {worst} ms"
+
+
+def test_runs_page_keeps_a_multi_selection_across_refreshes(qtbot, window: MainWindow, demo_root: Path,  # noqa: ANN001
+                                                             tmp_path: Path) -> None:
+    for lr in (0.01, 0.001):
+        train(TrainConfig(data=str(demo_root), weights="none", freeze=True, epochs=2, image_size=48, lr=lr,
+                          out=str(tmp_path / "runs")), quiet_events(), lambda: False)
+    rp = window.runs_page
+    rp.refresh()
+    rp.table.selectAll()
+    assert len(rp.selected_runs()) == 2
+    assert len([ln for ln in rp.curves.figure.axes[0].lines if ln.get_label().endswith("val")]) == 2
+    rp.refresh()  # happens after every job
+    assert len(rp.selected_runs()) == 2

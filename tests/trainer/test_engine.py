@@ -77,6 +77,7 @@ def test_run_folder_has_config_metrics_events_and_checkpoints(demo_root: Path, t
     assert len(info.config["dataset_fingerprint"]) == 16
     assert [m["epoch"] for m in info.metrics] == [1, 2]
     assert all(m["lr"] and m["seconds"] is not None and m["images_per_s"] for m in info.metrics)
+    assert info.duration >= sum(m["seconds"] for m in info.metrics)  # wall time, features included
 
 
 def test_frozen_backbone_is_written_once_per_run(demo_root: Path, tmp_path: Path) -> None:

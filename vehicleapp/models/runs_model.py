@@ -15,6 +15,8 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 10
 
 
 def _duration(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.1f} s"
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 

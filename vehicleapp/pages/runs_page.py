@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSortFilterProxyModel, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -97,12 +97,19 @@ class RunsPage(QWidget):
         self.model.refresh(Path(path))
 
     def refresh(self) -> None:
+        """Re-read the runs folder, keeping the selection and the current run."""
         selected = {r.path for r in self.selected_runs()}
+        current = self.current_run()
         self.model.refresh()
+        selection = QItemSelection()
+        sm = self.table.selectionModel()
         for row in range(self.proxy.rowCount()):
             run = self.model.run_at(self.proxy.mapToSource(self.proxy.index(row, 0)).row())
+            if current is not None and run.path == current.path:
+                sm.setCurrentIndex(self.proxy.index(row, 0), QItemSelectionModel.SelectionFlag.NoUpdate)
             if run.path in selected:
-                self.table.selectRow(row)
+                selection.select(self.proxy.index(row, 0), self.proxy.index(row, self.proxy.columnCount() - 1))
+        sm.select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
 
     def selected_runs(self) -> list[RunInfo]:
         rows = {self.proxy.mapToSource(i).row() for i in self.table.selectionModel().selectedRows()}
@@ -111,14 +118,23 @@ class RunsPage(QWidget):
     def _on_selection(self, *_: object) -> None:
         chosen = self.selected_runs()
         self.curves.show_runs(chosen)
-        self.evaluate_button.setEnabled(len(chosen) == 1)
+        current = self.current_run()
+        self.evaluate_button.setEnabled(current is not None)
         self.delete_button.setEnabled(bool(chosen))
-        self._show_detail(chosen[0] if len(chosen) == 1 else None)
+        self._show_detail(current)
+
+    def current_run(self) -> RunInfo | None:
+        """The run whose details show: the current row when it is selected."""
+        idx = self.table.selectionModel().currentIndex()
+        if not idx.isValid() or not self.table.selectionModel().isRowSelected(idx.row()):
+            chosen = self.selected_runs()
+            return chosen[0] if len(chosen) == 1 else None
+        return self.model.run_at(self.proxy.mapToSource(idx).row())
 
     def _show_detail(self, run: RunInfo | None) -> None:
         self.per_class.setRowCount(0)
         if run is None:
-            self.confusion.show_message("Select one run to see its confusion matrix")
+            self.confusion.show_message("Select a run to see its confusion matrix")
             return
         path = run.path / runs_io.EVALUATION
         if not path.is_file():
@@ -126,7 +142,8 @@ class RunsPage(QWidget):
             return
         rep = read_json(path)
         self.confusion.show_matrix(rep["confusion"], rep["classes"],
-                                   f"{rep['split']} split · accuracy {rep['accuracy']:.1%}")
+                                   f"{run.config.get('model')} lr={run.config.get('lr')} · {rep['split']} "
+                                   f"· acc {rep['accuracy']:.1%}")
         for name, c in rep["per_class"].items():
             row = self.per_class.rowCount()
             self.per_class.insertRow(row)
@@ -134,10 +151,9 @@ class RunsPage(QWidget):
                 self.per_class.setItem(row, col, QTableWidgetItem(text))
 
     def evaluate_selected(self) -> Job | None:
-        chosen = self.selected_runs()
-        if len(chosen) != 1:
+        run = self.current_run()
+        if run is None:
             return None
-        run = chosen[0]
         return self.runner.run(evaluate_args(run.path, Path(run.config.get("data", ""))), "Evaluation")
 
     def export_chart(self) -> None:
