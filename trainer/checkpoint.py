@@ -8,6 +8,7 @@ nothing else. Frozen backbones are written once per run to ``backbone.pt``; the 
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,9 @@ def _safe_load(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # junk bytes make torch warn before it fails; we explain instead
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - damaged bytes can raise anything from the unpickler
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise CheckpointError(
