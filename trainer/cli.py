@@ -220,12 +220,10 @@ def cmd_demo(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
 
 def _demo_weights() -> str:
     """ImageNet when torch has (or can fetch) it, else random init with a notice."""
-    from torchvision.models import MobileNet_V2_Weights
+    from trainer.models import BACKBONES
+    from trainer.weights import imagenet_available
 
-    from trainer.weights import _reachable, imagenet_cache_file
-
-    url = MobileNet_V2_Weights.DEFAULT.url
-    if imagenet_cache_file(url).is_file() or _reachable(url):
+    if imagenet_available(BACKBONES["mobilenet_v2"].imagenet):
         return "imagenet"
     print("no internet and no cached ImageNet weights: training MobileNetV2 from scratch "
           "(--weights none); with ImageNet weights it is faster and more accurate", file=sys.stderr)

@@ -329,11 +329,18 @@ class Fit:
             "metrics": self.history[-1] if self.history else {},
         }
 
-    def _save(self, name: str, **extra: Any) -> None:
+    def _backbone(self) -> dict[str, str] | None:
+        """Frozen backbones go to ``backbone.pt`` once per run (reused when resuming)."""
         if self.backbone_ref is None and self.model.frozen:
             existing = self.run_dir / runs.BACKBONE
-            self.backbone_ref = ckpt_io.save_backbone(self.model, self.run_dir) if not existing.is_file() \
-                else {"file": runs.BACKBONE, "sha256": W.file_sha256(existing)}
+            if existing.is_file():
+                self.backbone_ref = {"file": runs.BACKBONE, "sha256": W.file_sha256(existing)}
+            else:
+                self.backbone_ref = ckpt_io.save_backbone(self.model, self.run_dir)
+        return self.backbone_ref
+
+    def _save(self, name: str, **extra: Any) -> None:
+        self._backbone()
         ckpt_io.save_checkpoint(
             self.run_dir / name, self.model, self._meta(), self.backbone_ref,
             optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),

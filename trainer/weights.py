@@ -50,6 +50,12 @@ def imagenet_cache_file(url: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
 
 
+def imagenet_available(weights_enum: object) -> bool:
+    """True when torch has the ImageNet file cached or the download host answers."""
+    url = weights_enum.url  # type: ignore[attr-defined]
+    return imagenet_cache_file(url).is_file() or _reachable(url)
+
+
 def load_imagenet(model: nn.Module, weights_enum: object, backbone: str) -> None:
     """Load torchvision ImageNet weights, downloading only when the network answers."""
     url = weights_enum.url  # type: ignore[attr-defined]

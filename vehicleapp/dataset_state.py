@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from trainer.batches import find_unreadable
-from trainer.datasets import Entry, browse
+from trainer.datasets import SPLIT_ALIASES, Entry, browse
 from vehicleapp.labeling import Journal, LabelingError, is_unlabeled
 from vehicleapp.workers import run_in_background
 
@@ -76,8 +76,8 @@ class DatasetState(QObject):
         if is_unlabeled(self.root, path):
             return Entry(path, None, "")
         rel = path.relative_to(self.root).parts
-        split = rel[0] if len(rel) >= 3 else ""
-        return Entry(path, path.parent.name, {"valid": "val", "validation": "val"}.get(split, split))
+        split = SPLIT_ALIASES.get(rel[0].lower(), "") if len(rel) >= 3 else ""
+        return Entry(path, path.parent.name, split)
 
     def _apply(self, old: Path, new: Path) -> None:
         entry = self._entry_for(new)
@@ -119,7 +119,7 @@ class DatasetState(QObject):
         if self.journal is None or self.root is None:
             return False
         try:
-            self.journal.add_class(self.root, name)
+            self.journal.add_class(name)
         except (LabelingError, OSError) as exc:
             self.message.emit(str(exc))
             return False

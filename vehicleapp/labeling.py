@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from trainer.datasets import UNLABELED_NAMES
+from trainer.datasets import SPLIT_ALIASES, UNLABELED_NAMES
 from trainer.files import unique_path
 
 JOURNAL = ".vehicleapp-journal.jsonl"
@@ -35,11 +35,19 @@ def class_root(dataset_root: Path, image: Path) -> Path:
     unlabeled image goes to ROOT's classes (or ROOT/train's in a split layout).
     """
     rel = image.relative_to(dataset_root)
-    if len(rel.parts) >= 3 and rel.parts[0].lower() in ("train", "val", "valid", "validation", "test"):
+    if len(rel.parts) >= 3 and rel.parts[0].lower() in SPLIT_ALIASES:
         return dataset_root / rel.parts[0]
-    if (dataset_root / "train").is_dir():
-        return dataset_root / "train"
-    return dataset_root
+    return default_class_root(dataset_root)
+
+
+def default_class_root(dataset_root: Path) -> Path:
+    """Where new classes and unlabeled images go: ROOT, or ROOT/train in a split layout."""
+    return dataset_root / "train" if (dataset_root / "train").is_dir() else dataset_root
+
+
+def check_class_name(label: str) -> None:
+    if not label or "/" in label or "\\" in label or label.startswith("."):
+        raise LabelingError(f"invalid class name: {label!r}")
 
 
 def is_unlabeled(dataset_root: Path, image: Path) -> bool:
@@ -79,8 +87,7 @@ class Journal:
 
     def assign(self, image: Path, label: str) -> Move:
         """Move ``image`` into the class folder ``label`` (created if new)."""
-        if not label or "/" in label or "\\" in label or label.startswith("."):
-            raise LabelingError(f"invalid class name: {label!r}")
+        check_class_name(label)
         image = Path(image)
         if not image.is_file():
             raise LabelingError(f"{image.name} no longer exists")
@@ -108,12 +115,9 @@ class Journal:
         os.replace(last.dest, back)
         return Move(last.dest, back)
 
-    def add_class(self, image_or_root: Path, label: str) -> Path:
+    def add_class(self, label: str) -> Path:
         """Create an (empty) class folder beside the others."""
-        if not label or "/" in label or label.startswith("."):
-            raise LabelingError(f"invalid class name: {label!r}")
-        base = class_root(self.root, image_or_root) if image_or_root != self.root else (
-            self.root / "train" if (self.root / "train").is_dir() else self.root)
-        folder = base / label
+        check_class_name(label)
+        folder = default_class_root(self.root) / label
         folder.mkdir(parents=True, exist_ok=True)
         return folder
