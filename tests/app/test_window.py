@@ -272,3 +272,16 @@ def test_runs_page_keeps_a_multi_selection_across_refreshes(qtbot, window: MainW
     assert len([ln for ln in rp.curves.figure.axes[0].lines if ln.get_label().endswith("val")]) == 2
     rp.refresh()  # happens after every job
     assert len(rp.selected_runs()) == 2
+
+
+def test_dropping_a_folder_opens_it(qtbot, window: MainWindow, demo_root: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(tmp_path / "not-a-folder.txt")), QUrl.fromLocalFile(str(demo_root))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.state.loaded, timeout=20_000):
+        window.dataset_page.dropEvent(event)
+    assert window.state.root == demo_root.resolve()
