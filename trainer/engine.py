@@ -114,7 +114,7 @@ class Fit:
         self.events.sinks.append(FileSink(self.run_dir / runs.EVENTS))
         self.events.context["run_dir"] = str(self.run_dir)
         if self.history:
-            runs.update_config(self.run_dir, status="running")
+            runs.update_config(self.run_dir, status="running", epochs=self.cfg.epochs)
         else:
             write_json(self.run_dir / runs.CONFIG, self._config())
         for w in self.ds.warnings:

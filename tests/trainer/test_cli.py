@@ -150,3 +150,16 @@ def test_demo_main_job_offline_trains_from_scratch_and_keeps_stdout_json(capsys,
     run = runs.load_run(next((tmp_path / "runs").iterdir()))
     assert run.config["weights"] == {"mobilenet_v2": "none"}
     assert run.config["frozen"] == []
+
+
+def test_resume_from_the_command_line_extends_a_run(capsys, demo_root: Path, tmp_path: Path) -> None:
+    code, _, err = _main(capsys, "train", str(demo_root), *FAST, "--epochs", "1", "--out", str(tmp_path))
+    assert code == 0, err
+    run_dir = next(tmp_path.iterdir())
+    code, _, err = _main(capsys, "train", str(demo_root), "--resume", str(run_dir), "--epochs", "3")
+    assert code == 0, err
+    assert [m["epoch"] for m in runs.read_metrics(run_dir)] == [1, 2, 3]
+    assert runs.load_run(run_dir).config["epochs"] == 3  # the run's record shows its new target
+    code, _, err = _main(capsys, "train", str(demo_root), "--resume", str(tmp_path / "nope"))
+    assert code == cli.EXIT_USAGE
+    assert "no last.pt" in err
