@@ -340,9 +340,8 @@ class Fit:
         return self.backbone_ref
 
     def _save(self, name: str, **extra: Any) -> None:
-        self._backbone()
         ckpt_io.save_checkpoint(
-            self.run_dir / name, self.model, self._meta(), self.backbone_ref,
+            self.run_dir / name, self.model, self._meta(), self._backbone(),
             optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
             best_val_acc=self.best_acc, best_val_loss=self.best_loss, stale=self.stale, **extra,
         )

@@ -60,7 +60,7 @@ def load_imagenet(model: nn.Module, weights_enum: object, backbone: str) -> None
     """Load torchvision ImageNet weights, downloading only when the network answers."""
     url = weights_enum.url  # type: ignore[attr-defined]
     cached = imagenet_cache_file(url)
-    if not cached.is_file() and not _reachable(url):
+    if not imagenet_available(weights_enum):
         raise WeightsError(
             f"ImageNet weights for {backbone} are not in torch's cache and cannot be "
             f"downloaded (no internet). torch expects the file {cached} "

@@ -67,9 +67,6 @@ class ThumbnailModel(QAbstractListModel):
             idx = self.index(row)
             self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
 
-    def entry(self, row: int) -> Entry:
-        return self.entries[row]
-
     def replace_path(self, old: Path, new_entry: Entry) -> None:
         """After a move: the same row now shows the image at its new place."""
         row = self._row_of.pop(str(old), None)
