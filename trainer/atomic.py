@@ -10,8 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import torch
-
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "w", **kw: Any) -> Iterator[IO]:
@@ -43,5 +41,7 @@ def read_json(path: str | os.PathLike[str]) -> Any:
 
 
 def torch_save(obj: Any, path: str | os.PathLike[str]) -> None:
+    import torch  # lazily: this module belongs to the torch-free core the app imports
+
     with atomic_open(path, "wb") as f:
         torch.save(obj, f)

@@ -46,24 +46,3 @@ class ImageBatcher:
 
 def chunks(seq: Sequence, size: int) -> list[Sequence]:
     return [seq[i : i + size] for i in range(0, len(seq), size)]
-
-
-def find_unreadable(paths: Sequence[Path], workers: int = 2,
-                    on_progress: Callable[[int], None] | None = None) -> dict[str, str]:
-    """Decode every file once; ``{path: reason}`` for those that cannot be used."""
-
-    def check(p: Path) -> str | None:
-        try:
-            load_image(p)
-        except ImageLoadError as exc:
-            return str(exc)
-        return None
-
-    failed: dict[str, str] = {}
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for n, (p, reason) in enumerate(zip(paths, pool.map(check, paths)), 1):
-            if reason:
-                failed[str(p)] = reason
-            if on_progress:
-                on_progress(n)
-    return failed

@@ -175,7 +175,8 @@ def cmd_plot(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
 def cmd_classify(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     from trainer.csvfile import read_predictions
     from trainer.engine import pick_device
-    from trainer.predict import classify_folder, copy_by_label
+    from trainer.files import copy_by_label
+    from trainer.predict import classify_folder
 
     events = _events(args)
     summary = classify_folder(args.checkpoint, args.folder, args.out, events, stop,

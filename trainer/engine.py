@@ -22,11 +22,12 @@ from trainer import checkpoint as ckpt_io
 from trainer import datasets, runs
 from trainer import weights as W
 from trainer.atomic import write_json
-from trainer.batches import ImageBatcher, find_unreadable
+from trainer.batches import ImageBatcher
 from trainer.config import TrainConfig, default_cache_dir
 from trainer.data import SplitData, batch_order, class_weights
 from trainer.events import Events, FileSink
 from trainer.features import Cancelled, backbone_key, extract
+from trainer.images import find_unreadable
 from trainer.models import create_model, preprocess_for, resolve_weights
 
 StopFn = Callable[[], bool]

@@ -1,8 +1,12 @@
-"""Small file helpers shared by labeling and classification."""
+"""Small file helpers shared by labeling and classification (torch-free: the app imports them)."""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterable
 from pathlib import Path
+
+from trainer.csvfile import Prediction
 
 
 def unique_path(path: Path) -> Path:
@@ -14,3 +18,16 @@ def unique_path(path: Path) -> Path:
         if not candidate.exists():
             return candidate
     raise FileExistsError(f"no free name for {path}")
+
+
+def copy_by_label(predictions: Iterable[Prediction], folder: Path, dest: Path) -> int:
+    """Copy each classified image into ``dest/<label>/`` (never overwriting); returns count."""
+    n = 0
+    for p in predictions:
+        if not p.label:
+            continue
+        target_dir = dest / p.label
+        target_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(folder / p.path, unique_path(target_dir / Path(p.path).name))
+        n += 1
+    return n

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from PIL import Image, ImageOps
@@ -99,3 +101,24 @@ def _as_uint8(img: Image.Image):  # noqa: ANN202 - numpy array
     if hi <= lo:
         return np.zeros(arr.shape, dtype=np.uint8)
     return ((arr - lo) * (255.0 / (hi - lo))).round().astype(np.uint8)
+
+
+def find_unreadable(paths: Sequence[Path], workers: int = 2,
+                    on_progress: Callable[[int], None] | None = None) -> dict[str, str]:
+    """Decode every file once; ``{path: reason}`` for those that cannot be used."""
+
+    def check(p: Path) -> str | None:
+        try:
+            load_image(p)
+        except ImageLoadError as exc:
+            return str(exc)
+        return None
+
+    failed: dict[str, str] = {}
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for n, (p, reason) in enumerate(zip(paths, pool.map(check, paths)), 1):
+            if reason:
+                failed[str(p)] = reason
+            if on_progress:
+                on_progress(n)
+    return failed

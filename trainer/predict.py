@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,7 +13,6 @@ from trainer.csvfile import Prediction, write_predictions
 from trainer.datasets import walk_images
 from trainer.events import Events
 from trainer.features import Cancelled
-from trainer.files import unique_path
 from trainer.models import TransferModel
 
 
@@ -80,16 +78,3 @@ def classify_folder(checkpoint: str | Path, folder: str | Path, out_csv: str | P
     events.emit("done", message=f"classified {n - errors} images ({errors} unreadable) -> {out_csv}",
                 **summary)
     return summary
-
-
-def copy_by_label(csv_rows: list[Prediction], folder: Path, dest: Path) -> int:
-    """Copy each classified image into ``dest/<label>/`` (never overwriting); returns count."""
-    n = 0
-    for p in csv_rows:
-        if not p.label:
-            continue
-        target_dir = dest / p.label
-        target_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(folder / p.path, unique_path(target_dir / Path(p.path).name))
-        n += 1
-    return n

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from trainer.batches import find_unreadable
 from trainer.datasets import SPLIT_ALIASES, Entry, browse
+from trainer.images import find_unreadable
 from vehicleapp.labeling import Journal, LabelingError, is_unlabeled
 from vehicleapp.workers import run_in_background
 

@@ -14,7 +14,8 @@ from trainer.config import TrainConfig
 from trainer.csvfile import Prediction, read_predictions, safe_cell, write_predictions
 from trainer.engine import train
 from trainer.features import Cancelled
-from trainer.predict import classify_folder, copy_by_label
+from trainer.files import copy_by_label
+from trainer.predict import classify_folder
 
 
 @pytest.fixture(scope="module")

@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
 
 from trainer.config import user_data_dir
 from trainer.csvfile import read_predictions, write_predictions
+from trainer.files import copy_by_label
 from trainer.plots import run_label
-from trainer.predict import copy_by_label
 from trainer.runs import list_runs
 from vehicleapp import dialogs
 from vehicleapp.commands import classify_args
