@@ -18,13 +18,14 @@ from trainer import runs
 from trainer.atomic import torch_save
 from trainer.models import TransferModel, create_model
 from trainer.preprocess import Preprocess
+from trainer.protocol import UsageError
 from trainer.weights import file_sha256
 
 FORMAT = "vehicleapp-checkpoint"
 VERSION = 1
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UsageError):
     """A file is not a usable checkpoint; the message says why in one line."""
 
 
@@ -42,9 +43,13 @@ def save_backbone(model: TransferModel, run_dir: Path) -> dict[str, str] | None:
     _, frozen = split_state(model)
     if not frozen:
         return None
-    path = run_dir / runs.BACKBONE
-    torch_save({"format": FORMAT + "-backbone", "state_dict": frozen}, path)
-    return {"file": runs.BACKBONE, "sha256": file_sha256(path)}
+    torch_save({"format": FORMAT + "-backbone", "state_dict": frozen}, run_dir / runs.BACKBONE)
+    return backbone_ref(run_dir)
+
+
+def backbone_ref(run_dir: Path) -> dict[str, str]:
+    """How a checkpoint names the run's ``backbone.pt``: file name and content hash."""
+    return {"file": runs.BACKBONE, "sha256": file_sha256(run_dir / runs.BACKBONE)}
 
 
 def save_checkpoint(path: Path, model: TransferModel, meta: dict[str, Any],
@@ -82,10 +87,10 @@ def resolve(path: str | Path) -> Path:
     """A run folder means its best checkpoint (else last); a file is itself."""
     path = Path(path)
     if path.is_dir():
-        for name in (runs.BEST, runs.LAST):
-            if (path / name).is_file():
-                return path / name
-        raise CheckpointError(f"no checkpoint ({runs.BEST} or {runs.LAST}) in {path}")
+        found = runs.find_checkpoint(path)
+        if found is None:
+            raise CheckpointError(f"no checkpoint ({runs.BEST} or {runs.LAST}) in {path}")
+        return found
     return path
 
 

@@ -1,14 +1,127 @@
-"""Every training setting in one frozen dataclass; ``config.json`` is its serialisation."""
+"""Every training setting in one frozen dataclass, the only definition of the options.
+
+Each field carries its default, its help text (plain words: the CLI's ``--help`` and the
+app's tooltips both show it), its choices and its label in the app. The CLI parser is
+generated from it and the app turns a config into child-process arguments with
+:func:`trainer.options.config_to_args`. ``config.json`` in a run folder is its
+serialisation. Adding a training option means adding a field here (and using it in the
+engine). Torch-free: the app imports it.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from trainer.protocol import UsageError
+from trainer.registry import list_models
+
 BALANCE_CHOICES = ("none", "sampler", "loss")
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+DEFAULT_RUNS_DIR = "checkpoints"
+#: The reference experiment's grid: every model x Adam lr {0.01, 0.001} x batch {4, 8}.
+REFERENCE_LRS = (0.01, 0.001)
+REFERENCE_BATCH_SIZES = (4, 8)
+
+
+def option(default: Any = None, help: str = "", *, label: str = "", choices: Any = None,
+           metavar: str | None = None, cli: bool = True, **extra: Any) -> Any:
+    """A config field with its documentation (``dataclasses.field`` with metadata)."""
+    meta = {"help": help, "label": label, "choices": choices, "metavar": metavar, "cli": cli, **extra}
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: str = field(metadata={"help": "The dataset folder: ROOT/<class>/*.jpg or "
+                                "ROOT/train|val|test/<class>/*.jpg.", "positional": True, "cli": True})
+    model: str = option(
+        "mobilenet_v2", "Which network to train. MobileNetV2 is small and quick; ResNet-50 is larger; "
+        "the ensembles combine both (the regularized one overfits less).", label="Model", choices=list_models)
+    weights: dict[str, str] | str = option(
+        "imagenet", "Where the backbone starts: ImageNet knowledge (best; downloaded once), nothing "
+        "(none: slow to learn, needs many images) or a weights file. Several backbones: "
+        "BACKBONE=SPEC for each.", label="Backbone weights", metavar="SPEC")
+    freeze: bool | None = option(
+        None, "Keep the pretrained backbone fixed and train only the new last layers: much faster and "
+        "best with few images. Default: pretrained backbones frozen, random ones trained.",
+        label="Freeze the pretrained backbone")
+    lr: float = option(1e-3, "How big each learning step is. 0.001 is a safe start; 0.01 learns faster "
+                       "but can be unstable.", label="Learning rate")
+    batch_size: int = option(8, "How many photos are looked at per step. Small batches (4-8) suit "
+                             "small datasets.", label="Batch size")
+    epochs: int = option(15, "How many times to go through all training photos.", label="Epochs")
+    seed: int = option(0, "Seed for the random parts (validation split, shuffling, initial weights).",
+                       label="Seed")
+    device: str = option("auto", "Where to compute: auto uses a GPU when there is one.", label="Device",
+                         choices=DEVICE_CHOICES)
+    early_stop: int = option(0, "Stop when the validation loss has not improved for this many epochs "
+                             "(0 = never stop early).", label="Early stopping", metavar="N")
+    augment: bool = option(False, "Randomly crop, flip and recolour photos while training: more robust, "
+                           "but slower (features cannot be cached).", label="Augment photos")
+    balance: str = option("none", "Make rare classes count as much as common ones: sampler draws them "
+                          "more often, loss weighs them more.", label="Balance classes", choices=BALANCE_CHOICES)
+    image_size: int | None = option(None, "Photos are resized to this many pixels (default: the "
+                                    "network's own, 224). Smaller is faster.", label="Image size", metavar="PX")
+    val_fraction: float = option(0.2, "Share of the photos kept aside to check the model honestly "
+                                 "(ignored when the folder has its own val split).", label="Validation share")
+    cache: bool = option(True, "Compute frozen-backbone features once per image and keep them on disk "
+                         "across runs (--no-cache decodes every image every epoch).", label="Cache features")
+    cache_dir: str | None = option(None, "Folder of the feature cache (default: the user cache folder).",
+                                   metavar="DIR")
+    out: str = option(DEFAULT_RUNS_DIR, "Folder that receives the run folders.", label="Runs folder",
+                      metavar="DIR")
+    plateau_patience: int = option(3, "Epochs without val-loss improvement before the learning rate "
+                                   "drops 5x.", metavar="N")
+    workers: int = option(2, "Threads decoding images.", metavar="N")
+
+    def validate(self) -> None:
+        """Raise :class:`UsageError` with a one-line message for an impossible setting."""
+        checks = [
+            (self.lr > 0, f"--lr must be > 0, got {self.lr}"),
+            (self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}"),
+            (self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}"),
+            (self.early_stop >= 0, f"--early-stop must be >= 0, got {self.early_stop}"),
+            (self.balance in BALANCE_CHOICES, f"--balance must be one of {BALANCE_CHOICES}"),
+            (self.device in DEVICE_CHOICES, f"--device must be one of {DEVICE_CHOICES}"),
+            (self.image_size is None or self.image_size >= 32,
+             f"--image-size must be >= 32, got {self.image_size}"),
+            (0 <= self.val_fraction < 1, f"--val-fraction must be in [0, 1), got {self.val_fraction}"),
+            (self.workers >= 1, f"--workers must be >= 1, got {self.workers}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UsageError(message)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+def choices_of(name: str) -> tuple[str, ...] | None:
+    """The allowed values of a field (resolved now: the model list comes from the registry)."""
+    choices = TrainConfig.__dataclass_fields__[name].metadata.get("choices")
+    return tuple(choices() if callable(choices) else choices) if choices else None
+
+
+def help_of(name: str) -> str:
+    return str(TrainConfig.__dataclass_fields__[name].metadata.get("help", ""))
+
+
+def label_of(name: str) -> str:
+    return str(TrainConfig.__dataclass_fields__[name].metadata.get("label", "")) or name
+
+
+def field_names() -> list[str]:
+    return [f.name for f in fields(TrainConfig)]
 
 
 def default_cache_dir() -> Path:
@@ -20,57 +133,8 @@ def default_cache_dir() -> Path:
     return Path(base) / "vehicleapp" / "features"
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    data: str
-    model: str = "mobilenet_v2"
-    weights: dict[str, str] | str = "imagenet"
-    freeze: bool | None = None  # None: freeze pretrained backbones, train random ones
-    lr: float = 1e-3
-    batch_size: int = 8
-    epochs: int = 15
-    seed: int = 0
-    device: str = "auto"
-    early_stop: int = 0  # epochs without val-loss improvement before stopping; 0 = off
-    augment: bool = False
-    balance: str = "none"
-    image_size: int | None = None  # None: the weights' own crop size (224)
-    val_fraction: float = 0.2
-    cache: bool = True
-    cache_dir: str | None = None
-    out: str = "checkpoints"
-    plateau_patience: int = 3
-    workers: int = 2  # threads decoding images
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` with a one-line message for an impossible setting."""
-        checks = [
-            (self.lr > 0, f"--lr must be > 0, got {self.lr}"),
-            (self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}"),
-            (self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}"),
-            (self.early_stop >= 0, f"--early-stop must be >= 0, got {self.early_stop}"),
-            (self.balance in BALANCE_CHOICES, f"--balance must be one of {BALANCE_CHOICES}"),
-            (self.device in DEVICE_CHOICES, f"--device must be one of {DEVICE_CHOICES}"),
-            (self.image_size is None or self.image_size >= 32,
-             f"--image-size must be >= 32, got {self.image_size}"),
-            (0 <= self.val_fraction < 1, f"--val-fraction must be in [0, 1), got {self.val_fraction}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
-
-
 def user_data_dir() -> Path:
-    """Per-user data folder (demo dataset, labeling journal); ``$VEHICLEAPP_DATA_DIR`` overrides."""
+    """Per-user data folder (demo dataset, logs, predictions); ``$VEHICLEAPP_DATA_DIR`` overrides."""
     env = os.environ.get("VEHICLEAPP_DATA_DIR")
     if env:
         return Path(env)
@@ -80,3 +144,8 @@ def user_data_dir() -> Path:
 
 def demo_data_dir() -> Path:
     return user_data_dir() / "demo-data"
+
+
+def log_dir() -> Path:
+    """Where the app and the CLI keep their logs (Help → Open log folder)."""
+    return user_data_dir() / "logs"

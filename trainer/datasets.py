@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trainer.images import is_image_file
+from trainer.protocol import UsageError
 
 SPLIT_ALIASES = {
     "train": "train", "training": "train",
@@ -27,7 +28,7 @@ SPLIT_ALIASES = {
 UNLABELED_NAMES = frozenset({"unlabeled", "unlabelled", "_unlabeled"})
 
 
-class DatasetError(ValueError):
+class DatasetError(UsageError):
     """The data cannot be trained on; the message says why in one line."""
 
 

@@ -7,6 +7,7 @@ every split each epoch and writes metrics and checkpoints atomically.
 
 from __future__ import annotations
 
+import logging
 import platform
 import time
 from collections.abc import Callable
@@ -28,9 +29,12 @@ from trainer.data import SplitData, batch_order, class_weights
 from trainer.events import Events, FileSink
 from trainer.features import Cancelled, backbone_key, extract
 from trainer.images import find_unreadable
-from trainer.models import create_model, preprocess_for, resolve_weights
+from trainer.logs import log_sink, run_log
+from trainer.models import create_model, frozen_backbones, preprocess_for, resolve_weights
+from trainer.protocol import Event, Status, UsageError
 
 StopFn = Callable[[], bool]
+log = logging.getLogger(__name__)
 
 
 def pick_device(name: str) -> torch.device:
@@ -39,16 +43,10 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA GPU is available (use --device auto or cpu)")
+        raise UsageError("--device cuda: no CUDA GPU is available (use --device auto or cpu)")
     if name == "mps" and not has_mps:
-        raise ValueError("--device mps: Apple MPS is not available (use --device auto or cpu)")
+        raise UsageError("--device mps: Apple MPS is not available (use --device auto or cpu)")
     return torch.device(name)
-
-
-def decide_frozen(wmap: dict[str, str], freeze: bool | None) -> set[str]:
-    if freeze is None:
-        return {n for n, spec in wmap.items() if spec != W.NONE}
-    return set(wmap) if freeze else set()
 
 
 def versions() -> dict[str, str]:
@@ -61,7 +59,8 @@ def train(cfg: TrainConfig, events: Events, should_stop: StopFn,
     """Train one run; returns its folder. Raises :class:`Cancelled` when stopped."""
     cfg.validate()
     fit = Fit(cfg, events, should_stop, resume)
-    return fit.run()
+    with run_log(fit.run_dir):
+        return fit.run()
 
 
 class Fit:
@@ -77,7 +76,7 @@ class Fit:
         torch.manual_seed(cfg.seed)
         self.wmap = resolve_weights(cfg.model, cfg.weights)
         self.model = create_model(cfg.model, len(self.ds.classes), self.wmap,
-                                  decide_frozen(self.wmap, cfg.freeze)).to(self.device)
+                                  frozen_backbones(self.wmap, cfg.freeze)).to(self.device)
         self.pre = preprocess_for(cfg.model, cfg.image_size)
         self.cached = cfg.cache and not cfg.augment and set(self.model.frozen) == set(self.wmap)
         self.run_dir = resume or runs.new_run_dir(Path(cfg.out), cfg.model, cfg.lr, cfg.batch_size)
@@ -108,20 +107,20 @@ class Fit:
             "preprocess": self.pre.to_dict(),
             "versions": versions(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "status": "running",
+            "status": Status.RUNNING,
         }
 
     def _start(self) -> None:
-        self.events.sinks.append(FileSink(self.run_dir / runs.EVENTS))
+        self.events.sinks += [FileSink(self.run_dir / runs.EVENTS), log_sink]
         self.events.context["run_dir"] = str(self.run_dir)
         if self.history:
-            runs.update_config(self.run_dir, status="running", epochs=self.cfg.epochs)
+            runs.update_config(self.run_dir, status=Status.RUNNING, epochs=self.cfg.epochs)
         else:
             write_json(self.run_dir / runs.CONFIG, self._config())
         for w in self.ds.warnings:
             self.events.warning(w)
         self.events.emit(
-            "start", model=self.cfg.model, device=str(self.device), classes=self.ds.classes,
+            Event.START, model=self.cfg.model, device=str(self.device), classes=self.ds.classes,
             counts=self.ds.counts(), epochs=self.cfg.epochs, cached_features=self.cached,
             resumed_from_epoch=len(self.history),
         )
@@ -136,18 +135,19 @@ class Fit:
             self._loop()
         except Cancelled as exc:
             self._save(runs.LAST, interrupted=True)
-            runs.update_config(self.run_dir, status="cancelled")
-            self.events.emit("cancelled", message=f"{exc}; last checkpoint saved")
+            runs.update_config(self.run_dir, status=Status.CANCELLED)
+            self.events.emit(Event.CANCELLED, message=f"{exc}; last checkpoint saved")
             exc.reported = True  # type: ignore[attr-defined]
             raise
         except BaseException as exc:
-            runs.update_config(self.run_dir, status="failed", error=str(exc)[:500])
+            log.exception("run %s failed", self.run_dir.name)
+            runs.update_config(self.run_dir, status=Status.FAILED, error=str(exc)[:500])
             raise
         finally:
             self.batcher.close()
             self.eval_batcher.close()
         previous = float(runs.load_run(self.run_dir).config.get("duration_s", 0.0)) if self.resumed else 0.0
-        runs.update_config(self.run_dir, status="done",
+        runs.update_config(self.run_dir, status=Status.DONE,
                            duration_s=round(previous + time.monotonic() - started, 2))
         return self.run_dir
 
@@ -224,12 +224,12 @@ class Fit:
             row = self._epoch(epoch, order, loss_fn)
             self.history.append(row)
             runs.write_metrics(self.run_dir, self.history)
-            self.events.emit("epoch", epochs=cfg.epochs, metrics=row)
+            self.events.emit(Event.EPOCH, epochs=cfg.epochs, metrics=row)
             self._checkpoints(row)
             if self._early_stop(row):
                 self.events.warning(f"early stop: val loss did not improve for {cfg.early_stop} epochs")
                 break
-        self.events.emit("done", message=f"finished: best val acc {self.best_acc:.1%}",
+        self.events.emit(Event.DONE, message=f"finished: best val acc {self.best_acc:.1%}",
                          best_val_acc=self.best_acc, run_dir=str(self.run_dir))
 
     def _epoch(self, epoch: int, order: list[list[int]], loss_fn: nn.Module) -> dict[str, Any]:
@@ -335,7 +335,7 @@ class Fit:
         if self.backbone_ref is None and self.model.frozen:
             existing = self.run_dir / runs.BACKBONE
             if existing.is_file():
-                self.backbone_ref = {"file": runs.BACKBONE, "sha256": W.file_sha256(existing)}
+                self.backbone_ref = ckpt_io.backbone_ref(self.run_dir)
             else:
                 self.backbone_ref = ckpt_io.save_backbone(self.model, self.run_dir)
         return self.backbone_ref
@@ -346,7 +346,7 @@ class Fit:
             optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
             best_val_acc=self.best_acc, best_val_loss=self.best_loss, stale=self.stale, **extra,
         )
-        self.events.emit("checkpoint", path=str(self.run_dir / name), epoch=len(self.history))
+        self.events.emit(Event.CHECKPOINT, path=str(self.run_dir / name), epoch=len(self.history))
 
     def _checkpoints(self, row: dict[str, Any]) -> None:
         if row["val_acc"] > self.best_acc:

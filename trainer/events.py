@@ -1,9 +1,8 @@
 """Events a job reports: one dict per happening, sent to any number of sinks.
 
 With ``--events`` the CLI writes them as JSON lines on stdout; that stream is the protocol the
-desktop app reads. Every event has ``event`` (its type) and ``time``. Types: ``start``,
-``progress`` (``phase``, ``done``, ``total``), ``epoch`` (metrics), ``warning``,
-``checkpoint``, ``done``, ``cancelled``, ``error``.
+desktop app reads. Every event has ``event`` (its kind, one of :class:`trainer.protocol.Event`)
+and ``time``.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ class Events:
         self._last_progress = 0.0
 
     def emit(self, kind: str, **fields: Any) -> None:
-        event = {"event": kind, "time": round(time.time(), 3), **self.context, **fields}
+        event = {"event": str(kind), "time": round(time.time(), 3), **self.context, **fields}
         for sink in list(self.sinks):
             sink(event)
 

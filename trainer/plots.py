@@ -11,7 +11,8 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from trainer.runs import RunInfo, load_run
+from trainer.protocol import UsageError
+from trainer.runs import CONFIG, RunInfo, load_run
 
 
 def run_label(run: RunInfo) -> str:
@@ -72,6 +73,9 @@ def save_figure(fig: Figure, out: str | Path) -> Path:
 
 def plot_runs(run_dirs: Sequence[str | Path], out: str | Path) -> Path:
     """The CLI's ``plot``: overlay the given runs' curves into one PNG."""
+    missing = [str(d) for d in run_dirs if not (Path(d) / CONFIG).is_file()]
+    if missing:
+        raise UsageError(f"not a run folder: {', '.join(missing)}")
     fig = Figure(figsize=(11, 4.2))
     draw_curves(fig, [load_run(Path(d)) for d in run_dirs])
     return save_figure(fig, out)

@@ -14,6 +14,7 @@ from trainer.datasets import walk_images
 from trainer.events import Events
 from trainer.features import Cancelled
 from trainer.models import TransferModel
+from trainer.protocol import UsageError
 
 
 def list_inputs(folder: Path, recursive: bool) -> list[tuple[str, Path]]:
@@ -52,7 +53,7 @@ def classify_folder(checkpoint: str | Path, folder: str | Path, out_csv: str | P
     """Classify every image in ``folder`` into ``out_csv``; returns a summary dict."""
     folder = Path(folder).expanduser().resolve()
     if not folder.is_dir():
-        raise FileNotFoundError(f"folder not found: {folder}")
+        raise UsageError(f"folder not found: {folder}")
     model, ckpt = ckpt_io.load_model(checkpoint)
     device = device or torch.device("cpu")
     model.to(device)

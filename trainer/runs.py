@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -27,11 +26,6 @@ METRIC_FIELDS = [
     "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc",
     "lr", "seconds", "images_per_s",
 ]
-
-
-def default_runs_dir() -> Path:
-    """``checkpoints/`` (relative to the working directory), or ``$TRAINER_RUNS_DIR``."""
-    return Path(os.environ.get("TRAINER_RUNS_DIR", "checkpoints"))
 
 
 def new_run_dir(out: Path, model: str, lr: float, batch_size: int) -> Path:
@@ -102,10 +96,15 @@ class RunInfo:
         return str(self.config.get("status", "unknown"))
 
     def checkpoint(self) -> Path | None:
-        for name in (BEST, LAST):
-            if (self.path / name).is_file():
-                return self.path / name
-        return None
+        return find_checkpoint(self.path)
+
+
+def find_checkpoint(run_dir: Path) -> Path | None:
+    """The checkpoint a run folder stands for: its best, else its last (a stopped run)."""
+    for name in (BEST, LAST):
+        if (Path(run_dir) / name).is_file():
+            return Path(run_dir) / name
+    return None
 
 
 def load_run(run_dir: Path) -> RunInfo:

@@ -11,11 +11,13 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
+from trainer.protocol import UsageError
+
 IMAGENET = "imagenet"
 NONE = "none"
 
 
-class WeightsError(ValueError):
+class WeightsError(UsageError):
     """Weights cannot be loaded; the message says why and what to do instead."""
 
 

@@ -13,10 +13,8 @@ from collections import deque
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
+from trainer.protocol import Event, Status, status_of_exit
 from vehicleapp.commands import trainer_command
-
-DONE, CANCELLED, FAILED = "done", "cancelled", "failed"
-EXIT_CANCELLED = 3
 
 
 class Job(QObject):
@@ -30,7 +28,8 @@ class Job(QObject):
                  grace_ms: int = 8000) -> None:
         super().__init__(parent)
         self.args, self.title, self.grace_ms = list(args), title, grace_ms
-        self.status = ""
+        self.command = self.args[0] if self.args else ""  # train, sweep, evaluate, classify ...
+        self.status: Status | None = None
         self.last_error = ""
         self.tail: deque[str] = deque(maxlen=40)
         self._buffer = b""
@@ -93,7 +92,7 @@ class Job(QObject):
             self._log(line)
             return
         if isinstance(event, dict) and "event" in event:
-            if event["event"] == "error":
+            if event["event"] == Event.ERROR:
                 self.last_error = str(event.get("message", ""))
             self.event.emit(event)
         else:
@@ -114,18 +113,20 @@ class Job(QObject):
         if self._buffer:
             self._handle_line(self._buffer.decode("utf-8", "replace"))
             self._buffer = b""
-        if code == 0 and status == QProcess.ExitStatus.NormalExit:
-            self._finish(DONE, "finished")
-        elif code == EXIT_CANCELLED or self._cancel_requested:
-            self._finish(CANCELLED, "stopped; the last checkpoint was kept")
+        crashed = status != QProcess.ExitStatus.NormalExit
+        result = status_of_exit(-1 if crashed else code, self._cancel_requested)
+        if result == Status.DONE:
+            self._finish(result, "finished")
+        elif result == Status.CANCELLED:
+            self._finish(result, "stopped; the last checkpoint was kept")
         else:
-            self._finish(FAILED, self.last_error or f"exit code {code}")
+            self._finish(result, self.last_error or f"exit code {code}")
 
     def _on_error(self, error: QProcess.ProcessError) -> None:
         if error == QProcess.ProcessError.FailedToStart:
-            self._finish(FAILED, f"could not start the trainer ({self.proc.errorString()})")
+            self._finish(Status.FAILED, f"could not start the trainer ({self.proc.errorString()})")
 
-    def _finish(self, status: str, message: str) -> None:
+    def _finish(self, status: Status, message: str) -> None:
         if self.status:
             return
         self.status = status

@@ -18,6 +18,7 @@ from vehicleapp.pages.dataset_page import DatasetPage
 from vehicleapp.pages.label_page import LabelPage
 from vehicleapp.pages.runs_page import RunsPage
 from vehicleapp.pages.train_page import TrainPage
+from vehicleapp.runs_state import RunsState
 from vehicleapp.settings import AppSettings
 from vehicleapp.workers import ThumbnailLoader, run_in_background
 
@@ -34,9 +35,10 @@ class MainWindow(QMainWindow):
         self.thumbs = ThumbnailLoader(parent=self)
         self.dataset_page = DatasetPage(self.state, self.thumbs)
         self.label_page = LabelPage(self.state)
+        self.runs = RunsState(self)
         self.train_page = TrainPage(self.runner)
-        self.runs_page = RunsPage(self.runner)
-        self.classify_page = ClassifyPage(self.runner, self.thumbs)
+        self.runs_page = RunsPage(self.runner, self.runs)
+        self.classify_page = ClassifyPage(self.runner, self.runs, self.thumbs)
         self.tabs = QTabWidget()
         for page, name in zip(self.pages(), PAGES):
             self.tabs.addTab(page, name)
@@ -80,7 +82,7 @@ class MainWindow(QMainWindow):
         jobs = self.menuBar().addMenu("&Job")
         self._action(jobs, "&Start training", QKeySequence("Ctrl+Return"), self.train_page.start)
         self._action(jobs, "S&top job", QKeySequence("Esc"), self.runner.cancel)
-        self._action(jobs, "&Refresh runs", QKeySequence("F5"), self.runs_page.refresh)
+        self._action(jobs, "&Refresh runs", QKeySequence("F5"), self.runs.refresh)
         for i in range(len(PAGES)):
             QShortcut(QKeySequence(f"Ctrl+{i + 1}"), self, lambda i=i: self.tabs.setCurrentIndex(i))
         help_menu = self.menuBar().addMenu("&Help")
@@ -117,11 +119,9 @@ class MainWindow(QMainWindow):
 
     # -- runs & jobs ----------------------------------------------------------------------
     def set_runs_dir(self, path: str) -> None:
-        Path(path).mkdir(parents=True, exist_ok=True)
-        self.settings.set_runs_dir(path)
-        self.train_page.runs_dir = path
-        self.runs_page.set_runs_dir(path)
-        self.classify_page.refresh_runs(Path(path))
+        self.runs.set_runs_dir(path)
+        self.settings.set_runs_dir(str(self.runs.runs_dir))
+        self.train_page.runs_dir = str(self.runs.runs_dir)
 
     def choose_runs_dir(self) -> None:
         folder = dialogs.ask_folder(self, "Checkpoints folder (where runs are saved)")
@@ -134,9 +134,8 @@ class MainWindow(QMainWindow):
     def _on_job_finished(self, job: Job, status: str, message: str) -> None:
         self.job_label.setText("")
         self.statusBar().showMessage(f"{job.title}: {status} — {message}", 10000)
-        self.classify_page.refresh_runs()
-        if job.title == "Evaluation":
-            self.runs_page.refresh()
+        if job.command in ("train", "sweep", "evaluate"):
+            self.runs.refresh()
 
     def _about(self) -> None:
         QMessageBox.about(self, "About", "Vehicle Classifier: label photos, train transfer-learning "

@@ -71,7 +71,6 @@ def demo_session(window: MainWindow, work: Path) -> None:
     rp.table.selectionModel().setCurrentIndex(rp.proxy.index(0, 0), QItemSelectionModel.SelectionFlag.NoUpdate)
     rp._on_selection()
     cp = window.classify_page
-    cp.refresh_runs()
     cp.folder.setText(str(data / "car"))
     _run_job(cp.start())
 

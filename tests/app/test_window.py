@@ -156,7 +156,7 @@ def test_classify_a_folder_and_export_csv(qtbot, window: MainWindow, answers, de
     train(TrainConfig(data=str(demo_root), weights="none", freeze=True, epochs=1, image_size=48,
                       out=str(tmp_path / "runs")), quiet_events(), lambda: False)
     page = window.classify_page
-    page.refresh_runs()
+    window.runs.refresh()  # F5: the run trained from the command line appears
     assert page.run_combo.count() == 1
     folder = tmp_path / "inbox"
     shutil.copytree(demo_root / "motorcycle", folder)

@@ -33,7 +33,7 @@ def _main(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
     [
         (["train", "DATA", "--lr", "abc"], "invalid float value"),
         (["train", "DATA", "--epochs", "0"], "--epochs must be >= 1"),
-        (["train", "DATA", "--model", "vgg"], "unknown model"),
+        (["train", "DATA", "--model", "vgg"], "invalid choice: 'vgg'"),
         (["train", "/no/such/folder"], "not found"),
         (["train", "DATA", "--weights", "/no/such.pth"], "weights file not found"),
         (["classify", "/no/run", "DATA"], "not found"),
@@ -44,20 +44,37 @@ def test_bad_usage_is_a_one_line_error_with_exit_2(capsys, demo_root: Path, tmp_
                                                    argv: list[str], needle: str) -> None:
     argv = [str(demo_root) if a == "DATA" else a for a in argv]
     code, _, err = _main(capsys, *argv, *(["--out", str(tmp_path)] if argv[0] == "train" else []))
-    assert code == cli.EXIT_USAGE
+    assert code == cli.Exit.USAGE
     assert needle in err
     assert len(err.strip().splitlines()) == 1, err
 
 
-def test_unexpected_failure_exits_1_with_an_error_event(capsys) -> None:
-    def boom(args, stop):  # noqa: ANN001, ANN202
-        raise RuntimeError("disk on fire")
+def test_unexpected_failure_exits_1_with_one_line_and_the_traceback_in_the_log(capsys, tmp_path: Path) -> None:
+    from trainer.logs import setup_logging
 
+    def boom(args, stop):  # noqa: ANN001, ANN202
+        raise ValueError("shape mismatch deep inside torch")  # not the user's mistake: exit 1, not 2
+
+    log_file = setup_logging(tmp_path / "logs")
     args = argparse.Namespace(func=boom, command="train", events=True)
-    assert cli.run_command(args, lambda: False) == cli.EXIT_FAILED
+    assert cli.run_command(args, lambda: False) == cli.Exit.FAILED
     out, err = capsys.readouterr()
-    assert json.loads(out.strip().splitlines()[-1]) == {"event": "error", "message": "RuntimeError: disk on fire"}
-    assert "disk on fire" in err
+    event = json.loads(out.strip().splitlines()[-1])
+    assert event["event"] == "error"
+    assert event["message"].startswith("ValueError: shape mismatch deep inside torch (details in ")
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert log_file is not None and "Traceback" in log_file.read_text() and "in boom" in log_file.read_text()
+
+
+def test_a_write_failure_names_the_file_and_the_cause(capsys) -> None:
+    import errno
+
+    def full(args, stop):  # noqa: ANN001, ANN202
+        raise OSError(errno.ENOSPC, "No space left on device", "/runs/x/last.pt")
+
+    args = argparse.Namespace(func=full, command="train", events=False)
+    assert cli.run_command(args, lambda: False) == cli.Exit.FAILED
+    assert "/runs/x/last.pt: no space left on the disk" in capsys.readouterr().err
 
 
 def test_models_lists_the_registry(capsys) -> None:
@@ -92,7 +109,7 @@ def test_signal_stops_within_a_batch_saves_and_exits_3(demo_root: Path, tmp_path
             break
     proc.send_signal(sig)
     rest, err = proc.communicate(timeout=60)
-    assert proc.returncode == cli.EXIT_CANCELLED, err
+    assert proc.returncode == cli.Exit.CANCELLED, err
     assert json.loads(rest.strip().splitlines()[-1])["event"] == "cancelled"
     run_dir = next(tmp_path.iterdir())
     assert len(runs.read_metrics(run_dir)) < 200
@@ -156,10 +173,11 @@ def test_resume_from_the_command_line_extends_a_run(capsys, demo_root: Path, tmp
     code, _, err = _main(capsys, "train", str(demo_root), *FAST, "--epochs", "1", "--out", str(tmp_path))
     assert code == 0, err
     run_dir = next(tmp_path.iterdir())
-    code, _, err = _main(capsys, "train", str(demo_root), "--resume", str(run_dir), "--epochs", "3")
+    code, _, err = _main(capsys, "train", str(demo_root), "--resume", str(run_dir), "--epochs=3")
     assert code == 0, err
     assert [m["epoch"] for m in runs.read_metrics(run_dir)] == [1, 2, 3]
+    assert "epoch   3/3" in (run_dir / "train.log").read_text()  # the run's own log
     assert runs.load_run(run_dir).config["epochs"] == 3  # the run's record shows its new target
     code, _, err = _main(capsys, "train", str(demo_root), "--resume", str(tmp_path / "nope"))
-    assert code == cli.EXIT_USAGE
+    assert code == cli.Exit.USAGE
     assert "no last.pt" in err

@@ -26,19 +26,21 @@ from trainer.config import user_data_dir
 from trainer.csvfile import read_predictions, write_predictions
 from trainer.files import copy_by_label
 from trainer.plots import run_label
-from trainer.runs import list_runs
+from trainer.protocol import Event, Status
 from vehicleapp import dialogs
 from vehicleapp.commands import classify_args
-from vehicleapp.jobs import DONE, Job, JobRunner
+from vehicleapp.jobs import Job, JobRunner
 from vehicleapp.models.predictions import PredictionFilter, PredictionsModel
+from vehicleapp.runs_state import RunsState
 from vehicleapp.workers import ThumbnailLoader, run_in_background
 
 
 class ClassifyPage(QWidget):
-    def __init__(self, runner: JobRunner, loader: ThumbnailLoader, parent: QWidget | None = None) -> None:
+    def __init__(self, runner: JobRunner, runs: RunsState, loader: ThumbnailLoader,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.runner = runner
-        self.runs_dir = Path("checkpoints")
+        self.runs = runs
         self.job: Job | None = None
         self.out_csv: Path | None = None
         self.model = PredictionsModel(loader, self)
@@ -46,6 +48,7 @@ class ClassifyPage(QWidget):
         self.proxy.setSourceModel(self.model)
         self._build()
         runner.finished.connect(self._on_finished)
+        runs.changed.connect(self.refresh_runs)
 
     def _build(self) -> None:
         self.run_combo = QComboBox()
@@ -106,12 +109,11 @@ class ClassifyPage(QWidget):
         layout.addLayout(row3)
         layout.addWidget(self.table, 1)
 
-    def refresh_runs(self, runs_dir: Path | None = None) -> None:
-        if runs_dir is not None:
-            self.runs_dir = Path(runs_dir)
+    def refresh_runs(self) -> None:
+        """List the runs that have a checkpoint (the current choice is kept)."""
         current = self.run_combo.currentData()
         self.run_combo.clear()
-        for run in list_runs(self.runs_dir) if self.runs_dir.is_dir() else []:
+        for run in self.runs.runs():
             if run.checkpoint() is None:
                 continue
             acc = f"val {run.best_val_acc:.1%}" if run.best_val_acc is not None else "no epochs"
@@ -145,11 +147,11 @@ class ClassifyPage(QWidget):
         return job
 
     def _on_event(self, e: dict) -> None:
-        if e["event"] == "progress":
+        if e["event"] == Event.PROGRESS:
             self.progress.setMaximum(max(int(e["total"]), 1))
             self.progress.setValue(int(e["done"]))
             self.status.setText(f"Classifying {e['done']} / {e['total']}")
-        elif e["event"] == "start":
+        elif e["event"] == Event.START:
             self.progress.setMaximum(max(int(e.get("total", 1)), 1))
 
     def _on_finished(self, job: Job, status: str, message: str) -> None:
@@ -157,9 +159,9 @@ class ClassifyPage(QWidget):
             return
         self.classify_button.setEnabled(True)
         self.stop_button.setEnabled(False)
-        if status == DONE and self.out_csv and self.out_csv.is_file():
+        if status == Status.DONE and self.out_csv and self.out_csv.is_file():
             self.load_results(Path(self.folder.text()).expanduser().resolve(), self.out_csv)
-        elif status == "cancelled":
+        elif status == Status.CANCELLED:
             self.status.setText("Stopped; nothing was written.")
         else:
             self.status.setText(f"Failed: {message}")

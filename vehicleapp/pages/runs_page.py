@@ -25,20 +25,24 @@ from trainer.runs import RunInfo
 from vehicleapp import dialogs
 from vehicleapp.commands import evaluate_args
 from vehicleapp.jobs import Job, JobRunner
-from vehicleapp.models.runs_model import SORT_ROLE, RunsModel
+from vehicleapp.models.runs_model import SORT_ROLE
+from vehicleapp.runs_state import RunsState
 from vehicleapp.widgets.charts import CompareCurves, ConfusionChart
 
 
 class RunsPage(QWidget):
-    def __init__(self, runner: JobRunner, parent: QWidget | None = None) -> None:
+    def __init__(self, runner: JobRunner, state: RunsState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.runner = runner
-        self.model = RunsModel(parent=self)
+        self.state = state
+        self.model = state.model
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.setSortRole(SORT_ROLE)
+        self._kept: tuple[set[Path], Path | None] = (set(), None)
         self._build()
-        runner.finished.connect(lambda *_: self.refresh())
+        state.about_to_refresh.connect(self._remember_selection)
+        state.changed.connect(self._restore_selection)
 
     def _build(self) -> None:
         self.table = QTableView()
@@ -92,24 +96,27 @@ class RunsPage(QWidget):
         layout.addWidget(split, 1)
         self._on_selection()
 
-    def set_runs_dir(self, path: str) -> None:
-        self.folder_label.setText(f"Runs in: {Path(path).resolve()}")
-        self.model.refresh(Path(path))
-
     def refresh(self) -> None:
-        """Re-read the runs folder, keeping the selection and the current run."""
-        selected = {r.path for r in self.selected_runs()}
+        """Re-read the runs folder (the selection and the current run are kept)."""
+        self.state.refresh()
+
+    def _remember_selection(self) -> None:
         current = self.current_run()
-        self.model.refresh()
+        self._kept = ({r.path for r in self.selected_runs()}, current.path if current else None)
+
+    def _restore_selection(self) -> None:
+        selected, current = self._kept
+        self.folder_label.setText(f"Runs in: {self.state.runs_dir}")
         selection = QItemSelection()
         sm = self.table.selectionModel()
         for row in range(self.proxy.rowCount()):
             run = self.model.run_at(self.proxy.mapToSource(self.proxy.index(row, 0)).row())
-            if current is not None and run.path == current.path:
+            if run.path == current:
                 sm.setCurrentIndex(self.proxy.index(row, 0), QItemSelectionModel.SelectionFlag.NoUpdate)
             if run.path in selected:
                 selection.select(self.proxy.index(row, 0), self.proxy.index(row, self.proxy.columnCount() - 1))
         sm.select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self._on_selection()
 
     def selected_runs(self) -> list[RunInfo]:
         rows = {self.proxy.mapToSource(i).row() for i in self.table.selectionModel().selectedRows()}

@@ -1,0 +1,117 @@
+"""The job protocol between the ``trainer`` CLI and its clients (the desktop app, scripts).
+
+One module for every shared fact of a job: its exit codes, the status a job or run ends
+with, the kinds of event it writes as JSON lines under ``--events``, and the exceptions
+that mean "the user's own mistake" (exit 2) or "an optional package is missing" (exit 5).
+Torch-free and Qt-free: both sides import it.
+"""
+
+from __future__ import annotations
+
+from enum import Enum, IntEnum
+from typing import Any, TypedDict
+
+
+class Exit(IntEnum):
+    """Exit codes of every ``trainer`` command."""
+
+    OK = 0
+    FAILED = 1  # one-line message on stderr, traceback in the log
+    USAGE = 2  # the user's own mistake: bad argument, unusable input
+    CANCELLED = 3
+    VERIFY_FAILED = 4  # a verification failed (e.g. an export's parity check)
+    MISSING_DEPENDENCY = 5  # an optional package is missing; the message says how to install it
+
+
+class Status(str, Enum):
+    """How a job (app side) or a run folder (``config.json``) stands."""
+
+    RUNNING = "running"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def status_of_exit(code: int, cancel_requested: bool = False) -> Status:
+    """The job status a finished child process's exit code means."""
+    if code == Exit.OK:
+        return Status.DONE
+    if code == Exit.CANCELLED or cancel_requested:
+        return Status.CANCELLED
+    return Status.FAILED
+
+
+class Event(str, Enum):
+    """The ``event`` field of every JSON line a job writes."""
+
+    START = "start"  # the job began: model, device, classes, counts, total ...
+    FEATURES = "features"  # cached / total images before feature extraction
+    PROGRESS = "progress"  # phase, done, total (throttled)
+    EPOCH = "epoch"  # epochs, metrics
+    CHECKPOINT = "checkpoint"  # path, epoch
+    WARNING = "warning"  # message
+    COPIED = "copied"  # count, dest
+    DONE = "done"  # message and the command's result (run_dir, out, report ...)
+    CANCELLED = "cancelled"  # message
+    ERROR = "error"  # message
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: Phases of ``progress`` events, with the words the app shows for them.
+PHASES = {
+    "check": "Checking images",
+    "features": "Computing features (once per image)",
+    "train": "Training",
+    "classify": "Classifying",
+    "evaluate": "Evaluating",
+}
+
+
+class ProgressEvent(TypedDict, total=False):
+    event: str
+    time: float
+    phase: str
+    done: int
+    total: int
+    epoch: int
+    loss: float
+
+
+class EpochEvent(TypedDict, total=False):
+    event: str
+    time: float
+    epochs: int
+    metrics: dict[str, Any]
+    run_dir: str
+
+
+class DoneEvent(TypedDict, total=False):
+    event: str
+    time: float
+    message: str
+    run_dir: str  # train / sweep / demo
+    out: str  # classify
+    report: dict[str, Any]  # evaluate
+
+
+class MessageEvent(TypedDict, total=False):
+    event: str
+    time: float
+    message: str
+
+
+class UsageError(ValueError):
+    """The user's own mistake (bad argument, unusable input): exit 2 with a one-line message."""
+
+
+class MissingDependency(RuntimeError):
+    """An optional package is missing: exit 5; the message says how to install it."""
+
+
+class VerificationFailed(RuntimeError):
+    """A check of a result failed (e.g. an export's parity check): exit 4."""
