@@ -14,10 +14,10 @@ from _common import scratch_dir
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
+from PySide6.QtWidgets import QApplication
 
-from trainer.demo_data import make_demo_data  # noqa: E402
+from trainer.demo_data import make_demo_data
 
 
 def wait(ms: int) -> None:

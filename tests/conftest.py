@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,7 +52,7 @@ def demo_copy(demo_root: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(demo_root, tmp_path / "data"))
 
 
-def run_cli(*args: str, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
+def run_cli(*args: str, timeout: float = 300, **kw: Any) -> subprocess.CompletedProcess:
     """Run ``python -m trainer ARGS`` in a child process (real exit codes and signals)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run([sys.executable, "-m", "trainer", *args], capture_output=True, text=True,

@@ -32,7 +32,8 @@ class CheckpointError(UsageError):
 def split_state(model: TransferModel) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """(trainable tensors, frozen-backbone tensors) of the model's state_dict."""
     frozen_prefixes = tuple(f"backbones.{n}." for n in model.frozen)
-    trainable, frozen = {}, {}
+    trainable: dict[str, torch.Tensor] = {}
+    frozen: dict[str, torch.Tensor] = {}
     for k, v in model.state_dict().items():
         (frozen if k.startswith(frozen_prefixes) else trainable)[k] = v.detach().cpu()
     return trainable, frozen

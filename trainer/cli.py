@@ -15,10 +15,14 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from trainer.config import DEFAULT_RUNS_DIR, DEVICE_CHOICES, TrainConfig
 from trainer.options import add_config_arguments, add_grid_arguments, config_from_args, grid_from_args
 from trainer.protocol import Event, Exit, MissingDependency, UsageError, VerificationFailed
+
+if TYPE_CHECKING:
+    from trainer.events import Events
 
 log = logging.getLogger("trainer.cli")
 
@@ -26,15 +30,16 @@ log = logging.getLogger("trainer.cli")
 class Parser(argparse.ArgumentParser):
     """argparse with one-line errors (no usage dump), exit code 2 and no abbreviations."""
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - argparse's own signature
-        super().__init__(*args, allow_abbrev=False, **kwargs)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         raise SystemExit(Exit.USAGE)
 
 
-def _events(args: argparse.Namespace):  # noqa: ANN202 - Events
+def _events(args: argparse.Namespace) -> Events:
     from trainer.events import Events, human, json_lines
 
     return Events([json_lines(sys.stdout) if getattr(args, "events", False) else human(sys.stderr)])
@@ -316,7 +321,7 @@ def run_command(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     except VerificationFailed as exc:
         _report(args, Event.ERROR, _first_line(exc))
         return Exit.VERIFY_FAILED
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: log, report, exit 1
+    except Exception as exc:
         log.exception("trainer %s failed", args.command)
         from trainer.logs import describe_failure
 

@@ -158,10 +158,11 @@ class Fit:
         if self.cached:
             feats, ok, failed = self._extract(paths)
         else:
+            feats, ok = {}, []
             failed = find_unreadable(paths, self.cfg.workers, self._validation_progress(len(paths)))
         self._report_skipped(failed)
         out, offset = {}, 0
-        row_of = {i: r for r, i in enumerate(ok)} if self.cached else None
+        row_of = {i: r for r, i in enumerate(ok)}
         for name, split in samples.items():
             keep = [offset + j for j, s in enumerate(split) if str(s.path) not in failed]
             labels = torch.tensor([split[i - offset].label for i in keep], dtype=torch.long)
@@ -174,7 +175,7 @@ class Fit:
         self._check_after_skips(out)
         return out
 
-    def _extract(self, paths: list[Path]) -> tuple[dict, list[int], dict[str, str]]:
+    def _extract(self, paths: list[Path]) -> tuple[dict[str, torch.Tensor], list[int], dict[str, str]]:
         keys = {n: backbone_key(n, self._weights_id(n), self.pre.to_dict()) for n in self.wmap}
         cache_dir = Path(self.cfg.cache_dir) if self.cfg.cache_dir else default_cache_dir()
         cache_dir.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from trainer.batches import ImageBatcher, chunks
 from trainer.events import Events
 
 FEATURE_BATCH = 32
+log = logging.getLogger(__name__)
 
 
 class Cancelled(Exception):
@@ -48,13 +50,16 @@ class FeatureStore:
         self.rows: dict[str, torch.Tensor] = {}
         self.failed: dict[str, str] = {}
         self.dirty = False
+        self.problem = ""  # why a damaged cache file was discarded
         if path is not None and path.is_file():
             try:
                 data = torch.load(path, map_location="cpu", weights_only=True)
                 self.rows = dict(zip(data["keys"], data["features"]))
                 self.failed = dict(data.get("failed", {}))
-            except Exception:  # noqa: BLE001 - a damaged cache is rebuilt, never fatal
+            except Exception as exc:  # noqa: BLE001 - a damaged cache is rebuilt, never fatal
                 self.rows, self.failed = {}, {}
+                self.problem = f"feature cache {path.name} was damaged and is rebuilt ({type(exc).__name__})"
+                log.warning("%s: %s", self.problem, exc)
 
     def save(self) -> None:
         if self.path is None or not self.dirty:
@@ -81,6 +86,9 @@ def extract(
     ``ok_indices`` (positions in ``paths`` that decoded); ``failed`` maps path to reason.
     """
     stores = {n: FeatureStore(cache_dir / f"{keys[n]}.pt" if cache_dir else None) for n in keys}
+    for store in stores.values():
+        if store.problem:
+            events.warning(store.problem)
     fkeys = [file_key(p) for p in paths]
     todo = [i for i, k in enumerate(fkeys)
             if not all(k in s.rows or k in s.failed for s in stores.values())]
@@ -101,7 +109,9 @@ def extract(
 
 
 @torch.no_grad()
-def _compute(backbones, stores, paths, fkeys, todo, batcher, device, events, should_stop) -> None:  # noqa: ANN001
+def _compute(backbones: dict[str, nn.Module], stores: dict[str, FeatureStore], paths: list[Path],
+             fkeys: list[str], todo: list[int], batcher: ImageBatcher, device: torch.device, events: Events,
+             should_stop: Callable[[], bool]) -> None:
     for bb in backbones.values():
         bb.eval()
     done = 0

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageOps
 
 #: File extensions treated as images when scanning folders (lower case).
@@ -93,8 +94,7 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def _as_uint8(img: Image.Image):  # noqa: ANN202 - numpy array
-    import numpy as np
+def _as_uint8(img: Image.Image) -> np.ndarray:
 
     arr = np.asarray(img, dtype=np.float64)
     lo, hi = float(arr.min()), float(arr.max())

@@ -33,7 +33,7 @@ def predict(model: TransferModel, classes: list[str], batcher: ImageBatcher,
         if should_stop():
             raise Cancelled("classification stopped")
         x, ok, failed = batcher([p for _, p in batch])
-        probs = torch.softmax(model(x.to(device)), dim=1).cpu() if x is not None else None
+        probs = torch.softmax(model(x.to(device)), dim=1).cpu() if x is not None else torch.empty(0)
         k = 0
         for (rel, path), good in zip(batch, ok):
             if not good:

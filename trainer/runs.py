@@ -81,7 +81,7 @@ class RunInfo:
 
     @property
     def best_val_acc(self) -> float | None:
-        accs = [m["val_acc"] for m in self.metrics if m.get("val_acc") is not None]
+        accs = [float(v) for m in self.metrics if (v := m.get("val_acc")) is not None]
         return max(accs) if accs else None
 
     @property

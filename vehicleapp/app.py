@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import logging.handlers
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,8 +18,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def setup_logging() -> Path | None:
+    """The app's rotating log, beside the engine's in the user's log folder (Help → Open log folder)."""
+    from trainer.config import log_dir
+
+    path = log_dir() / "vehicleapp.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+    except OSError:
+        return None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("vehicleapp", "trainer"):
+        logging.getLogger(name).addHandler(handler)
+        logging.getLogger(name).setLevel(logging.INFO)
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    setup_logging()
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
@@ -27,7 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("vehicleapp")
     app.setApplicationName("vehicleapp")
-    app.setWindowIcon(QIcon(str(resource("icon.svg"))))
+    icon = resource("icon.svg")
+    app.setWindowIcon(QIcon(str(icon)) if icon.is_file() else QIcon())
     app.setStyleSheet(stylesheet())
     window = MainWindow(runs_dir=args.runs_dir)
     if args.screenshot:

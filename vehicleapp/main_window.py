@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import gc
+import logging
 from pathlib import Path
 
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
 
-from trainer.config import demo_data_dir
+from trainer.config import demo_data_dir, log_dir
 from trainer.demo_data import make_demo_data
+from trainer.protocol import Status
 from vehicleapp import dialogs
 from vehicleapp.dataset_state import DatasetState
 from vehicleapp.jobs import Job, JobRunner
@@ -22,6 +25,7 @@ from vehicleapp.runs_state import RunsState
 from vehicleapp.settings import AppSettings
 from vehicleapp.workers import ThumbnailLoader, run_in_background
 
+log = logging.getLogger(__name__)
 PAGES = ("Dataset", "Labeling", "Train", "Runs", "Classify")
 
 
@@ -86,6 +90,7 @@ class MainWindow(QMainWindow):
         for i in range(len(PAGES)):
             QShortcut(QKeySequence(f"Ctrl+{i + 1}"), self, lambda i=i: self.tabs.setCurrentIndex(i))
         help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "Open &log folder", None, self.open_log_folder)
         self._action(help_menu, "&About", None, self._about)
 
     def _action(self, menu, text: str, shortcut, slot) -> QAction:  # noqa: ANN001
@@ -133,9 +138,17 @@ class MainWindow(QMainWindow):
 
     def _on_job_finished(self, job: Job, status: str, message: str) -> None:
         self.job_label.setText("")
+        if status == Status.FAILED:
+            log.warning("job %s failed: %s\n%s", " ".join(job.args), message, job.log_tail(40))
         self.statusBar().showMessage(f"{job.title}: {status} — {message}", 10000)
         if job.command in ("train", "sweep", "evaluate"):
             self.runs.refresh()
+
+    def open_log_folder(self) -> None:
+        """Show the folder of the app's and the jobs' logs, so a user can send them."""
+        folder = log_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     def _about(self) -> None:
         QMessageBox.about(self, "About", "Vehicle Classifier: label photos, train transfer-learning "

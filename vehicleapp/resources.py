@@ -1,16 +1,27 @@
-"""Where the icons and the stylesheet live (``resources/`` beside the packages)."""
+"""Icons and the stylesheet, shipped inside the app as the ``vehicleapp.assets`` package.
+
+The repository keeps them in its top-level ``resources/`` folder; the build installs that
+folder as ``vehicleapp/assets`` (pyproject.toml), read here with ``importlib.resources``.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import logging
+from importlib import resources
+from importlib.resources.abc import Traversable
 
-RESOURCES = Path(__file__).resolve().parents[1] / "resources"
+log = logging.getLogger(__name__)
+PACKAGE = "vehicleapp.assets"
 
 
-def resource(name: str) -> Path:
-    return RESOURCES / name
+def resource(name: str) -> Traversable:
+    return resources.files(PACKAGE) / name
 
 
 def stylesheet() -> str:
-    path = resource("style.qss")
-    return path.read_text(encoding="utf-8") if path.is_file() else ""
+    """The app's stylesheet; a missing or unreadable one is logged and the app runs unstyled."""
+    try:
+        return resource("style.qss").read_text(encoding="utf-8")
+    except (OSError, ModuleNotFoundError) as exc:
+        log.warning("stylesheet not loaded, the app runs with Qt's default look: %s", exc)
+        return ""

@@ -6,6 +6,7 @@ thread by whoever receives the signal.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,8 @@ from PySide6.QtCore import QObject, QRunnable, QSize, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPixmap
 
 from trainer.images import ImageLoadError, load_image
+
+log = logging.getLogger(__name__)
 
 
 class WorkerSignals(QObject):
@@ -32,7 +35,8 @@ class FunctionWorker(QRunnable):
     def run(self) -> None:
         try:
             result = self.fn()
-        except Exception as exc:  # noqa: BLE001 - reported to the GUI, never lost
+        except Exception as exc:
+            log.exception("background work failed")
             self.signals.failed.emit(f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc))
         else:
             self.signals.done.emit(result)

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 VEHICLEAPP = Path(__file__).resolve().parents[2] / "vehicleapp"
 
 SCRIPT = """
@@ -33,3 +35,17 @@ def test_showing_the_main_window_imports_no_torch(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", SCRIPT, str(VEHICLEAPP), str(tmp_path / "runs")],
                             capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 0, f"torch reached the GUI process: {result.stdout}{result.stderr}"
+
+
+def test_resources_ship_inside_the_package_and_load() -> None:
+    tomllib = pytest.importorskip("tomllib")
+    from vehicleapp.resources import resource, stylesheet
+
+    assert "QTabBar" in stylesheet()
+    assert resource("icon.svg").read_text(encoding="utf-8").lstrip().startswith("<svg")
+    root = VEHICLEAPP.parent
+    setup = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    found = {".".join(p.parent.relative_to(root).parts)
+             for top in ("trainer", "vehicleapp") for p in (root / top).glob("**/__init__.py")}
+    assert set(setup["packages"]) == found | {"vehicleapp.assets"}, "list every package in pyproject.toml"
+    assert setup["package-dir"] == {"vehicleapp.assets": "resources"}

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -21,7 +22,7 @@ from trainer.config import TrainConfig
 from trainer.engine import train
 
 
-def _run(data: Path, tmp_path: Path, **kw) -> Path:
+def _run(data: Path, tmp_path: Path, **kw: Any) -> Path:
     cfg = TrainConfig(data=str(data), weights="none", freeze=True, epochs=1, image_size=48,
                       out=str(tmp_path / "runs"), workers=1, **kw)
     return train(cfg, quiet_events(), lambda: False)

@@ -16,10 +16,11 @@ from tests.conftest import run_cli
 from trainer import cli, runs
 from trainer.checkpoint import load_model
 
+Cap = pytest.CaptureFixture[str]
 FAST = ["--weights", "none", "--freeze", "--image-size", "48", "--workers", "1"]
 
 
-def _main(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
+def _main(capsys: Cap, *argv: str) -> tuple[int, str, str]:
     try:
         code = cli.main(list(argv))
     except SystemExit as exc:  # argparse errors
@@ -40,7 +41,7 @@ def _main(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
         (["frobnicate"], "invalid choice"),
     ],
 )
-def test_bad_usage_is_a_one_line_error_with_exit_2(capsys, demo_root: Path, tmp_path: Path,
+def test_bad_usage_is_a_one_line_error_with_exit_2(capsys: Cap, demo_root: Path, tmp_path: Path,
                                                    argv: list[str], needle: str) -> None:
     argv = [str(demo_root) if a == "DATA" else a for a in argv]
     code, _, err = _main(capsys, *argv, *(["--out", str(tmp_path)] if argv[0] == "train" else []))
@@ -49,7 +50,7 @@ def test_bad_usage_is_a_one_line_error_with_exit_2(capsys, demo_root: Path, tmp_
     assert len(err.strip().splitlines()) == 1, err
 
 
-def test_unexpected_failure_exits_1_with_one_line_and_the_traceback_in_the_log(capsys, tmp_path: Path) -> None:
+def test_unexpected_failure_exits_1_with_one_line_and_the_traceback_in_the_log(capsys: Cap, tmp_path: Path) -> None:
     from trainer.logs import setup_logging
 
     def boom(args, stop):  # noqa: ANN001, ANN202
@@ -66,7 +67,7 @@ def test_unexpected_failure_exits_1_with_one_line_and_the_traceback_in_the_log(c
     assert log_file is not None and "Traceback" in log_file.read_text() and "in boom" in log_file.read_text()
 
 
-def test_a_write_failure_names_the_file_and_the_cause(capsys) -> None:
+def test_a_write_failure_names_the_file_and_the_cause(capsys: Cap) -> None:
     import errno
 
     def full(args, stop):  # noqa: ANN001, ANN202
@@ -77,7 +78,7 @@ def test_a_write_failure_names_the_file_and_the_cause(capsys) -> None:
     assert "/runs/x/last.pt: no space left on the disk" in capsys.readouterr().err
 
 
-def test_models_lists_the_registry(capsys) -> None:
+def test_models_lists_the_registry(capsys: Cap) -> None:
     code, out, _ = _main(capsys, "models")
     assert code == 0
     assert [line.split()[0] for line in out.splitlines()] == [
@@ -117,7 +118,7 @@ def test_signal_stops_within_a_batch_saves_and_exits_3(demo_root: Path, tmp_path
     assert ckpt["interrupted"] is True
 
 
-def test_evaluate_plot_classify_export_and_sweep(capsys, demo_root: Path, tmp_path: Path) -> None:
+def test_evaluate_plot_classify_export_and_sweep(capsys: Cap, demo_root: Path, tmp_path: Path) -> None:
     code, _, err = _main(capsys, "sweep", str(demo_root), "--models", "mobilenet_v2", "--lrs", "0.01",
                          "0.001", "--batch-sizes", "8", *FAST, "--epochs", "1", "--out", str(tmp_path / "r"))
     assert code == 0, err
@@ -144,7 +145,7 @@ def test_evaluate_plot_classify_export_and_sweep(capsys, demo_root: Path, tmp_pa
     assert code == 0 and (tmp_path / "m.pt").is_file()
 
 
-def test_demo_data_command_writes_a_trainable_dataset(capsys, tmp_path: Path) -> None:
+def test_demo_data_command_writes_a_trainable_dataset(capsys: Cap, tmp_path: Path) -> None:
     from trainer.datasets import scan
 
     code, out, _ = _main(capsys, "demo-data", str(tmp_path / "d"), "--per-class", "10", "--splits")
@@ -154,7 +155,8 @@ def test_demo_data_command_writes_a_trainable_dataset(capsys, tmp_path: Path) ->
     assert {k: sum(v.values()) for k, v in ds.counts().items()} == {"train": 21, "val": 6, "test": 3}
 
 
-def test_demo_main_job_offline_trains_from_scratch_and_keeps_stdout_json(capsys, monkeypatch, tmp_path: Path) -> None:
+def test_demo_main_job_offline_trains_from_scratch_and_keeps_stdout_json(capsys: Cap, monkeypatch: pytest.MonkeyPatch,
+                                                                         tmp_path: Path) -> None:
     from trainer import weights
 
     monkeypatch.setattr(weights, "_reachable", lambda url, timeout=3.0: False)
@@ -169,7 +171,7 @@ def test_demo_main_job_offline_trains_from_scratch_and_keeps_stdout_json(capsys,
     assert run.config["frozen"] == []
 
 
-def test_resume_from_the_command_line_extends_a_run(capsys, demo_root: Path, tmp_path: Path) -> None:
+def test_resume_from_the_command_line_extends_a_run(capsys: Cap, demo_root: Path, tmp_path: Path) -> None:
     code, _, err = _main(capsys, "train", str(demo_root), *FAST, "--epochs", "1", "--out", str(tmp_path))
     assert code == 0, err
     run_dir = next(tmp_path.iterdir())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -19,7 +20,7 @@ from trainer.engine import Fit, train
 from trainer.features import Cancelled
 
 
-def _cfg(data: Path, tmp_path: Path, **kw) -> TrainConfig:
+def _cfg(data: Path, tmp_path: Path, **kw: Any) -> TrainConfig:
     base = dict(data=str(data), model="mobilenet_v2", weights="none", freeze=True, epochs=2,
                 batch_size=8, image_size=48, out=str(tmp_path / "runs"), workers=1)
     return TrainConfig(**{**base, **kw})

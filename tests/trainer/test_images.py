@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -11,7 +12,7 @@ from PIL import Image
 from trainer.images import ImageLoadError, load_image
 
 
-def _save(img: Image.Image, path: Path, **kw) -> Path:
+def _save(img: Image.Image, path: Path, **kw: Any) -> Path:
     img.save(path, **kw)
     return path
 
@@ -99,7 +100,7 @@ def test_permission_denied_is_reported(tmp_path: Path, monkeypatch: pytest.Monke
     if os.geteuid() != 0:  # a real chmod works for ordinary users
         path.chmod(0)
     else:  # root reads anything: simulate the OS refusing
-        def refuse(*a, **k):
+        def refuse(*a: object, **k: object) -> None:
             raise PermissionError(13, "Permission denied")
 
         monkeypatch.setattr(Image, "open", refuse)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSortFilterProxyModel, Qt
@@ -28,6 +29,8 @@ from vehicleapp.jobs import Job, JobRunner
 from vehicleapp.models.runs_model import SORT_ROLE
 from vehicleapp.runs_state import RunsState
 from vehicleapp.widgets.charts import CompareCurves, ConfusionChart
+
+log = logging.getLogger(__name__)
 
 
 class RunsPage(QWidget):
@@ -147,7 +150,14 @@ class RunsPage(QWidget):
         if not path.is_file():
             self.confusion.show_message("Not evaluated yet: press Evaluate")
             return
-        rep = read_json(path)
+        try:
+            self._show_evaluation(run, read_json(path))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("unreadable %s: %s", path, exc)
+            self.per_class.setRowCount(0)
+            self.confusion.show_message(f"{runs_io.EVALUATION} is damaged ({type(exc).__name__}): press Evaluate again")
+
+    def _show_evaluation(self, run: RunInfo, rep: dict) -> None:
         self.confusion.show_matrix(rep["confusion"], rep["classes"],
                                    f"{run.config.get('model')} lr={run.config.get('lr')} · {rep['split']} "
                                    f"· acc {rep['accuracy']:.1%}")

@@ -1,0 +1,1 @@
+"""Icons and styles of the desktop app; installed as the ``vehicleapp.assets`` package."""

@@ -1,0 +1,64 @@
+"""The app side of the architecture: one runs state, the registry's models, logs, damaged files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices
+
+from tests.conftest import quiet_events
+from trainer import config as C
+from trainer.config import TrainConfig
+from trainer.engine import train
+from trainer.registry import MODELS
+from vehicleapp.jobs import Job
+from vehicleapp.main_window import MainWindow
+
+
+def test_train_page_lists_the_registry_with_the_schema_help(window: MainWindow) -> None:
+    tp = window.train_page
+    assert [tp.model.itemData(i) for i in range(tp.model.count())] == list(MODELS)
+    assert tp.lr.toolTip() == C.help_of("lr") and tp.epochs.value() == TrainConfig(data="").epochs
+    assert [tp.device.itemData(i) for i in range(tp.device.count())] == list(C.DEVICE_CHOICES)
+    window.train_page.data_root = "/data"
+    assert tp.config() == TrainConfig(data="/data", freeze=True, image_size=224, out=str(window.runs.runs_dir))
+
+
+@pytest.mark.parametrize(("command", "refreshes"), [("train", 1), ("evaluate", 1), ("classify", 0)])
+def test_a_finished_job_refreshes_the_runs_once(qtbot, window: MainWindow, command: str,  # noqa: ANN001
+                                                refreshes: int) -> None:
+    seen: list[int] = []
+    window.runs.changed.connect(lambda: seen.append(1))
+    job = Job([command, "/x"], "any title")
+    window.runner.finished.emit(job, "done", "finished")
+    assert len(seen) == refreshes
+
+
+def test_runs_trained_elsewhere_appear_on_both_pages_after_one_refresh(window: MainWindow, demo_root: Path) -> None:
+    train(TrainConfig(data=str(demo_root), weights="none", freeze=True, epochs=1, image_size=48,
+                      out=str(window.runs.runs_dir)), quiet_events(), lambda: False)
+    assert window.runs_page.model.rowCount() == 0
+    window.runs.refresh()
+    assert window.runs_page.model.rowCount() == 1
+    assert window.classify_page.run_combo.count() == 1
+
+
+def test_a_damaged_evaluation_file_is_a_message_not_an_exception(window: MainWindow, demo_root: Path) -> None:
+    run_dir = train(TrainConfig(data=str(demo_root), weights="none", freeze=True, epochs=1, image_size=48,
+                                out=str(window.runs.runs_dir)), quiet_events(), lambda: False)
+    (run_dir / "evaluation.json").write_text('{"confusion": [[1', encoding="utf-8")
+    window.runs.refresh()
+    window.runs_page.table.selectRow(0)
+    texts = [t.get_text() for ax in window.runs_page.confusion.figure.axes for t in ax.texts]
+    assert any("damaged" in t for t in texts), texts
+
+
+def test_help_opens_the_log_folder(window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[QUrl] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
+    action = next(a for a in window.actions() if a.text() == "Open &log folder")
+    action.trigger()
+    assert [Path(u.toLocalFile()) for u in opened] == [C.log_dir()]
+    assert C.log_dir().is_dir()
