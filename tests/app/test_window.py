@@ -92,7 +92,7 @@ def test_label_unlabeled_images_with_the_keyboard(qtbot, window: MainWindow, ans
     window.state.undo()
     assert len(lp.queue) == 2
     answers.text = "bus"
-    lp._new_class()
+    lp.new_button.click()
     assert (demo_copy / "bus").is_dir()
     assert "bus" in window.state.classes
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
-from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeyEvent
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -26,14 +26,13 @@ from vehicleapp import dialogs
 from vehicleapp.dataset_state import DatasetState
 from vehicleapp.models.thumbnails import PATH_ROLE, UNLABELED, ThumbnailFilter, ThumbnailModel
 from vehicleapp.widgets.charts import CountsChart
+from vehicleapp.widgets.label_keys import LabelKeys
 from vehicleapp.widgets.preview import Preview
 from vehicleapp.workers import ThumbnailLoader
 
 
 class ThumbnailGrid(QListView):
-    """Icon grid; number keys 1-9 send the selected images to a class."""
-
-    number_pressed = Signal(int)
+    """Icon grid with extended selection; the page's LabelKeys send the selection to a class."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -48,13 +47,6 @@ class ThumbnailGrid(QListView):
         self.setWordWrap(False)
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
-        key = event.key()
-        if Qt.Key.Key_1 <= key <= Qt.Key.Key_9 and not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            self.number_pressed.emit(key - Qt.Key.Key_1)
-            return
-        super().keyPressEvent(event)
-
 
 class DatasetPage(QWidget):
     open_requested = Signal(str)
@@ -68,6 +60,7 @@ class DatasetPage(QWidget):
         self.proxy = ThumbnailFilter(self)
         self.proxy.setSourceModel(self.model)
         self._build()
+        self.keys = LabelKeys(self, state, self.assign_selected, focus=self.grid)
         state.loading.connect(lambda root: self.summary.setText(f"Scanning {root} …"))
         state.loaded.connect(self._on_loaded)
         state.moved.connect(self._on_moved)
@@ -117,7 +110,6 @@ class DatasetPage(QWidget):
         self.grid.setIconSize(self.model.loader.icon_size())
         self.grid.setGridSize(self.model.loader.icon_size() * 1.25)
         self.grid.selectionModel().currentChanged.connect(self._on_current)
-        self.grid.number_pressed.connect(self._assign_number)
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.grid.customContextMenuRequested.connect(self._context_menu)
         self.count_label = QLabel("")
@@ -271,13 +263,12 @@ class DatasetPage(QWidget):
     def selected_paths(self) -> list[str]:
         return [i.data(PATH_ROLE) for i in self.grid.selectionModel().selectedIndexes()]
 
-    def _assign_number(self, number: int) -> None:
-        if number < len(self.state.classes):
-            self.assign_selected(self.state.classes[number])
-
     def assign_selected(self, label: str) -> None:
-        row = min((i.row() for i in self.grid.selectionModel().selectedIndexes()), default=0)
-        for path in self.selected_paths():
+        paths = self.selected_paths()
+        if not paths:
+            return  # nothing selected: a number key must not select (and preview) the first image
+        row = min(i.row() for i in self.grid.selectionModel().selectedIndexes())
+        for path in paths:
             self.state.assign(path, label)
         nxt = self.proxy.index(min(row, self.proxy.rowCount() - 1), 0)
         if nxt.isValid():
@@ -290,13 +281,7 @@ class DatasetPage(QWidget):
         move = menu.addMenu("Move to class")
         for i, c in enumerate(self.state.classes):
             move.addAction(f"{c}\t{i + 1}" if i < 9 else c, lambda c=c: self.assign_selected(c))
-        menu.addAction("New class…", self._new_class_for_selection)
+        menu.addAction("New class…", self.keys.new_class)
         menu.addSeparator()
         menu.addAction("Undo last move\tCtrl+Z", self.state.undo)
         menu.exec(self.grid.viewport().mapToGlobal(pos))
-
-    def _new_class_for_selection(self) -> None:
-        name = dialogs.ask_text(self, "New class", "Name of the new class:")
-        if name and self.state.add_class(name):
-            self.assign_selected(name)
-

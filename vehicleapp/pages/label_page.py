@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from trainer.datasets import Entry
-from vehicleapp import dialogs
 from vehicleapp.dataset_state import DatasetState
+from vehicleapp.widgets.label_keys import LabelKeys
 from vehicleapp.widgets.preview import Preview
 
 UNLABELED_QUEUE, ALL_QUEUE = "unlabeled", "all"
@@ -22,6 +21,8 @@ class LabelPage(QWidget):
         self.pos = 0
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._build()
+        self.keys = LabelKeys(self, state, self.assign, step=self.step)
+        self.new_button.clicked.connect(self.keys.new_class)
         state.loaded.connect(self.rebuild_queue)
         state.moved.connect(self._on_moved)
         state.classes_changed.connect(self._rebuild_buttons)
@@ -48,10 +49,9 @@ class LabelPage(QWidget):
         next_b.clicked.connect(lambda: self.step(1))
         undo_b = QPushButton("Undo (Ctrl+Z)")
         undo_b.clicked.connect(self.state.undo)
-        new_b = QPushButton("New class…")
-        new_b.setToolTip("Create a class folder and put this image in it")
-        new_b.clicked.connect(self._new_class)
-        for b in (prev_b, next_b, undo_b, new_b):
+        self.new_button = QPushButton("New class…")
+        self.new_button.setToolTip("Create a class folder and put this image in it")
+        for b in (prev_b, next_b, undo_b, self.new_button):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             nav.addWidget(b)
         nav.addStretch(1)
@@ -125,21 +125,3 @@ class LabelPage(QWidget):
         elif unlabeled_mode and entry.label is None:  # an undo brought one back
             self.queue.insert(self.pos, str(entry.path))
         self._show()
-
-    def _new_class(self) -> None:
-        name = dialogs.ask_text(self, "New class", "Name of the new class:")
-        if name and self.state.add_class(name):
-            self.assign(name)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
-        key = event.key()
-        if Qt.Key.Key_1 <= key <= Qt.Key.Key_9:
-            i = key - Qt.Key.Key_1
-            if i < len(self.state.classes):
-                self.assign(self.state.classes[i])
-        elif key in (Qt.Key.Key_Right, Qt.Key.Key_Down, Qt.Key.Key_Space):
-            self.step(1)
-        elif key in (Qt.Key.Key_Left, Qt.Key.Key_Up):
-            self.step(-1)
-        else:
-            super().keyPressEvent(event)
