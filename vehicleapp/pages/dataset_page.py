@@ -70,7 +70,22 @@ class DatasetPage(QWidget):
 
     # -- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
-        top = QHBoxLayout()
+        """Toolbar on top; below it a splitter: overview | filters and grid | preview."""
+        top = self._toolbar()
+        left = self._overview()
+        center = self._center()
+        self.preview = Preview()
+        splitter = QSplitter()
+        for w, stretch in ((left, 2), (center, 5), (self.preview, 3)):
+            splitter.addWidget(w)
+            splitter.setStretchFactor(splitter.count() - 1, stretch)
+        splitter.setSizes([300, 700, 380])
+        root = QVBoxLayout(self)
+        root.addLayout(top)
+        root.addWidget(splitter, 1)
+
+    def _toolbar(self) -> QHBoxLayout:
+        """Open folder, Recent, Use demo dataset and the open folder's path."""
         self.open_button = QPushButton("Open folder…")
         self.open_button.setToolTip(
             "Open a folder of photos: ROOT/<class>/*.jpg or ROOT/train|val|test/<class>/ (Ctrl+O)")
@@ -83,10 +98,14 @@ class DatasetPage(QWidget):
         self.demo_button.clicked.connect(self.demo_requested.emit)
         self.path_label = QLabel("No folder open.")
         self.path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        top = QHBoxLayout()
         for w in (self.open_button, self.recent_button, self.demo_button):
             top.addWidget(w)
         top.addWidget(self.path_label, 1)
+        return top
 
+    def _overview(self) -> QWidget:
+        """Left column: layout summary, class-count chart, unreadable files."""
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         self.counts = CountsChart()
@@ -98,28 +117,12 @@ class DatasetPage(QWidget):
         lv.addWidget(self.counts, 1)
         lv.addWidget(QLabel("Unreadable files"))
         lv.addWidget(self.problems)
+        return left
 
-        self.class_filter = QComboBox()
-        self.class_filter.setToolTip("Show one class only")
-        self.split_filter = QComboBox()
-        self.split_filter.setToolTip("Show one split only (train / val / test exports)")
-        self.class_filter.currentIndexChanged.connect(self._apply_filter)
-        self.split_filter.currentIndexChanged.connect(self._apply_filter)
-        self.grid = ThumbnailGrid()
-        self.grid.setModel(self.proxy)
-        self.grid.setIconSize(self.model.loader.icon_size())
-        self.grid.setGridSize(self.model.loader.icon_size() * 1.25)
-        self.grid.selectionModel().currentChanged.connect(self._on_current)
-        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.grid.customContextMenuRequested.connect(self._context_menu)
-        self.count_label = QLabel("")
-        filters = QHBoxLayout()
-        filters.addWidget(QLabel("Class:"))
-        filters.addWidget(self.class_filter)
-        filters.addWidget(QLabel("Split:"))
-        filters.addWidget(self.split_filter)
-        filters.addStretch(1)
-        filters.addWidget(self.count_label)
+    def _center(self) -> QWidget:
+        """Middle column: filters, then the welcome panel or the grid, then the key hint."""
+        filters = self._filters()
+        self.grid = self._grid()
         self.center_stack = QStackedWidget()
         self.center_stack.addWidget(self._welcome())
         self.center_stack.addWidget(self.grid)
@@ -128,16 +131,36 @@ class DatasetPage(QWidget):
         cv.addLayout(filters)
         cv.addWidget(self.center_stack, 1)
         cv.addWidget(QLabel("Keys 1–9 move the selected images to a class · right-click for more · Ctrl+Z undoes"))
+        return center
 
-        self.preview = Preview()
-        splitter = QSplitter()
-        for w, stretch in ((left, 2), (center, 5), (self.preview, 3)):
-            splitter.addWidget(w)
-            splitter.setStretchFactor(splitter.count() - 1, stretch)
-        splitter.setSizes([300, 700, 380])
-        root = QVBoxLayout(self)
-        root.addLayout(top)
-        root.addWidget(splitter, 1)
+    def _filters(self) -> QHBoxLayout:
+        """Class and split filters, and how many images they show."""
+        self.class_filter = QComboBox()
+        self.class_filter.setToolTip("Show one class only")
+        self.split_filter = QComboBox()
+        self.split_filter.setToolTip("Show one split only (train / val / test exports)")
+        self.class_filter.currentIndexChanged.connect(self._apply_filter)
+        self.split_filter.currentIndexChanged.connect(self._apply_filter)
+        self.count_label = QLabel("")
+        filters = QHBoxLayout()
+        filters.addWidget(QLabel("Class:"))
+        filters.addWidget(self.class_filter)
+        filters.addWidget(QLabel("Split:"))
+        filters.addWidget(self.split_filter)
+        filters.addStretch(1)
+        filters.addWidget(self.count_label)
+        return filters
+
+    def _grid(self) -> ThumbnailGrid:
+        """The thumbnail grid on the filtered model: selection previews, right-click menu."""
+        grid = ThumbnailGrid()
+        grid.setModel(self.proxy)
+        grid.setIconSize(self.model.loader.icon_size())
+        grid.setGridSize(self.model.loader.icon_size() * 1.25)
+        grid.selectionModel().currentChanged.connect(self._on_current)
+        grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        grid.customContextMenuRequested.connect(self._context_menu)
+        return grid
 
     def _welcome(self) -> QWidget:
         """What a new user sees before any folder is open: the demo dataset, one click away."""

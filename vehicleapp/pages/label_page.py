@@ -28,6 +28,18 @@ class LabelPage(QWidget):
         state.classes_changed.connect(self._rebuild_buttons)
 
     def _build(self) -> None:
+        """Queue choice and position on top, the image, one button per class, navigation."""
+        top = self._top_bar()
+        self.preview = Preview(side=900)
+        self.buttons = QHBoxLayout()  # filled by _rebuild_buttons
+        nav = self._nav_bar()
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.preview, 1)
+        layout.addLayout(self.buttons)
+        layout.addLayout(nav)
+
+    def _top_bar(self) -> QHBoxLayout:
         self.mode = QComboBox()
         self.mode.addItem("Unlabeled images", UNLABELED_QUEUE)
         self.mode.addItem("All images", ALL_QUEUE)
@@ -41,9 +53,10 @@ class LabelPage(QWidget):
         top.addStretch(1)
         top.addWidget(self.current_label)
         top.addWidget(self.position)
-        self.preview = Preview(side=900)
-        self.buttons = QHBoxLayout()
-        nav = QHBoxLayout()
+        return top
+
+    def _nav_bar(self) -> QHBoxLayout:
+        """Previous, Next, Undo, New class… (no focus: the keys belong to the page) and the key hint."""
         prev_b, next_b = QPushButton("◀ Previous"), QPushButton("Next ▶")
         prev_b.clicked.connect(lambda: self.step(-1))
         next_b.clicked.connect(lambda: self.step(1))
@@ -51,16 +64,13 @@ class LabelPage(QWidget):
         undo_b.clicked.connect(self.state.undo)
         self.new_button = QPushButton("New class…")
         self.new_button.setToolTip("Create a class folder and put this image in it")
+        nav = QHBoxLayout()
         for b in (prev_b, next_b, undo_b, self.new_button):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             nav.addWidget(b)
         nav.addStretch(1)
         nav.addWidget(QLabel("Keys: 1–9 assign · ←/→ navigate · Ctrl+Z undo"))
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.preview, 1)
-        layout.addLayout(self.buttons)
-        layout.addLayout(nav)
+        return nav
 
     def _rebuild_buttons(self) -> None:
         while self.buttons.count():
