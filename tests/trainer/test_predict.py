@@ -59,7 +59,9 @@ def test_csv_columns_sorting_errors_and_injection(run_dir: Path, inbox: Path, tm
             assert sum(probs) == pytest.approx(1.0, abs=1e-4)
             assert float(r[2]) == pytest.approx(max(probs), abs=1e-6)
             assert r[1] in ("car", "motorcycle", "truck")
-    assert summary == {"rows": 7, "errors": 1, "counts": summary["counts"], "out": str(out)}
+    per_label = {c: sum(r[1] == c for r in rows[1:]) for c in ("car", "motorcycle", "truck")}
+    assert sum(per_label.values()) == 6  # every readable image counted once, under its CSV label
+    assert summary == {"rows": 7, "errors": 1, "counts": per_label, "out": str(out)}
 
 
 def test_recursive_includes_subfolders_with_relative_paths(run_dir: Path, inbox: Path, tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
-from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeyEvent
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -26,14 +26,13 @@ from vehicleapp import dialogs
 from vehicleapp.dataset_state import DatasetState
 from vehicleapp.models.thumbnails import PATH_ROLE, UNLABELED, ThumbnailFilter, ThumbnailModel
 from vehicleapp.widgets.charts import CountsChart
+from vehicleapp.widgets.label_keys import LabelKeys
 from vehicleapp.widgets.preview import Preview
 from vehicleapp.workers import ThumbnailLoader
 
 
 class ThumbnailGrid(QListView):
-    """Icon grid; number keys 1-9 send the selected images to a class."""
-
-    number_pressed = Signal(int)
+    """Icon grid with extended selection; the page's LabelKeys send the selection to a class."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -48,13 +47,6 @@ class ThumbnailGrid(QListView):
         self.setWordWrap(False)
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
-        key = event.key()
-        if Qt.Key.Key_1 <= key <= Qt.Key.Key_9 and not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            self.number_pressed.emit(key - Qt.Key.Key_1)
-            return
-        super().keyPressEvent(event)
-
 
 class DatasetPage(QWidget):
     open_requested = Signal(str)
@@ -68,6 +60,7 @@ class DatasetPage(QWidget):
         self.proxy = ThumbnailFilter(self)
         self.proxy.setSourceModel(self.model)
         self._build()
+        self.keys = LabelKeys(self, state, self.assign_selected, focus=self.grid)
         state.loading.connect(lambda root: self.summary.setText(f"Scanning {root} …"))
         state.loaded.connect(self._on_loaded)
         state.moved.connect(self._on_moved)
@@ -77,7 +70,22 @@ class DatasetPage(QWidget):
 
     # -- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
-        top = QHBoxLayout()
+        """Toolbar on top; below it a splitter: overview | filters and grid | preview."""
+        top = self._toolbar()
+        left = self._overview()
+        center = self._center()
+        self.preview = Preview()
+        splitter = QSplitter()
+        for w, stretch in ((left, 2), (center, 5), (self.preview, 3)):
+            splitter.addWidget(w)
+            splitter.setStretchFactor(splitter.count() - 1, stretch)
+        splitter.setSizes([300, 700, 380])
+        root = QVBoxLayout(self)
+        root.addLayout(top)
+        root.addWidget(splitter, 1)
+
+    def _toolbar(self) -> QHBoxLayout:
+        """Open folder, Recent, Use demo dataset and the open folder's path."""
         self.open_button = QPushButton("Open folder…")
         self.open_button.setToolTip(
             "Open a folder of photos: ROOT/<class>/*.jpg or ROOT/train|val|test/<class>/ (Ctrl+O)")
@@ -90,10 +98,14 @@ class DatasetPage(QWidget):
         self.demo_button.clicked.connect(self.demo_requested.emit)
         self.path_label = QLabel("No folder open.")
         self.path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        top = QHBoxLayout()
         for w in (self.open_button, self.recent_button, self.demo_button):
             top.addWidget(w)
         top.addWidget(self.path_label, 1)
+        return top
 
+    def _overview(self) -> QWidget:
+        """Left column: layout summary, class-count chart, unreadable files."""
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         self.counts = CountsChart()
@@ -105,29 +117,12 @@ class DatasetPage(QWidget):
         lv.addWidget(self.counts, 1)
         lv.addWidget(QLabel("Unreadable files"))
         lv.addWidget(self.problems)
+        return left
 
-        self.class_filter = QComboBox()
-        self.class_filter.setToolTip("Show one class only")
-        self.split_filter = QComboBox()
-        self.split_filter.setToolTip("Show one split only (train / val / test exports)")
-        self.class_filter.currentIndexChanged.connect(self._apply_filter)
-        self.split_filter.currentIndexChanged.connect(self._apply_filter)
-        self.grid = ThumbnailGrid()
-        self.grid.setModel(self.proxy)
-        self.grid.setIconSize(self.model.loader.icon_size())
-        self.grid.setGridSize(self.model.loader.icon_size() * 1.25)
-        self.grid.selectionModel().currentChanged.connect(self._on_current)
-        self.grid.number_pressed.connect(self._assign_number)
-        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.grid.customContextMenuRequested.connect(self._context_menu)
-        self.count_label = QLabel("")
-        filters = QHBoxLayout()
-        filters.addWidget(QLabel("Class:"))
-        filters.addWidget(self.class_filter)
-        filters.addWidget(QLabel("Split:"))
-        filters.addWidget(self.split_filter)
-        filters.addStretch(1)
-        filters.addWidget(self.count_label)
+    def _center(self) -> QWidget:
+        """Middle column: filters, then the welcome panel or the grid, then the key hint."""
+        filters = self._filters()
+        self.grid = self._grid()
         self.center_stack = QStackedWidget()
         self.center_stack.addWidget(self._welcome())
         self.center_stack.addWidget(self.grid)
@@ -136,16 +131,36 @@ class DatasetPage(QWidget):
         cv.addLayout(filters)
         cv.addWidget(self.center_stack, 1)
         cv.addWidget(QLabel("Keys 1–9 move the selected images to a class · right-click for more · Ctrl+Z undoes"))
+        return center
 
-        self.preview = Preview()
-        splitter = QSplitter()
-        for w, stretch in ((left, 2), (center, 5), (self.preview, 3)):
-            splitter.addWidget(w)
-            splitter.setStretchFactor(splitter.count() - 1, stretch)
-        splitter.setSizes([300, 700, 380])
-        root = QVBoxLayout(self)
-        root.addLayout(top)
-        root.addWidget(splitter, 1)
+    def _filters(self) -> QHBoxLayout:
+        """Class and split filters, and how many images they show."""
+        self.class_filter = QComboBox()
+        self.class_filter.setToolTip("Show one class only")
+        self.split_filter = QComboBox()
+        self.split_filter.setToolTip("Show one split only (train / val / test exports)")
+        self.class_filter.currentIndexChanged.connect(self._apply_filter)
+        self.split_filter.currentIndexChanged.connect(self._apply_filter)
+        self.count_label = QLabel("")
+        filters = QHBoxLayout()
+        filters.addWidget(QLabel("Class:"))
+        filters.addWidget(self.class_filter)
+        filters.addWidget(QLabel("Split:"))
+        filters.addWidget(self.split_filter)
+        filters.addStretch(1)
+        filters.addWidget(self.count_label)
+        return filters
+
+    def _grid(self) -> ThumbnailGrid:
+        """The thumbnail grid on the filtered model: selection previews, right-click menu."""
+        grid = ThumbnailGrid()
+        grid.setModel(self.proxy)
+        grid.setIconSize(self.model.loader.icon_size())
+        grid.setGridSize(self.model.loader.icon_size() * 1.25)
+        grid.selectionModel().currentChanged.connect(self._on_current)
+        grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        grid.customContextMenuRequested.connect(self._context_menu)
+        return grid
 
     def _welcome(self) -> QWidget:
         """What a new user sees before any folder is open: the demo dataset, one click away."""
@@ -271,13 +286,12 @@ class DatasetPage(QWidget):
     def selected_paths(self) -> list[str]:
         return [i.data(PATH_ROLE) for i in self.grid.selectionModel().selectedIndexes()]
 
-    def _assign_number(self, number: int) -> None:
-        if number < len(self.state.classes):
-            self.assign_selected(self.state.classes[number])
-
     def assign_selected(self, label: str) -> None:
-        row = min((i.row() for i in self.grid.selectionModel().selectedIndexes()), default=0)
-        for path in self.selected_paths():
+        paths = self.selected_paths()
+        if not paths:
+            return  # nothing selected: a number key must not select (and preview) the first image
+        row = min(i.row() for i in self.grid.selectionModel().selectedIndexes())
+        for path in paths:
             self.state.assign(path, label)
         nxt = self.proxy.index(min(row, self.proxy.rowCount() - 1), 0)
         if nxt.isValid():
@@ -290,13 +304,7 @@ class DatasetPage(QWidget):
         move = menu.addMenu("Move to class")
         for i, c in enumerate(self.state.classes):
             move.addAction(f"{c}\t{i + 1}" if i < 9 else c, lambda c=c: self.assign_selected(c))
-        menu.addAction("New class…", self._new_class_for_selection)
+        menu.addAction("New class…", self.keys.new_class)
         menu.addSeparator()
         menu.addAction("Undo last move\tCtrl+Z", self.state.undo)
         menu.exec(self.grid.viewport().mapToGlobal(pos))
-
-    def _new_class_for_selection(self) -> None:
-        name = dialogs.ask_text(self, "New class", "Name of the new class:")
-        if name and self.state.add_class(name):
-            self.assign_selected(name)
-

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from trainer.datasets import Entry
-from vehicleapp import dialogs
 from vehicleapp.dataset_state import DatasetState
+from vehicleapp.widgets.label_keys import LabelKeys
 from vehicleapp.widgets.preview import Preview
 
 UNLABELED_QUEUE, ALL_QUEUE = "unlabeled", "all"
@@ -22,11 +21,25 @@ class LabelPage(QWidget):
         self.pos = 0
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._build()
+        self.keys = LabelKeys(self, state, self.assign, step=self.step)
+        self.new_button.clicked.connect(self.keys.new_class)
         state.loaded.connect(self.rebuild_queue)
         state.moved.connect(self._on_moved)
         state.classes_changed.connect(self._rebuild_buttons)
 
     def _build(self) -> None:
+        """Queue choice and position on top, the image, one button per class, navigation."""
+        top = self._top_bar()
+        self.preview = Preview(side=900)
+        self.buttons = QHBoxLayout()  # filled by _rebuild_buttons
+        nav = self._nav_bar()
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.preview, 1)
+        layout.addLayout(self.buttons)
+        layout.addLayout(nav)
+
+    def _top_bar(self) -> QHBoxLayout:
         self.mode = QComboBox()
         self.mode.addItem("Unlabeled images", UNLABELED_QUEUE)
         self.mode.addItem("All images", ALL_QUEUE)
@@ -40,27 +53,24 @@ class LabelPage(QWidget):
         top.addStretch(1)
         top.addWidget(self.current_label)
         top.addWidget(self.position)
-        self.preview = Preview(side=900)
-        self.buttons = QHBoxLayout()
-        nav = QHBoxLayout()
+        return top
+
+    def _nav_bar(self) -> QHBoxLayout:
+        """Previous, Next, Undo, New class… (no focus: the keys belong to the page) and the key hint."""
         prev_b, next_b = QPushButton("◀ Previous"), QPushButton("Next ▶")
         prev_b.clicked.connect(lambda: self.step(-1))
         next_b.clicked.connect(lambda: self.step(1))
         undo_b = QPushButton("Undo (Ctrl+Z)")
         undo_b.clicked.connect(self.state.undo)
-        new_b = QPushButton("New class…")
-        new_b.setToolTip("Create a class folder and put this image in it")
-        new_b.clicked.connect(self._new_class)
-        for b in (prev_b, next_b, undo_b, new_b):
+        self.new_button = QPushButton("New class…")
+        self.new_button.setToolTip("Create a class folder and put this image in it")
+        nav = QHBoxLayout()
+        for b in (prev_b, next_b, undo_b, self.new_button):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             nav.addWidget(b)
         nav.addStretch(1)
         nav.addWidget(QLabel("Keys: 1–9 assign · ←/→ navigate · Ctrl+Z undo"))
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.preview, 1)
-        layout.addLayout(self.buttons)
-        layout.addLayout(nav)
+        return nav
 
     def _rebuild_buttons(self) -> None:
         while self.buttons.count():
@@ -125,21 +135,3 @@ class LabelPage(QWidget):
         elif unlabeled_mode and entry.label is None:  # an undo brought one back
             self.queue.insert(self.pos, str(entry.path))
         self._show()
-
-    def _new_class(self) -> None:
-        name = dialogs.ask_text(self, "New class", "Name of the new class:")
-        if name and self.state.add_class(name):
-            self.assign(name)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
-        key = event.key()
-        if Qt.Key.Key_1 <= key <= Qt.Key.Key_9:
-            i = key - Qt.Key.Key_1
-            if i < len(self.state.classes):
-                self.assign(self.state.classes[i])
-        elif key in (Qt.Key.Key_Right, Qt.Key.Key_Down, Qt.Key.Key_Space):
-            self.step(1)
-        elif key in (Qt.Key.Key_Left, Qt.Key.Key_Up):
-            self.step(-1)
-        else:
-            super().keyPressEvent(event)

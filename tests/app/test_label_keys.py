@@ -1,0 +1,141 @@
+"""The labeling keys work whichever child of the page has the focus, and only on their own page.
+
+Keys go to the focused widget (``qtbot.keyClick(focused(), …)``), as a real keyboard's do: the bug
+these tests guard against only showed when the focus was on a combo box or the tab bar.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtWidgets import QApplication, QWidget
+
+from tests.app.conftest import open_folder
+from vehicleapp.main_window import MainWindow
+from vehicleapp.models.thumbnails import PATH_ROLE
+
+CTRL = Qt.KeyboardModifier.ControlModifier
+
+
+def focused() -> QWidget:
+    widget = QApplication.focusWidget()
+    assert widget is not None, "no widget has the keyboard focus"
+    return widget
+
+
+@pytest.fixture
+def unlabeled(qtbot, window: MainWindow, answers, demo_copy: Path) -> Path:  # noqa: ANN001
+    """The demo copy, opened, with 3 trucks moved to unlabeled/."""
+    unl = demo_copy / "unlabeled"
+    unl.mkdir()
+    for src in sorted((demo_copy / "truck").glob("*.jpg"))[:3]:
+        shutil.move(src, unl / src.name)
+    open_folder(qtbot, window, answers, demo_copy)
+    qtbot.waitUntil(window.isActiveWindow)
+    return unl
+
+
+def test_number_key_labels_right_after_ctrl_2_with_the_combo_box_focused(  # noqa: ANN001
+        qtbot, window: MainWindow, unlabeled: Path) -> None:
+    window.dataset_page.class_filter.setFocus()
+    qtbot.keyClick(window, Qt.Key.Key_2, CTRL)
+    lp = window.label_page
+    assert window.tabs.currentWidget() is lp
+    lp.mode.setFocus()  # where a click on the page's first control leaves it
+    assert focused() is lp.mode
+    first = Path(lp.current_path())
+    qtbot.keyClick(focused(), Qt.Key.Key_1)  # 1 = car
+    assert (unlabeled.parent / "car" / first.name).is_file()
+    assert not first.exists()
+    assert len(lp.queue) == 2
+    qtbot.keyClick(focused(), Qt.Key.Key_Right)
+    assert lp.pos == 1
+    qtbot.keyClick(focused(), Qt.Key.Key_Left)
+    assert lp.pos == 0
+    assert lp.mode.currentData() == "unlabeled"  # the arrows navigated, the closed combo box kept its choice
+
+
+def test_number_key_labels_after_ctrl_2_from_the_tab_bar(qtbot, window: MainWindow, unlabeled: Path) -> None:  # noqa: ANN001
+    window.tabs.tabBar().setFocus()  # where the focus is after start-up with a folder argument
+    qtbot.keyClick(window, Qt.Key.Key_2, CTRL)
+    lp = window.label_page
+    assert lp.isAncestorOf(focused()) or focused() is lp, f"focus stayed on {focused()}"
+    first = Path(lp.current_path())
+    qtbot.keyClick(focused(), Qt.Key.Key_2)  # 2 = motorcycle
+    assert (unlabeled.parent / "motorcycle" / first.name).is_file()
+
+
+def test_an_open_combo_box_popup_keeps_its_keys(qtbot, window: MainWindow, unlabeled: Path) -> None:  # noqa: ANN001
+    lp = window.label_page
+    window.tabs.setCurrentWidget(lp)
+    lp.mode.setFocus()
+    lp.mode.showPopup()
+    view = lp.mode.view()
+    qtbot.waitUntil(view.isVisible)
+    view.setCurrentIndex(view.model().index(0, 0))
+    assert focused() is view
+    qtbot.keyClick(focused(), Qt.Key.Key_Down)
+    assert view.currentIndex().row() == 1  # the popup's highlight moved …
+    assert lp.pos == 0  # … the image did not
+    qtbot.keyClick(focused(), Qt.Key.Key_1)
+    assert len(list(unlabeled.iterdir())) == 3  # no image was labeled behind the popup
+    lp.mode.hidePopup()
+
+
+def test_dataset_grid_number_key_with_the_class_filter_focused(qtbot, window: MainWindow, unlabeled: Path) -> None:  # noqa: ANN001
+    page = window.dataset_page
+    first = page.proxy.index(0, 0)
+    original = Path(page.model.entries[0].path)
+    page.grid.selectionModel().setCurrentIndex(first, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    page.class_filter.setFocus()
+    assert focused() is page.class_filter
+    qtbot.keyClick(focused(), Qt.Key.Key_3)  # 3 = truck
+    assert (unlabeled.parent / "truck" / original.name).is_file()
+    assert page.class_filter.currentData() == ""  # the key labeled; it did not pick the "3  truck" filter
+
+
+def test_dataset_grid_arrows_still_move_the_selection(qtbot, window: MainWindow, unlabeled: Path) -> None:  # noqa: ANN001
+    page = window.dataset_page
+    page.grid.setFocus()
+    page.grid.selectionModel().setCurrentIndex(page.proxy.index(0, 0),
+                                               QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    qtbot.keyClick(focused(), Qt.Key.Key_Right)
+    assert page.grid.currentIndex().row() == 1
+    assert page.selected_paths() == [page.proxy.index(1, 0).data(PATH_ROLE)]
+    assert window.state.journal.moves() == []
+
+
+def test_number_keys_do_nothing_on_another_page(qtbot, window: MainWindow, unlabeled: Path) -> None:  # noqa: ANN001
+    page = window.dataset_page
+    page.grid.setFocus()
+    page.grid.selectionModel().setCurrentIndex(page.proxy.index(0, 0),
+                                               QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    before = sorted(p.relative_to(unlabeled.parent) for p in unlabeled.parent.rglob("*.jpg"))
+    qtbot.keyClick(window, Qt.Key.Key_3, CTRL)  # the Train page
+    assert window.tabs.currentWidget() is window.train_page
+    assert window.train_page.isAncestorOf(focused())
+    qtbot.keyClick(focused(), Qt.Key.Key_1)
+    window.tabs.tabBar().setFocus()
+    qtbot.keyClick(focused(), Qt.Key.Key_1)
+    assert sorted(p.relative_to(unlabeled.parent) for p in unlabeled.parent.rglob("*.jpg")) == before
+    assert window.state.journal.moves() == []
+
+
+def test_new_class_from_either_page(qtbot, window: MainWindow, answers, unlabeled: Path) -> None:  # noqa: ANN001
+    page = window.dataset_page
+    page.grid.selectionModel().setCurrentIndex(page.proxy.index(0, 0),
+                                               QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    original = Path(page.selected_paths()[0])
+    answers.text = "bus"
+    page.keys.new_class()  # what the grid's context menu calls
+    assert (unlabeled.parent / "bus" / original.name).is_file()
+    lp = window.label_page
+    window.tabs.setCurrentWidget(lp)
+    current = Path(lp.current_path())
+    answers.text = "van"
+    lp.new_button.click()
+    assert (unlabeled.parent / "van" / current.name).is_file()
+    assert {"bus", "van"} <= set(window.state.classes)
