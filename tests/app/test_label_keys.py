@@ -38,8 +38,8 @@ def unlabeled(qtbot, window: MainWindow, answers, demo_copy: Path) -> Path:  # n
     return unl
 
 
-def test_number_key_labels_right_after_ctrl_2_with_the_combo_box_focused(  # noqa: ANN001
-        qtbot, window: MainWindow, unlabeled: Path) -> None:
+def test_number_key_labels_right_after_ctrl_2_with_the_combo_box_focused(
+        qtbot, window: MainWindow, unlabeled: Path) -> None:  # noqa: ANN001
     window.dataset_page.class_filter.setFocus()
     qtbot.keyClick(window, Qt.Key.Key_2, CTRL)
     lp = window.label_page
