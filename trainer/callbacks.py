@@ -1,0 +1,163 @@
+"""What a training run does besides optimizing, one :class:`~trainer.loop.Callback` each.
+
+:func:`standard_callbacks` lists them in the order they run at each hook: progress events,
+precise BN, metrics, early stopping, then checkpoints (which save every callback's state).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from trainer import checkpoint as ckpt_io
+from trainer import runs
+from trainer.events import Events
+from trainer.features import Cancelled
+from trainer.loop import Callback, FitLoop
+from trainer.protocol import Event
+
+
+class ProgressEvents(Callback):
+    """A throttled ``progress`` event per batch, with the batch's loss (the app's live chart)."""
+
+    def __init__(self, events: Events) -> None:
+        self.events = events
+
+    def on_train_batch_end(self, loop: FitLoop, batch: int, batches: int, loss: float) -> None:
+        self.events.progress("train", batch, batches, epoch=len(loop.history) + 1, loss=round(loss, 5))
+
+
+class PreciseBN(Callback):
+    """Re-estimate BatchNorm statistics of *trainable* backbones after each training epoch.
+
+    From scratch on small data the running averages lag far behind fast-changing weights and
+    eval-mode predictions collapse to one class; one no-grad pass with cumulative averaging
+    fixes that. Frozen backbones are never touched; cached features have no backbone pass.
+    """
+
+    def __init__(self, max_images: int = 512) -> None:
+        self.max_images = max_images
+
+    @torch.no_grad()
+    def on_train_epoch_end(self, loop: FitLoop) -> None:
+        model, split = loop.model, loop.splits["train"]
+        bns = [m for name, bb in model.backbones.items() if name not in model.frozen
+               for m in bb.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if not bns or split.paths is None:
+            return
+        saved = [bn.momentum for bn in bns]
+        for bn in bns:
+            bn.reset_running_stats()
+            bn.momentum = None  # cumulative moving average over the pass
+        model.train()
+        n = min(len(split), self.max_images)
+        size = max(loop.settings.batch_size, 16)
+        for start in range(0, n, size):
+            loop.check_stop("stopped while updating batch-norm statistics")
+            split.forward(model, list(range(start, min(start + size, n))), loop.eval_batcher, loop.device)
+        for bn, momentum in zip(bns, saved):
+            bn.momentum = momentum
+
+
+class MetricsWriter(Callback):
+    """``metrics.csv`` rewritten atomically after every epoch, and an ``epoch`` event."""
+
+    def __init__(self, run_dir: Path, events: Events) -> None:
+        self.run_dir, self.events = run_dir, events
+
+    def on_epoch_end(self, loop: FitLoop, row: dict[str, Any]) -> None:
+        runs.write_metrics(self.run_dir, loop.history)
+        self.events.emit(Event.EPOCH, epochs=loop.settings.epochs, metrics=row)
+
+
+class EarlyStopping(Callback):
+    """Ends the run after ``patience`` epochs without a val-loss improvement (0: never)."""
+
+    def __init__(self, patience: int, events: Events) -> None:
+        self.patience, self.events = patience, events
+        self.best_loss, self.stale = float("inf"), 0
+
+    def on_epoch_end(self, loop: FitLoop, row: dict[str, Any]) -> None:
+        if row["val_loss"] < self.best_loss - 1e-6:
+            self.best_loss, self.stale = row["val_loss"], 0
+        else:
+            self.stale += 1
+        if self.patience and self.stale >= self.patience:
+            loop.stop_training = True
+            self.events.warning(f"early stop: val loss did not improve for {self.patience} epochs")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best_val_loss": self.best_loss, "stale": self.stale}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best_loss = float(state.get("best_val_loss", float("inf")))
+        self.stale = int(state.get("stale", 0))
+
+
+class Checkpointer(Callback):
+    """``best.pt`` when val accuracy improves, ``last.pt`` every epoch and on a stop.
+
+    Frozen backbones go to ``backbone.pt`` once per run; checkpoints name it by hash. Every
+    callback's :meth:`~trainer.loop.Callback.state_dict` is saved, so a resume continues them.
+    """
+
+    def __init__(self, run_dir: Path, events: Events, meta: Callable[[list[dict[str, Any]]], dict[str, Any]],
+                 resume: bool = False) -> None:
+        self.run_dir, self.events, self.meta, self.resume = run_dir, events, meta, resume
+        self.best_acc = -1.0
+        self.backbone_ref: dict[str, str] | None = None
+
+    def on_fit_start(self, loop: FitLoop) -> None:
+        if self.resume:
+            self.restore(loop)
+
+    def on_epoch_end(self, loop: FitLoop, row: dict[str, Any]) -> None:
+        if row["val_acc"] > self.best_acc:
+            self.best_acc = row["val_acc"]
+            self.save(loop, runs.BEST)
+        self.save(loop, runs.LAST)
+
+    def on_cancel(self, loop: FitLoop, exc: Cancelled) -> None:
+        self.save(loop, runs.LAST, interrupted=True)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best_val_acc": self.best_acc}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best_acc = float(state.get("best_val_acc", -1.0))
+
+    def _backbone(self, loop: FitLoop) -> dict[str, str] | None:
+        if self.backbone_ref is None and loop.model.frozen:
+            if (self.run_dir / runs.BACKBONE).is_file():  # written before a resume
+                self.backbone_ref = ckpt_io.backbone_ref(self.run_dir)
+            else:
+                self.backbone_ref = ckpt_io.save_backbone(loop.model, self.run_dir)
+        return self.backbone_ref
+
+    def save(self, loop: FitLoop, name: str, **extra: Any) -> None:
+        states = {k: v for cb in loop.callbacks for k, v in cb.state_dict().items()}
+        ckpt_io.save_checkpoint(
+            self.run_dir / name, loop.model, self.meta(loop.history), self._backbone(loop),
+            optimizer=loop.optimizer.state_dict(), scheduler=loop.scheduler.state_dict(), **states, **extra,
+        )
+        self.events.emit(Event.CHECKPOINT, path=str(self.run_dir / name), epoch=len(loop.history))
+
+    def restore(self, loop: FitLoop) -> None:
+        """Continue from ``last.pt``: weights, optimizer, scheduler, callbacks, history."""
+        last = ckpt_io.read_checkpoint(self.run_dir / runs.LAST)
+        loop.model.load_state_dict(last["state_dict"])
+        loop.optimizer.load_state_dict(last["optimizer"])
+        loop.scheduler.load_state_dict(last["scheduler"])
+        for cb in loop.callbacks:
+            cb.load_state_dict(last)
+        loop.history = loop.history[: int(last["epoch"])]
+
+
+def standard_callbacks(run_dir: Path, events: Events, early_stop: int,
+                       meta: Callable[[list[dict[str, Any]]], dict[str, Any]], resume: bool) -> list[Callback]:
+    return [ProgressEvents(events), PreciseBN(), MetricsWriter(run_dir, events), EarlyStopping(early_stop, events),
+            Checkpointer(run_dir, events, meta, resume)]
