@@ -1,6 +1,6 @@
 """Finding images on disk: ImageFolder trees and train/val/test exports.
 
-Two layouts are understood:
+The layouts (which folders are classes, splits, unlabeled) are :mod:`trainer.layout`'s rules:
 
 * ``ROOT/<class>/*`` - one pool, split into train/val here (stratified, seeded);
 * ``ROOT/{train,val|valid|validation,test}/<class>/*`` - Kaggle/Roboflow exports, used as given.
@@ -16,15 +16,10 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trainer.images import is_image_file
+from trainer.layout import class_dirs, detect, find_split_dirs, walk_images
 
-SPLIT_ALIASES = {
-    "train": "train", "training": "train",
-    "val": "val", "valid": "val", "validation": "val",
-    "test": "test", "testing": "test",
-}
-#: Folders that hold images without a class yet (the app's labeling queue).
-UNLABELED_NAMES = frozenset({"unlabeled", "unlabelled", "_unlabeled"})
+__all__ = ["Dataset", "DatasetError", "Entry", "Sample", "browse", "check_usable", "class_folders",
+           "find_split_dirs", "scan", "stratified_split", "walk_images"]
 
 
 class DatasetError(ValueError):
@@ -78,52 +73,9 @@ def _stat(path: Path) -> tuple[int, int]:
     return (st.st_size, st.st_mtime_ns)
 
 
-def walk_images(folder: Path, recursive: bool = True) -> list[Path]:
-    """Image files under ``folder``, sorted; hidden entries skipped, symlink loops cut."""
-    folder = Path(folder)
-    if not recursive:
-        return sorted(p for p in _entries(folder) if p.is_file() and is_image_file(p))
-    found: list[Path] = []
-    seen: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        real = os.path.realpath(dirpath)
-        if real in seen:  # a symlink back up the tree: don't go round forever
-            dirnames[:] = []
-            continue
-        seen.add(real)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found.extend(Path(dirpath, f) for f in filenames if is_image_file(Path(f)))
-    return sorted(found)
-
-
-def _entries(folder: Path) -> list[Path]:
-    try:
-        return sorted(folder.iterdir())
-    except OSError:
-        return []
-
-
-def _subdirs(folder: Path) -> list[Path]:
-    return [p for p in _entries(folder) if p.is_dir() and not p.name.startswith(".")]
-
-
-def find_split_dirs(root: Path) -> dict[str, Path]:
-    """``{"train": ..., "val": ..., "test": ...}`` for an export layout, else ``{}``."""
-    found: dict[str, Path] = {}
-    for d in _subdirs(root):
-        split = SPLIT_ALIASES.get(d.name.lower())
-        if split and split not in found:
-            found[split] = d
-    return found if "train" in found else {}
-
-
 def class_folders(folder: Path) -> dict[str, list[Path]]:
     """``{class_name: [images]}`` for the class folders directly under ``folder``."""
-    return {
-        d.name: walk_images(d)
-        for d in _subdirs(folder)
-        if d.name.lower() not in UNLABELED_NAMES
-    }
+    return {d.name: walk_images(d) for d in class_dirs(folder)}
 
 
 def scan(root: str | os.PathLike[str], val_fraction: float = 0.2, seed: int = 0) -> Dataset:
@@ -137,18 +89,10 @@ def scan(root: str | os.PathLike[str], val_fraction: float = 0.2, seed: int = 0)
         raise DatasetError(f"dataset folder not found: {root}")
     if not 0.0 <= val_fraction < 1.0:
         raise DatasetError(f"--val-fraction must be in [0, 1), got {val_fraction}")
-    split_dirs = find_split_dirs(root)
+    split_dirs = detect(root).split_dirs
     ds = _scan_splits(root, split_dirs, val_fraction, seed) if split_dirs else _scan_folders(root, val_fraction, seed)
     check_usable(ds)
     return ds
-
-
-def _unlabeled(root: Path) -> list[Path]:
-    loose = walk_images(root, recursive=False)
-    for d in _subdirs(root):
-        if d.name.lower() in UNLABELED_NAMES:
-            loose.extend(walk_images(d))
-    return sorted(loose)
 
 
 def _scan_folders(root: Path, val_fraction: float, seed: int) -> Dataset:
@@ -156,15 +100,14 @@ def _scan_folders(root: Path, val_fraction: float, seed: int) -> Dataset:
     classes = sorted(per_class)
     train, val = stratified_split(per_class, classes, val_fraction, seed)
     splits = {"train": train, "val": val} if val_fraction > 0 else {"train": train}
-    return Dataset(root, "folders", classes, splits, _unlabeled(root), warnings)
+    return Dataset(root, "folders", classes, splits, detect(root).unlabeled(), warnings)
 
 
 def _scan_splits(root: Path, dirs: dict[str, Path], val_fraction: float, seed: int) -> Dataset:
-    train_classes, warnings = _nonempty(class_folders(dirs["train"]), "train/")
+    train_classes, warnings = _nonempty(class_folders(dirs["train"]), f"{dirs['train'].name}/")
     classes = sorted(train_classes)
     if "val" in dirs:
-        train = _samples(train_classes, classes)
-        splits = {"train": train}
+        splits = {"train": _samples(train_classes, classes)}
     else:
         train, val = stratified_split(train_classes, classes, val_fraction, seed)
         splits = {"train": train, "val": val}
@@ -179,7 +122,7 @@ def _scan_splits(root: Path, dirs: dict[str, Path], val_fraction: float, seed: i
             if not found.get(name):
                 warnings.append(f"class '{name}' has no images in {dirs[split].name}/")
         splits[split] = _samples(found, classes)
-    return Dataset(root, "splits", classes, splits, _unlabeled(root), warnings)
+    return Dataset(root, "splits", classes, splits, detect(root).unlabeled(), warnings)
 
 
 def _nonempty(per_class: dict[str, list[Path]], prefix: str) -> tuple[dict, list[str]]:
@@ -247,13 +190,12 @@ def browse(root: str | os.PathLike[str]) -> tuple[str, list[str], list[Entry]]:
     root = Path(root).expanduser().resolve()
     if not root.is_dir():
         raise DatasetError(f"dataset folder not found: {root}")
-    split_dirs = find_split_dirs(root)
+    layout = detect(root)
     entries: list[Entry] = []
     classes: set[str] = set()
-    sources = split_dirs.items() if split_dirs else [("", root)]
-    for split, folder in sources:
+    for split, folder in layout.class_roots():
         for name, paths in class_folders(folder).items():
             classes.add(name)
             entries.extend(Entry(p, name, split) for p in paths)
-    entries.extend(Entry(p, None, "") for p in _unlabeled(root))
-    return ("splits" if split_dirs else "folders"), sorted(classes), entries
+    entries.extend(Entry(p, None, "") for p in layout.unlabeled())
+    return layout.kind, sorted(classes), entries

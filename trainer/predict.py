@@ -10,9 +10,9 @@ import torch
 from trainer import checkpoint as ckpt_io
 from trainer.batches import ImageBatcher, chunks
 from trainer.csvfile import Prediction, write_predictions
-from trainer.datasets import walk_images
 from trainer.events import Events
 from trainer.features import Cancelled
+from trainer.layout import walk_images
 from trainer.models import TransferModel
 
 

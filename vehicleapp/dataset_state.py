@@ -10,9 +10,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from trainer.datasets import SPLIT_ALIASES, Entry, browse
+from trainer.datasets import Entry, browse
 from trainer.images import find_unreadable
-from vehicleapp.labeling import Journal, LabelingError, is_unlabeled
+from trainer.layout import detect
+from vehicleapp.labeling import Journal, LabelingError
 from vehicleapp.workers import run_in_background
 
 
@@ -73,11 +74,7 @@ class DatasetState(QObject):
 
     def _entry_for(self, path: Path) -> Entry:
         assert self.root is not None
-        if is_unlabeled(self.root, path):
-            return Entry(path, None, "")
-        rel = path.relative_to(self.root).parts
-        split = SPLIT_ALIASES.get(rel[0].lower(), "") if len(rel) >= 3 else ""
-        return Entry(path, path.parent.name, split)
+        return Entry(path, *detect(self.root).describe(path))
 
     def _apply(self, old: Path, new: Path) -> None:
         entry = self._entry_for(new)
