@@ -1,4 +1,4 @@
-"""The one CSV writer for predictions (CLI and app), safe to open in a spreadsheet."""
+"""The one CSV module: predictions (CLI and app) and a run's split record, safe in a spreadsheet."""
 
 from __future__ import annotations
 
@@ -38,17 +38,40 @@ def row(p: Prediction, classes: list[str]) -> list[str]:
     return [safe_cell(p.path), safe_cell(p.label), conf, *probs, safe_cell(p.error)]
 
 
-def write_predictions(path: str | os.PathLike[str], classes: list[str],
-                      predictions: Iterable[Prediction]) -> int:
-    """Stream rows into ``path`` atomically; returns the number of rows written."""
+def _write(path: str | os.PathLike[str], head: list[str], rows: Iterable[list[str]]) -> int:
+    """Stream ``rows`` under ``head`` into ``path`` atomically; returns the number of rows."""
     n = 0
     with atomic_open(Path(path), "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow([safe_cell(h) for h in header(classes)])
-        for p in predictions:
-            writer.writerow(row(p, classes))
+        writer.writerow([safe_cell(h) for h in head])
+        for r in rows:
+            writer.writerow(r)
             n += 1
     return n
+
+
+def write_predictions(path: str | os.PathLike[str], classes: list[str],
+                      predictions: Iterable[Prediction]) -> int:
+    """Stream rows into ``path`` atomically; returns the number of rows written."""
+    return _write(path, header(classes), (row(p, classes) for p in predictions))
+
+
+SPLITS_HEADER = ["path", "split"]
+
+
+def write_splits(path: str | os.PathLike[str], root: Path, members: Iterable[tuple[Path, str]]) -> int:
+    """``path,split`` of each image (``path`` relative to ``root``, ``/``-separated), sorted."""
+    rows = sorted((p.relative_to(root).as_posix(), split) for p, split in members)
+    return _write(path, SPLITS_HEADER, ([safe_cell(rel), split] for rel, split in rows))
+
+
+def read_splits(path: str | os.PathLike[str]) -> dict[str, str]:
+    """``{relative path: split}`` from a file written by :func:`write_splits`."""
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        if [_unescape(h) for h in next(reader, [])] != SPLITS_HEADER:
+            raise ValueError(f"{path}: not a split record (expected columns {','.join(SPLITS_HEADER)})")
+        return {_unescape(r[0]): r[1] for r in reader if r}
 
 
 def _unescape(text: str) -> str:

@@ -2,24 +2,26 @@
 
 The layouts (which folders are classes, splits, unlabeled) are :mod:`trainer.layout`'s rules:
 
-* ``ROOT/<class>/*`` - one pool, split into train/val here (stratified, seeded);
+* ``ROOT/<class>/*`` - one pool, split into train/val here by a hash of each file's name;
 * ``ROOT/{train,val|valid|validation,test}/<class>/*`` - Kaggle/Roboflow exports, used as given.
 
-Scanning only lists files; decoding (and skipping bad files) happens in :mod:`trainer.images`.
+A file's split depends only on its name, the seed and the val fraction (TensorFlow's
+``retrain.py`` scheme), so relabeling or adding images never moves an image between train
+and val. Scanning only lists files; decoding (and skipping bad files) happens in
+:mod:`trainer.images`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from trainer.layout import class_dirs, detect, find_split_dirs, walk_images
 
 __all__ = ["Dataset", "DatasetError", "Entry", "Sample", "browse", "check_usable", "class_folders",
-           "find_split_dirs", "scan", "stratified_split", "walk_images"]
+           "find_split_dirs", "hash_split", "in_val", "scan", "walk_images"]
 
 
 class DatasetError(ValueError):
@@ -55,6 +57,10 @@ class Dataset:
 
     def all_samples(self) -> list[Sample]:
         return [s for split in self.splits.values() for s in split]
+
+    def members(self) -> list[tuple[Path, str]]:
+        """``(path, split)`` of every sample: what a run records as its split."""
+        return [(s.path, split) for split, samples in self.splits.items() for s in samples]
 
     def fingerprint(self) -> str:
         """Hash of every file's relative path, size and mtime: changes when the data does."""
@@ -98,7 +104,7 @@ def scan(root: str | os.PathLike[str], val_fraction: float = 0.2, seed: int = 0)
 def _scan_folders(root: Path, val_fraction: float, seed: int) -> Dataset:
     per_class, warnings = _nonempty(class_folders(root), "")
     classes = sorted(per_class)
-    train, val = stratified_split(per_class, classes, val_fraction, seed)
+    train, val = hash_split(_samples(per_class, classes), val_fraction, seed)
     splits = {"train": train, "val": val} if val_fraction > 0 else {"train": train}
     return Dataset(root, "folders", classes, splits, detect(root).unlabeled(), warnings)
 
@@ -109,7 +115,7 @@ def _scan_splits(root: Path, dirs: dict[str, Path], val_fraction: float, seed: i
     if "val" in dirs:
         splits = {"train": _samples(train_classes, classes)}
     else:
-        train, val = stratified_split(train_classes, classes, val_fraction, seed)
+        train, val = hash_split(_samples(train_classes, classes), val_fraction, seed)
         splits = {"train": train, "val": val}
         warnings.append(f"no val/valid split: holding out {val_fraction:.0%} of train for val")
     for split in ("val", "test"):
@@ -135,26 +141,20 @@ def _samples(per_class: dict[str, list[Path]], classes: list[str]) -> list[Sampl
     return [Sample(p, index[c]) for c in sorted(per_class) if c in index for p in per_class[c]]
 
 
-def stratified_split(
-    per_class: dict[str, list[Path]], classes: list[str], val_fraction: float, seed: int
-) -> tuple[list[Sample], list[Sample]]:
-    """Seeded per-class shuffle; each class with 2+ images gives at least one to val."""
-    rng = random.Random(seed)
-    train: list[Sample] = []
-    val: list[Sample] = []
-    for label, name in enumerate(classes):
-        paths = sorted(per_class[name])
-        rng.shuffle(paths)
-        n_val = round(len(paths) * val_fraction)
-        if val_fraction > 0 and len(paths) >= 2:
-            n_val = min(max(n_val, 1), len(paths) - 1)
-        val.extend(Sample(p, label) for p in paths[:n_val])
-        train.extend(Sample(p, label) for p in paths[n_val:])
-    return sorted(train, key=_key), sorted(val, key=_key)
+def in_val(name: str, val_fraction: float, seed: int) -> bool:
+    """Whether the file called ``name`` is held out for val: sha1 of ``"{seed}:{name}"`` (raw
+    bytes, so any file name works) read as a number in [0, 1), compared with ``val_fraction``."""
+    digest = hashlib.sha1(os.fsencode(f"{seed}:{name}")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < val_fraction
 
 
-def _key(s: Sample) -> str:
-    return str(s.path)
+def hash_split(samples: list[Sample], val_fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
+    """``(train, val)`` by :func:`in_val` of each file's name (not its class folder), so an
+    image keeps its split when it is relabeled or other images are added. A class may get no
+    val image on tiny data; :func:`check_usable` refuses an empty val split as a whole."""
+    val = [s for s in samples if in_val(s.path.name, val_fraction, seed)]
+    held = set(val)
+    return [s for s in samples if s not in held], val
 
 
 def check_usable(ds: Dataset) -> None:

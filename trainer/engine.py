@@ -118,6 +118,7 @@ class Fit:
             runs.update_config(self.run_dir, status="running", epochs=self.cfg.epochs)
         else:
             write_json(self.run_dir / runs.CONFIG, self._config())
+            runs.record_splits(self.run_dir, self.ds)
         for w in self.ds.warnings:
             self.events.warning(w)
         self.events.emit(

@@ -13,24 +13,59 @@ from trainer import datasets, runs
 from trainer.atomic import read_json, write_json
 from trainer.batches import ImageBatcher
 from trainer.events import Events
+from trainer.layout import detect
 from trainer.metrics import report
 from trainer.predict import predict
 
 SPLITS = ("auto", "train", "val", "test", "all")
 
 
-def pick_samples(run_dir: Path | None, data: Path, split: str) -> tuple[list[datasets.Sample], list[str], str]:
-    """Samples to evaluate, the data's class names and the split actually used."""
+def pick_samples(run_dir: Path | None, data: Path, split: str,
+                 events: Events | None = None) -> tuple[list[datasets.Sample], list[str], str]:
+    """Samples to evaluate, the data's class names and the split actually used.
+
+    On the data a run was trained on, ``train``/``val``/``test`` are the images the run
+    recorded in that split (relabeled ones included, with their new class); images added
+    since are left out with a warning. Other data, and runs without a record, are split now.
+    """
     cfg = read_json(run_dir / runs.CONFIG) if run_dir and (run_dir / runs.CONFIG).is_file() else {}
     ds = datasets.scan(data, cfg.get("val_fraction", 0.2), cfg.get("seed", 0))
+    same_data = bool(cfg.get("data")) and Path(cfg["data"]).resolve() == ds.root
     if split == "auto":
-        same_data = Path(cfg.get("data", "")).resolve() == ds.root
         split = "test" if "test" in ds.splits else "val" if same_data else "all"
     if split == "all":
         return ds.all_samples(), ds.classes, split
+    events = events or Events()
+    recorded = runs.recorded_splits(run_dir) if same_data else None
+    if same_data and cfg.get("dataset_fingerprint") not in (None, ds.fingerprint()):
+        how = "the images it recorded as" if recorded is not None else "a split derived now for"
+        events.warning(f"the data changed since the run; evaluating {how} {split}")
+    if recorded is not None:
+        return recorded_members(ds, recorded, split, events), ds.classes, split
     if split not in ds.splits:
         raise datasets.DatasetError(f"{data} has no {split} split (has: {', '.join(ds.splits)})")
     return ds.splits[split], ds.classes, split
+
+
+def recorded_members(ds: datasets.Dataset, recorded: dict[str, str], split: str,
+                     events: Events) -> list[datasets.Sample]:
+    """The samples of ``ds`` that the run recorded in ``split``, found by path or, after a
+    relabel moved them, by :meth:`~trainer.layout.Layout.member_key`; new images are reported."""
+    if split not in set(recorded.values()):
+        has = ", ".join(sorted(set(recorded.values())))
+        raise datasets.DatasetError(f"the run recorded no {split} split (has: {has})")
+    layout = detect(ds.root)
+    by_key = {layout.member_key(rel): s for rel, s in recorded.items()}
+    chosen, new = [], 0
+    for sample in ds.all_samples():
+        rel = sample.path.relative_to(ds.root).as_posix()
+        was = recorded.get(rel) or by_key.get(layout.member_key(rel))
+        new += was is None
+        if was == split:
+            chosen.append(sample)
+    if new:
+        events.warning(f"{new} images are new since the run and left out of the {split} evaluation")
+    return chosen
 
 
 def evaluate_run(run: str | Path, data: str | Path, events: Events,
@@ -43,7 +78,7 @@ def evaluate_run(run: str | Path, data: str | Path, events: Events,
     device = device or torch.device("cpu")
     model.to(device)
     classes = list(ckpt["classes"])
-    samples, data_classes, used = pick_samples(run_dir, Path(data), split)
+    samples, data_classes, used = pick_samples(run_dir, Path(data), split, events)
     index = {c: i for i, c in enumerate(classes)}
     unknown = sorted(set(data_classes) - set(classes))
     if unknown:
