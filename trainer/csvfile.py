@@ -56,6 +56,40 @@ def write_predictions(path: str | os.PathLike[str], classes: list[str],
     return _write(path, header(classes), (row(p, classes) for p in predictions))
 
 
+@dataclass
+class EvaluatedImage:
+    """One row of ``evaluate``'s ``predictions.csv``."""
+
+    path: str  # relative to the evaluated dataset folder, POSIX separators
+    split: str
+    true_label: str
+    predicted_label: str
+    confidence: float
+    probs: list[float]
+
+
+def evaluation_header(classes: list[str]) -> list[str]:
+    return ["path", "split", "true_label", "predicted_label", "confidence", *[f"prob_{c}" for c in classes]]
+
+
+def write_evaluation(path: str | os.PathLike[str], classes: list[str], results: Iterable[EvaluatedImage]) -> int:
+    """``evaluate``'s per-image results, atomically; returns the number of rows."""
+    rows = ([safe_cell(r.path), r.split, safe_cell(r.true_label), safe_cell(r.predicted_label),
+             f"{r.confidence:.6f}", *(f"{x:.6f}" for x in r.probs)] for r in results)
+    return _write(path, evaluation_header(classes), rows)
+
+
+def read_evaluation(path: str | os.PathLike[str]) -> tuple[list[str], list[EvaluatedImage]]:
+    """``(classes, results)`` from a file written by :func:`write_evaluation`."""
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        head = [_unescape(h) for h in next(reader)]
+        classes = [h.removeprefix("prob_") for h in head[5:]]
+        results = [EvaluatedImage(_unescape(r[0]), r[1], _unescape(r[2]), _unescape(r[3]), float(r[4]),
+                                  [float(x) for x in r[5:]]) for r in reader if r]
+    return classes, results
+
+
 SPLITS_HEADER = ["path", "split"]
 
 

@@ -29,6 +29,7 @@ LAST = "last.pt"
 BACKBONE = "backbone.pt"
 EVALUATION = "evaluation.json"
 SPLITS = "splits.csv"
+PREDICTIONS = "predictions.csv"  # evaluate's result for each image
 METRIC_FIELDS = [
     "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc",
     "lr", "seconds", "images_per_s",
