@@ -67,7 +67,8 @@ class Dataset:
         h = hashlib.sha256()
         for s in sorted(self.all_samples(), key=lambda s: str(s.path)):
             st = _stat(s.path)
-            h.update(f"{s.path.relative_to(self.root)}|{st[0]}|{st[1]}\n".encode())
+            rel = os.fsencode(s.path.relative_to(self.root).as_posix())  # any file name's bytes
+            h.update(rel + f"|{st[0]}|{st[1]}\n".encode())
         return h.hexdigest()[:16]
 
 

@@ -29,6 +29,7 @@ from trainer.events import Events, FileSink
 from trainer.features import Cancelled, backbone_key, extract
 from trainer.images import find_unreadable
 from trainer.models import create_model, preprocess_for, resolve_weights
+from trainer.pathtext import for_display, relative_text
 
 StopFn = Callable[[], bool]
 
@@ -197,7 +198,7 @@ class Fit:
     def _report_skipped(self, failed: dict[str, str]) -> None:
         if not failed:
             return
-        lines = [f"{Path(p).relative_to(self.ds.root)}: {r}" for p, r in sorted(failed.items())]
+        lines = [f"{relative_text(Path(p), self.ds.root)}: {for_display(r)}" for p, r in sorted(failed.items())]
         (self.run_dir / "skipped.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
         for line in lines:
             self.events.warning(f"skipped {line}")

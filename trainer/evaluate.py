@@ -17,6 +17,7 @@ from trainer.events import Events
 from trainer.layout import detect
 from trainer.metrics import report
 from trainer.models import TransferModel
+from trainer.pathtext import encode
 from trainer.predict import predict
 
 SPLITS = ("auto", "train", "val", "test", "all")
@@ -112,6 +113,6 @@ def _results(model: TransferModel, classes: list[str], data_classes: list[str], 
     items = [(s.path.relative_to(root).as_posix(), s.path) for s, _ in picked]
     for (s, split), p in zip(picked, predict(model, classes, batcher, items, device, events, should_stop)):
         if p.error:
-            events.warning(f"skipped {p.path}: {p.error}")
+            events.warning(f"skipped {encode(p.path)}: {p.error}")
             continue
         yield EvaluatedImage(p.path, split, data_classes[s.label], p.label, p.confidence, p.probs)

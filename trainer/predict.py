@@ -14,6 +14,7 @@ from trainer.events import Events
 from trainer.features import Cancelled
 from trainer.layout import walk_images
 from trainer.models import TransferModel
+from trainer.pathtext import encode
 
 
 def list_inputs(folder: Path, recursive: bool) -> list[tuple[str, Path]]:
@@ -67,7 +68,7 @@ def classify_folder(checkpoint: str | Path, folder: str | Path, out_csv: str | P
         for p in predict(model, classes, batcher, items, device, events, should_stop):
             if p.error:
                 errors += 1
-                events.warning(f"skipped {p.path}: {p.error}")
+                events.warning(f"skipped {encode(p.path)}: {p.error}")
             else:
                 counts[p.label] += 1
             yield p

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,18 @@ def test_undo_of_a_file_deleted_outside_the_app_is_reported(tmp_path: Path) -> N
     with pytest.raises(LabelingError, match="outside the app"):
         journal.undo()
     assert journal.moves() == []
+
+
+def test_any_file_name_moves_and_undoes_after_a_restart(tmp_path: Path) -> None:
+    _img(tmp_path / "car" / "x.png")
+    name = os.fsdecode(b"caf\xe9 \\ =1.png")
+    try:
+        queued = _img(tmp_path / "unlabeled" / name)
+    except OSError:
+        pytest.skip("this file system refuses file names that are not UTF-8")
+    move = Journal(tmp_path).assign(queued, "car")
+    assert move.dest == tmp_path / "car" / name and move.dest.is_file()
+    (tmp_path / JOURNAL).read_bytes().decode("utf-8")  # the journal stays valid UTF-8
+    assert Journal(tmp_path).moves() == [move]
+    Journal(tmp_path).undo()
+    assert queued.is_file() and not move.dest.exists()
