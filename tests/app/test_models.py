@@ -24,7 +24,9 @@ def test_thumbnail_model_and_filter(qtmodeltester, qtbot, demo_root: Path) -> No
     assert proxy.rowCount() == 12
     qtmodeltester.check(proxy)
     path = model.data(model.index(0), PATH_ROLE)
-    with qtbot.waitSignal(loader.signals.ready, timeout=10_000):
+    assert isinstance(path, Path)  # a Qt string could not hold every file name
+    # The checks above queued other thumbnails too: wait for this one's signal, not any.
+    with qtbot.waitSignal(loader.signals.ready, timeout=10_000, check_params_cb=lambda p: p == str(path)):
         assert loader.pixmap(path) is None  # queued; arrives on the GUI thread
     assert loader.pixmap(path) is not None
     loader.wait()
