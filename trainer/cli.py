@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from trainer.config import DEFAULT_RUNS_DIR, DEVICE_CHOICES, TrainConfig
+from trainer.layout import SPLIT_NAMES
 from trainer.options import add_config_arguments, add_grid_arguments, config_from_args, grid_from_args
 from trainer.protocol import Event, Exit, MissingDependency, UsageError, VerificationFailed
 
@@ -246,7 +247,8 @@ def _demo_data_parser(p: argparse.ArgumentParser) -> None:
 def _evaluate_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="run folder or checkpoint file")
     p.add_argument("data")
-    p.add_argument("--split", default="auto", choices=["auto", "train", "val", "test", "all"])
+    p.add_argument("--split", default="auto", choices=["auto", *SPLIT_NAMES, "all"],
+                   help="auto: test if there is one, else the run's own val images")
     p.add_argument("--json", action="store_true")
     _device_flag(p)
     _events_flag(p)

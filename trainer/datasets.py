@@ -1,31 +1,28 @@
 """Finding images on disk: ImageFolder trees and train/val/test exports.
 
-Two layouts are understood:
+The layouts (which folders are classes, splits, unlabeled) are :mod:`trainer.layout`'s rules:
 
-* ``ROOT/<class>/*`` - one pool, split into train/val here (stratified, seeded);
+* ``ROOT/<class>/*`` - one pool, split into train/val here by a hash of each file's name;
 * ``ROOT/{train,val|valid|validation,test}/<class>/*`` - Kaggle/Roboflow exports, used as given.
 
-Scanning only lists files; decoding (and skipping bad files) happens in :mod:`trainer.images`.
+A file's split depends only on its name, the seed and the val fraction (TensorFlow's
+``retrain.py`` scheme), so relabeling or adding images never moves an image between train
+and val. Scanning only lists files; decoding (and skipping bad files) happens in
+:mod:`trainer.images`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trainer.images import is_image_file
+from trainer.layout import class_dirs, detect, find_split_dirs, walk_images
 from trainer.protocol import UsageError
 
-SPLIT_ALIASES = {
-    "train": "train", "training": "train",
-    "val": "val", "valid": "val", "validation": "val",
-    "test": "test", "testing": "test",
-}
-#: Folders that hold images without a class yet (the app's labeling queue).
-UNLABELED_NAMES = frozenset({"unlabeled", "unlabelled", "_unlabeled"})
+__all__ = ["Dataset", "DatasetError", "Entry", "Sample", "browse", "check_usable", "class_folders",
+           "find_split_dirs", "hash_split", "in_val", "scan", "walk_images"]
 
 
 class DatasetError(UsageError):
@@ -62,12 +59,17 @@ class Dataset:
     def all_samples(self) -> list[Sample]:
         return [s for split in self.splits.values() for s in split]
 
+    def members(self) -> list[tuple[Path, str]]:
+        """``(path, split)`` of every sample: what a run records as its split."""
+        return [(s.path, split) for split, samples in self.splits.items() for s in samples]
+
     def fingerprint(self) -> str:
         """Hash of every file's relative path, size and mtime: changes when the data does."""
         h = hashlib.sha256()
         for s in sorted(self.all_samples(), key=lambda s: str(s.path)):
             st = _stat(s.path)
-            h.update(f"{s.path.relative_to(self.root)}|{st[0]}|{st[1]}\n".encode())
+            rel = os.fsencode(s.path.relative_to(self.root).as_posix())  # any file name's bytes
+            h.update(rel + f"|{st[0]}|{st[1]}\n".encode())
         return h.hexdigest()[:16]
 
 
@@ -79,52 +81,9 @@ def _stat(path: Path) -> tuple[int, int]:
     return (st.st_size, st.st_mtime_ns)
 
 
-def walk_images(folder: Path, recursive: bool = True) -> list[Path]:
-    """Image files under ``folder``, sorted; hidden entries skipped, symlink loops cut."""
-    folder = Path(folder)
-    if not recursive:
-        return sorted(p for p in _entries(folder) if p.is_file() and is_image_file(p))
-    found: list[Path] = []
-    seen: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        real = os.path.realpath(dirpath)
-        if real in seen:  # a symlink back up the tree: don't go round forever
-            dirnames[:] = []
-            continue
-        seen.add(real)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found.extend(Path(dirpath, f) for f in filenames if is_image_file(Path(f)))
-    return sorted(found)
-
-
-def _entries(folder: Path) -> list[Path]:
-    try:
-        return sorted(folder.iterdir())
-    except OSError:
-        return []
-
-
-def _subdirs(folder: Path) -> list[Path]:
-    return [p for p in _entries(folder) if p.is_dir() and not p.name.startswith(".")]
-
-
-def find_split_dirs(root: Path) -> dict[str, Path]:
-    """``{"train": ..., "val": ..., "test": ...}`` for an export layout, else ``{}``."""
-    found: dict[str, Path] = {}
-    for d in _subdirs(root):
-        split = SPLIT_ALIASES.get(d.name.lower())
-        if split and split not in found:
-            found[split] = d
-    return found if "train" in found else {}
-
-
 def class_folders(folder: Path) -> dict[str, list[Path]]:
     """``{class_name: [images]}`` for the class folders directly under ``folder``."""
-    return {
-        d.name: walk_images(d)
-        for d in _subdirs(folder)
-        if d.name.lower() not in UNLABELED_NAMES
-    }
+    return {d.name: walk_images(d) for d in class_dirs(folder)}
 
 
 def scan(root: str | os.PathLike[str], val_fraction: float = 0.2, seed: int = 0) -> Dataset:
@@ -138,36 +97,27 @@ def scan(root: str | os.PathLike[str], val_fraction: float = 0.2, seed: int = 0)
         raise DatasetError(f"dataset folder not found: {root}")
     if not 0.0 <= val_fraction < 1.0:
         raise DatasetError(f"--val-fraction must be in [0, 1), got {val_fraction}")
-    split_dirs = find_split_dirs(root)
+    split_dirs = detect(root).split_dirs
     ds = _scan_splits(root, split_dirs, val_fraction, seed) if split_dirs else _scan_folders(root, val_fraction, seed)
     check_usable(ds)
     return ds
 
 
-def _unlabeled(root: Path) -> list[Path]:
-    loose = walk_images(root, recursive=False)
-    for d in _subdirs(root):
-        if d.name.lower() in UNLABELED_NAMES:
-            loose.extend(walk_images(d))
-    return sorted(loose)
-
-
 def _scan_folders(root: Path, val_fraction: float, seed: int) -> Dataset:
     per_class, warnings = _nonempty(class_folders(root), "")
     classes = sorted(per_class)
-    train, val = stratified_split(per_class, classes, val_fraction, seed)
+    train, val = hash_split(_samples(per_class, classes), val_fraction, seed)
     splits = {"train": train, "val": val} if val_fraction > 0 else {"train": train}
-    return Dataset(root, "folders", classes, splits, _unlabeled(root), warnings)
+    return Dataset(root, "folders", classes, splits, detect(root).unlabeled(), warnings)
 
 
 def _scan_splits(root: Path, dirs: dict[str, Path], val_fraction: float, seed: int) -> Dataset:
-    train_classes, warnings = _nonempty(class_folders(dirs["train"]), "train/")
+    train_classes, warnings = _nonempty(class_folders(dirs["train"]), f"{dirs['train'].name}/")
     classes = sorted(train_classes)
     if "val" in dirs:
-        train = _samples(train_classes, classes)
-        splits = {"train": train}
+        splits = {"train": _samples(train_classes, classes)}
     else:
-        train, val = stratified_split(train_classes, classes, val_fraction, seed)
+        train, val = hash_split(_samples(train_classes, classes), val_fraction, seed)
         splits = {"train": train, "val": val}
         warnings.append(f"no val/valid split: holding out {val_fraction:.0%} of train for val")
     for split in ("val", "test"):
@@ -180,7 +130,7 @@ def _scan_splits(root: Path, dirs: dict[str, Path], val_fraction: float, seed: i
             if not found.get(name):
                 warnings.append(f"class '{name}' has no images in {dirs[split].name}/")
         splits[split] = _samples(found, classes)
-    return Dataset(root, "splits", classes, splits, _unlabeled(root), warnings)
+    return Dataset(root, "splits", classes, splits, detect(root).unlabeled(), warnings)
 
 
 def _nonempty(per_class: dict[str, list[Path]], prefix: str) -> tuple[dict, list[str]]:
@@ -193,26 +143,20 @@ def _samples(per_class: dict[str, list[Path]], classes: list[str]) -> list[Sampl
     return [Sample(p, index[c]) for c in sorted(per_class) if c in index for p in per_class[c]]
 
 
-def stratified_split(
-    per_class: dict[str, list[Path]], classes: list[str], val_fraction: float, seed: int
-) -> tuple[list[Sample], list[Sample]]:
-    """Seeded per-class shuffle; each class with 2+ images gives at least one to val."""
-    rng = random.Random(seed)
-    train: list[Sample] = []
-    val: list[Sample] = []
-    for label, name in enumerate(classes):
-        paths = sorted(per_class[name])
-        rng.shuffle(paths)
-        n_val = round(len(paths) * val_fraction)
-        if val_fraction > 0 and len(paths) >= 2:
-            n_val = min(max(n_val, 1), len(paths) - 1)
-        val.extend(Sample(p, label) for p in paths[:n_val])
-        train.extend(Sample(p, label) for p in paths[n_val:])
-    return sorted(train, key=_key), sorted(val, key=_key)
+def in_val(name: str, val_fraction: float, seed: int) -> bool:
+    """Whether the file called ``name`` is held out for val: sha1 of ``"{seed}:{name}"`` (raw
+    bytes, so any file name works) read as a number in [0, 1), compared with ``val_fraction``."""
+    digest = hashlib.sha1(os.fsencode(f"{seed}:{name}")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < val_fraction
 
 
-def _key(s: Sample) -> str:
-    return str(s.path)
+def hash_split(samples: list[Sample], val_fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
+    """``(train, val)`` by :func:`in_val` of each file's name (not its class folder), so an
+    image keeps its split when it is relabeled or other images are added. A class may get no
+    val image on tiny data; :func:`check_usable` refuses an empty val split as a whole."""
+    val = [s for s in samples if in_val(s.path.name, val_fraction, seed)]
+    held = set(val)
+    return [s for s in samples if s not in held], val
 
 
 def check_usable(ds: Dataset) -> None:
@@ -248,13 +192,12 @@ def browse(root: str | os.PathLike[str]) -> tuple[str, list[str], list[Entry]]:
     root = Path(root).expanduser().resolve()
     if not root.is_dir():
         raise DatasetError(f"dataset folder not found: {root}")
-    split_dirs = find_split_dirs(root)
+    layout = detect(root)
     entries: list[Entry] = []
     classes: set[str] = set()
-    sources = split_dirs.items() if split_dirs else [("", root)]
-    for split, folder in sources:
+    for split, folder in layout.class_roots():
         for name, paths in class_folders(folder).items():
             classes.add(name)
             entries.extend(Entry(p, name, split) for p in paths)
-    entries.extend(Entry(p, None, "") for p in _unlabeled(root))
-    return ("splits" if split_dirs else "folders"), sorted(classes), entries
+    entries.extend(Entry(p, None, "") for p in layout.unlabeled())
+    return layout.kind, sorted(classes), entries

@@ -33,6 +33,7 @@ from trainer.images import find_unreadable
 from trainer.logs import log_sink, run_log
 from trainer.loop import Callback, FitLoop, LoopSettings
 from trainer.models import create_model, frozen_backbones, preprocess_for, resolve_weights
+from trainer.pathtext import for_display, relative_text
 from trainer.protocol import Event, Status, UsageError
 
 StopFn = Callable[[], bool]
@@ -122,6 +123,7 @@ class Fit:
             runs.update_config(self.run_dir, status=Status.RUNNING, epochs=self.cfg.epochs)
         else:
             write_json(self.run_dir / runs.CONFIG, self._config())
+            runs.record_splits(self.run_dir, self.ds)
         for w in self.ds.warnings:
             self.events.warning(w)
         self.events.emit(
@@ -222,7 +224,7 @@ class Fit:
     def _report_skipped(self, failed: dict[str, str]) -> None:
         if not failed:
             return
-        lines = [f"{Path(p).relative_to(self.ds.root)}: {r}" for p, r in sorted(failed.items())]
+        lines = [f"{relative_text(Path(p), self.ds.root)}: {for_display(r)}" for p, r in sorted(failed.items())]
         (self.run_dir / "skipped.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
         for line in lines:
             self.events.warning(f"skipped {line}")

@@ -10,10 +10,11 @@ import torch
 from trainer import checkpoint as ckpt_io
 from trainer.batches import ImageBatcher, chunks
 from trainer.csvfile import Prediction, write_predictions
-from trainer.datasets import walk_images
 from trainer.events import Events
 from trainer.features import Cancelled
+from trainer.layout import walk_images
 from trainer.models import TransferModel
+from trainer.pathtext import encode
 from trainer.protocol import UsageError
 
 
@@ -68,7 +69,7 @@ def classify_folder(checkpoint: str | Path, folder: str | Path, out_csv: str | P
         for p in predict(model, classes, batcher, items, device, events, should_stop):
             if p.error:
                 errors += 1
-                events.warning(f"skipped {p.path}: {p.error}")
+                events.warning(f"skipped {encode(p.path)}: {p.error}")
             else:
                 counts[p.label] += 1
             yield p

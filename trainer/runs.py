@@ -1,4 +1,5 @@
-"""A run is a folder: ``config.json``, ``metrics.csv``, ``events.jsonl`` and checkpoints.
+"""A run is a folder: ``config.json``, ``metrics.csv``, ``events.jsonl``, ``splits.csv`` (which
+image was in which split) and checkpoints.
 
 The CLI writes it and the app reads it through the same functions here.
 """
@@ -11,9 +12,13 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainer.atomic import atomic_open, read_json, write_json
+from trainer.csvfile import read_splits, write_splits
+
+if TYPE_CHECKING:
+    from trainer.datasets import Dataset
 
 CONFIG = "config.json"
 METRICS = "metrics.csv"
@@ -22,6 +27,8 @@ BEST = "best.pt"
 LAST = "last.pt"
 BACKBONE = "backbone.pt"
 EVALUATION = "evaluation.json"
+SPLITS = "splits.csv"
+PREDICTIONS = "predictions.csv"  # evaluate's result for each image
 METRIC_FIELDS = [
     "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc",
     "lr", "seconds", "images_per_s",
@@ -121,6 +128,17 @@ def list_runs(out: Path) -> list[RunInfo]:
         except (OSError, ValueError):
             continue  # a half-written or foreign folder is not a run
     return sorted(runs, key=lambda r: str(r.config.get("created", "")), reverse=True)
+
+
+def record_splits(run_dir: Path, ds: Dataset) -> None:
+    """Write which image was in which split, so an evaluation later uses what training held out."""
+    write_splits(Path(run_dir) / SPLITS, ds.root, ds.members())
+
+
+def recorded_splits(run_dir: Path | None) -> dict[str, str] | None:
+    """``{path relative to the data: split}`` as the run recorded it; None for older runs."""
+    path = Path(run_dir) / SPLITS if run_dir else None
+    return read_splits(path) if path and path.is_file() else None
 
 
 def update_config(run_dir: Path, **changes: Any) -> dict[str, Any]:

@@ -10,9 +10,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from trainer.datasets import SPLIT_ALIASES, Entry, browse
+from trainer.datasets import Entry, browse
 from trainer.images import find_unreadable
-from vehicleapp.labeling import Journal, LabelingError, is_unlabeled
+from trainer.layout import detect
+from trainer.pathtext import for_display
+from vehicleapp.labeling import Journal, LabelingError
 from vehicleapp.workers import run_in_background
 
 
@@ -20,9 +22,10 @@ class DatasetState(QObject):
     loading = Signal(str)
     loaded = Signal()  # root, classes and entries replaced
     failed = Signal(str)
-    moved = Signal(str, object)  # old path, new Entry
+    # Paths go as Python objects: a Qt string cannot hold a file name that is not UTF-8.
+    moved = Signal(object, object)  # old Path, new Entry
     classes_changed = Signal()
-    problems = Signal(dict)  # {path: reason} from the background check
+    problems = Signal(object)  # {path: reason} from the background check
     message = Signal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -73,11 +76,7 @@ class DatasetState(QObject):
 
     def _entry_for(self, path: Path) -> Entry:
         assert self.root is not None
-        if is_unlabeled(self.root, path):
-            return Entry(path, None, "")
-        rel = path.relative_to(self.root).parts
-        split = SPLIT_ALIASES.get(rel[0].lower(), "") if len(rel) >= 3 else ""
-        return Entry(path, path.parent.name, split)
+        return Entry(path, *detect(self.root).describe(path))
 
     def _apply(self, old: Path, new: Path) -> None:
         entry = self._entry_for(new)
@@ -85,7 +84,7 @@ class DatasetState(QObject):
         if entry.label and entry.label not in self.classes:
             self.classes = sorted({*self.classes, entry.label})
             self.classes_changed.emit()
-        self.moved.emit(str(old), entry)
+        self.moved.emit(old, entry)
 
     def assign(self, path: str | Path, label: str) -> bool:
         """Move an image into class ``label``; False (with a message) when it can't."""
@@ -94,10 +93,10 @@ class DatasetState(QObject):
         try:
             move = self.journal.assign(Path(path), label)
         except (LabelingError, OSError) as exc:
-            self.message.emit(str(exc))
+            self.message.emit(for_display(str(exc)))
             return False
         self._apply(move.src, move.dest)
-        self.message.emit(f"{move.src.name} → {label}  (Ctrl+Z undoes)")
+        self.message.emit(for_display(f"{move.src.name} → {label}  (Ctrl+Z undoes)"))
         return True
 
     def undo(self) -> bool:
@@ -106,13 +105,13 @@ class DatasetState(QObject):
         try:
             move = self.journal.undo()
         except (LabelingError, OSError) as exc:
-            self.message.emit(str(exc))
+            self.message.emit(for_display(str(exc)))
             return False
         if move is None:
             self.message.emit("nothing to undo")
             return False
         self._apply(move.src, move.dest)
-        self.message.emit(f"undone: {move.dest.name} is back in {move.dest.parent.name}")
+        self.message.emit(for_display(f"undone: {move.dest.name} is back in {move.dest.parent.name}"))
         return True
 
     def add_class(self, name: str) -> bool:
@@ -121,7 +120,7 @@ class DatasetState(QObject):
         try:
             self.journal.add_class(name)
         except (LabelingError, OSError) as exc:
-            self.message.emit(str(exc))
+            self.message.emit(for_display(str(exc)))
             return False
         if name not in self.classes:
             self.classes = sorted({*self.classes, name})

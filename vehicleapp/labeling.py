@@ -1,7 +1,8 @@
 """Relabeling by moving files between class folders, journaled so every move can be undone.
 
-No Qt here: the journal is a JSON-lines file in the dataset root, so an undo works even
-after the app restarts. A move never overwrites: a taken name gets ``-1``, ``-2``, ...
+Where a labeled image goes is :mod:`trainer.layout`'s rule. No Qt here: the journal is a
+JSON-lines file in the dataset root, so an undo works even after the app restarts. A move
+never overwrites: a taken name gets ``-1``, ``-2``, ...
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from trainer.datasets import SPLIT_ALIASES, UNLABELED_NAMES
 from trainer.files import unique_path
+from trainer.layout import detect
 
 JOURNAL = ".vehicleapp-journal.jsonl"
 
@@ -28,31 +29,9 @@ class LabelingError(ValueError):
     """A move that cannot be done; the message says why."""
 
 
-def class_root(dataset_root: Path, image: Path) -> Path:
-    """The folder whose subfolders are the classes this image belongs among.
-
-    ``ROOT/car/x.jpg`` -> ROOT; ``ROOT/train/car/x.jpg`` -> ROOT/train; a loose or
-    unlabeled image goes to ROOT's classes (or ROOT/train's in a split layout).
-    """
-    rel = image.relative_to(dataset_root)
-    if len(rel.parts) >= 3 and rel.parts[0].lower() in SPLIT_ALIASES:
-        return dataset_root / rel.parts[0]
-    return default_class_root(dataset_root)
-
-
-def default_class_root(dataset_root: Path) -> Path:
-    """Where new classes and unlabeled images go: ROOT, or ROOT/train in a split layout."""
-    return dataset_root / "train" if (dataset_root / "train").is_dir() else dataset_root
-
-
 def check_class_name(label: str) -> None:
     if not label or "/" in label or "\\" in label or label.startswith("."):
         raise LabelingError(f"invalid class name: {label!r}")
-
-
-def is_unlabeled(dataset_root: Path, image: Path) -> bool:
-    rel = image.relative_to(dataset_root)
-    return len(rel.parts) == 1 or rel.parts[0].lower() in UNLABELED_NAMES
 
 
 class Journal:
@@ -61,7 +40,6 @@ class Journal:
     def __init__(self, dataset_root: Path) -> None:
         self.root = Path(dataset_root)
         self.path = self.root / JOURNAL
-        self.undone: list[Move] = []
 
     def moves(self) -> list[Move]:
         """Moves not yet undone, oldest first."""
@@ -91,7 +69,7 @@ class Journal:
         image = Path(image)
         if not image.is_file():
             raise LabelingError(f"{image.name} no longer exists")
-        folder = class_root(self.root, image) / label
+        folder = detect(self.root).destination(image, label)
         if image.parent == folder:
             raise LabelingError(f"{image.name} is already in {label}")
         folder.mkdir(parents=True, exist_ok=True)
@@ -116,8 +94,8 @@ class Journal:
         return Move(last.dest, back)
 
     def add_class(self, label: str) -> Path:
-        """Create an (empty) class folder beside the others."""
+        """Create an (empty) class folder beside the others (in the train folder of an export)."""
         check_class_name(label)
-        folder = default_class_root(self.root) / label
+        folder = detect(self.root).train_root() / label
         folder.mkdir(parents=True, exist_ok=True)
         return folder

@@ -7,6 +7,7 @@ thread by whoever receives the signal.
 from __future__ import annotations
 
 import logging
+import os
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -63,7 +64,7 @@ def pil_to_qimage(img: Any) -> QImage:
     return QImage(data, img.width, img.height, 3 * img.width, QImage.Format.Format_RGB888).copy()
 
 
-def load_qimage(path: str, max_side: int) -> QImage:
+def load_qimage(path: str | os.PathLike[str], max_side: int) -> QImage:
     """Decode with the engine's one loader and shrink to ``max_side`` (worker threads only)."""
     img = load_image(path, max_side=max_side)
     img.thumbnail((max_side, max_side))
@@ -87,9 +88,10 @@ class _ThumbJob(QRunnable):
 
 
 class ThumbnailSignals(QObject):
-    loaded = Signal(str, QImage)
-    failed = Signal(str, str)
-    ready = Signal(str)  # a pixmap is now in the cache
+    # Paths travel as Python objects: a Qt string cannot hold a file name that is not UTF-8.
+    loaded = Signal(object, QImage)
+    failed = Signal(object, str)
+    ready = Signal(object)  # a pixmap is now in the cache
 
 
 class ThumbnailLoader(QObject):
@@ -108,8 +110,9 @@ class ThumbnailLoader(QObject):
         self.errors: dict[str, str] = {}
         self._pending: set[str] = set()
 
-    def pixmap(self, path: str) -> QPixmap | None:
-        """Cached pixmap, or None after queueing a load (``signals.ready`` follows)."""
+    def pixmap(self, path: str | os.PathLike[str]) -> QPixmap | None:
+        """Cached pixmap, or None after queueing a load (``signals.ready(str(path))`` follows)."""
+        path = os.fspath(path)
         pm = self.cache.get(path)
         if pm is not None:
             self.cache.move_to_end(path)

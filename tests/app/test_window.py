@@ -15,6 +15,7 @@ from tests.conftest import quiet_events
 from trainer.config import TrainConfig
 from trainer.engine import train
 from vehicleapp.main_window import MainWindow
+from vehicleapp.models.thumbnails import PATH_ROLE
 
 
 def _fast_training(win: MainWindow, epochs: int = 2) -> None:
@@ -71,6 +72,37 @@ def test_relabel_by_key_press_and_undo(qtbot, window: MainWindow, answers, demo_
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert original.is_file()
     assert not moved.exists()
+
+
+def test_any_file_name_is_shown_labeled_from_the_grid_and_undone(qtbot, window: MainWindow, answers,  # noqa: ANN001
+                                                                   demo_copy: Path) -> None:
+    name = os.fsdecode(b"caf\xe9.jpg")  # not UTF-8: a Qt string cannot hold this name
+    queued = demo_copy / "unlabeled" / name
+    queued.parent.mkdir()
+    try:
+        shutil.copy(next(demo_copy.glob("car/*.jpg")), queued)
+    except OSError:
+        pytest.skip("this file system refuses file names that are not UTF-8")
+    open_folder(qtbot, window, answers, demo_copy)
+    page = window.dataset_page
+    page.class_filter.setCurrentIndex(page.class_filter.findData("(unlabeled)"))
+    assert page.proxy.rowCount() == 1
+    index = page.proxy.index(0, 0)
+    assert index.data(PATH_ROLE) == queued
+    assert index.data(Qt.ItemDataRole.DisplayRole) == "caf\ufffd.jpg"
+    index.data(Qt.ItemDataRole.DecorationRole)  # queues the thumbnail, unless the grid already did
+    qtbot.waitUntil(lambda: str(queued) in window.thumbs.cache, timeout=10_000)
+    page.grid.setFocus()
+    page.grid.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    qtbot.keyClick(page.grid, Qt.Key.Key_1)  # 1 = car
+    labeled = demo_copy / "car" / name
+    assert labeled.is_file() and not queued.exists()
+    assert [e for e in window.state.entries if e.path == labeled][0].label == "car"
+    assert page.model.entries[page.model._row_of[str(labeled)]].path == labeled
+    assert window.state.unlabeled() == []
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert queued.is_file() and not labeled.exists()
+    assert [e.path for e in window.state.unlabeled()] == [queued]
 
 
 def test_label_unlabeled_images_with_the_keyboard(qtbot, window: MainWindow, answers, demo_copy: Path) -> None:  # noqa: ANN001

@@ -1,4 +1,4 @@
-"""Scanning folders: both layouts, seeded stratified splits, and clear errors."""
+"""Scanning folders: both layouts, splits stable under relabeling, and clear errors."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from trainer.datasets import DatasetError, scan, walk_images
+from trainer.datasets import DatasetError, in_val, scan, walk_images
 
 
 def _img(path: Path) -> Path:
@@ -18,22 +18,59 @@ def _img(path: Path) -> Path:
 
 
 def _tree(root: Path, spec: dict[str, int]) -> Path:
+    """Images named after their folder (``car_000.png``): names are unique, as photos' are."""
     for rel, n in spec.items():
         for i in range(n):
-            _img(root / rel / f"{i:03d}.png")
+            _img(root / rel / f"{rel.replace('/', '_')}_{i:03d}.png")
     return root
 
 
-def test_folder_layout_split_is_stratified_seeded_and_disjoint(tmp_path: Path) -> None:
-    root = _tree(tmp_path, {"car": 10, "truck": 10, "bus": 5})
+def test_folder_layout_split_is_seeded_disjoint_and_near_the_fraction(tmp_path: Path) -> None:
+    root = _tree(tmp_path, {"car": 100, "truck": 100, "bus": 50})
     a = scan(root, val_fraction=0.2, seed=1)
     assert a.layout == "folders"
     assert a.classes == ["bus", "car", "truck"]
-    assert a.counts()["val"] == {"bus": 1, "car": 2, "truck": 2}
-    assert a.counts()["train"] == {"bus": 4, "car": 8, "truck": 8}
+    n_val = len(a.splits["val"])
+    assert 30 <= n_val <= 70  # 20% of 250, give or take what a hash gives
+    assert len(a.splits["train"]) + n_val == 250
+    assert all(n > 0 for n in a.counts()["val"].values())
     assert {s.path for s in a.splits["train"]}.isdisjoint({s.path for s in a.splits["val"]})
     assert scan(root, 0.2, seed=1).splits == a.splits
     assert scan(root, 0.2, seed=2).splits["val"] != a.splits["val"]
+
+
+def _split_by_name(root: Path) -> dict[str, str]:
+    return {s.path.name: split for split, samples in scan(root).splits.items() for s in samples}
+
+
+def test_relabeling_or_adding_images_never_moves_an_image_between_train_and_val(tmp_path: Path) -> None:
+    root = _tree(tmp_path, {"car": 30, "truck": 30})
+    before = _split_by_name(root)
+    for i in range(0, 30, 3):  # relabel a third of the cars as trucks
+        (root / "car" / f"car_{i:03d}.png").rename(root / "truck" / f"car_{i:03d}.png")
+    _tree(root, {"bus": 20, "car/more": 25})  # a new class, and new images of an old one
+    after = _split_by_name(root)
+    assert {name: after[name] for name in before} == before
+    assert set(after) - set(before)  # the new images are there too
+
+
+def test_any_file_name_gets_a_split(tmp_path: Path) -> None:
+    root = _tree(tmp_path, {"a": 10, "b": 10})
+    odd = [os.fsdecode(b"caf\xe9.png"), "\U0001f697 =x%\\.png"]
+    for name in odd:
+        _img(root / "a" / name)
+    before = _split_by_name(root)
+    (root / "a" / odd[0]).rename(root / "b" / odd[0])
+    assert _split_by_name(root) == before
+    assert set(odd) <= set(before)
+
+
+def test_an_empty_val_split_on_tiny_data_is_the_usual_error(tmp_path: Path) -> None:
+    root = _tree(tmp_path, {"a": 1, "b": 1})
+    names = [p.name for p in root.glob("*/*.png")]
+    seed = next(s for s in range(100) if not any(in_val(n, 0.2, s) for n in names))
+    with pytest.raises(DatasetError, match="the val split has no usable images"):
+        scan(root, 0.2, seed)
 
 
 def test_split_layout_uses_given_splits_and_valid_alias(tmp_path: Path) -> None:
@@ -47,8 +84,10 @@ def test_split_layout_uses_given_splits_and_valid_alias(tmp_path: Path) -> None:
 
 
 def test_split_layout_without_val_holds_out_part_of_train(tmp_path: Path) -> None:
-    ds = scan(_tree(tmp_path, {"train/a": 5, "train/b": 5}), val_fraction=0.2)
-    assert ds.counts()["val"] == {"a": 1, "b": 1}
+    ds = scan(_tree(tmp_path, {"training/a": 20, "training/b": 20}), val_fraction=0.2)
+    assert ds.layout == "splits"
+    assert 0 < len(ds.splits["val"]) < 20
+    assert ds.splits["val"] == [s for s in ds.all_samples() if in_val(s.path.name, 0.2, 0)]
     assert any("no val" in w for w in ds.warnings)
 
 

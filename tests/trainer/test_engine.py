@@ -105,9 +105,9 @@ def test_bad_images_are_skipped_reported_and_never_stop_the_run(demo_copy: Path,
 def test_too_few_usable_classes_fails_before_training(tmp_path: Path) -> None:
     for cls in ("a", "b"):
         (tmp_path / "d" / cls).mkdir(parents=True)
-    for i in range(3):
-        Image.new("RGB", (40, 40)).save(tmp_path / "d" / "a" / f"{i}.png")
-        (tmp_path / "d" / "b" / f"{i}.png").write_bytes(b"junk")
+    for i in range(10):  # enough distinct names that the name-hash split holds some out for val
+        Image.new("RGB", (40, 40)).save(tmp_path / "d" / "a" / f"a{i}.png")
+        (tmp_path / "d" / "b" / f"b{i}.png").write_bytes(b"junk")
     with pytest.raises(DatasetError, match="fewer than 2 classes"):
         train(_cfg(tmp_path / "d", tmp_path), quiet_events(), lambda: False)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
 from trainer.csvfile import Prediction
+from trainer.pathtext import for_display
 from vehicleapp.models.filtering import FilterProxy
 from vehicleapp.workers import ThumbnailLoader
 
@@ -68,7 +69,7 @@ class PredictionsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole and col > 0:
             if isinstance(value, float):
                 return f"{value:.1%}" if col == 3 else f"{value:.3f}"
-            return "" if value is None else str(value)
+            return "" if value is None else for_display(str(value))
         return None
 
     def _on_thumb(self, path: str) -> None:

@@ -8,10 +8,11 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QColor, QPixmap
 
 from trainer.datasets import Entry
+from trainer.pathtext import for_display
 from vehicleapp.models.filtering import FilterProxy
 from vehicleapp.workers import ThumbnailLoader
 
-PATH_ROLE = Qt.ItemDataRole.UserRole + 1
+PATH_ROLE = Qt.ItemDataRole.UserRole + 1  # the image's Path (a Qt string cannot hold every name)
 LABEL_ROLE = Qt.ItemDataRole.UserRole + 2
 SPLIT_ROLE = Qt.ItemDataRole.UserRole + 3
 UNLABELED = "(unlabeled)"
@@ -45,16 +46,16 @@ class ThumbnailModel(QAbstractListModel):
             return None
         e = self.entries[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return e.path.name
+            return for_display(e.path.name)
         if role == Qt.ItemDataRole.DecorationRole and self.loader is not None:
             return self.loader.pixmap(str(e.path)) or self._placeholder
         if role == Qt.ItemDataRole.ToolTipRole:
             error = self.loader.errors.get(str(e.path)) if self.loader else None
             label = e.label or UNLABELED
-            return f"{e.path.name}\n{label}{' / ' + e.split if e.split else ''}" + (
-                f"\nunreadable: {error}" if error else "")
+            return for_display(f"{e.path.name}\n{label}{' / ' + e.split if e.split else ''}" + (
+                f"\nunreadable: {error}" if error else ""))
         if role == PATH_ROLE:
-            return str(e.path)
+            return e.path
         if role == LABEL_ROLE:
             return e.label or UNLABELED
         if role == SPLIT_ROLE:

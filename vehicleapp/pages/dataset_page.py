@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from trainer.datasets import Entry
+from trainer.pathtext import for_display
 from vehicleapp import dialogs
 from vehicleapp.dataset_state import DatasetState
 from vehicleapp.models.thumbnails import PATH_ROLE, UNLABELED, ThumbnailFilter, ThumbnailModel
@@ -265,12 +266,12 @@ class DatasetPage(QWidget):
         self.problems.clear()
         root = self.state.root or Path("/")
         for path, reason in sorted(failed.items()):
-            self.problems.addItem(f"{Path(path).relative_to(root)} — {reason}")
+            self.problems.addItem(for_display(f"{Path(path).relative_to(root)} — {reason}"))
         if not failed:
             self.problems.addItem("none: every image can be read")
 
-    def _on_moved(self, old: str, entry: Entry) -> None:
-        self.model.replace_path(Path(old), entry)
+    def _on_moved(self, old: Path, entry: Entry) -> None:
+        self.model.replace_path(old, entry)
         self._update_summary()
         self._apply_filter()
 
@@ -283,7 +284,7 @@ class DatasetPage(QWidget):
             self.preview.show_image(current.data(PATH_ROLE))
 
     # -- labeling -------------------------------------------------------------------------
-    def selected_paths(self) -> list[str]:
+    def selected_paths(self) -> list[Path]:
         return [i.data(PATH_ROLE) for i in self.grid.selectionModel().selectedIndexes()]
 
     def assign_selected(self, label: str) -> None:

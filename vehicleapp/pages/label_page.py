@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -17,7 +19,7 @@ class LabelPage(QWidget):
     def __init__(self, state: DatasetState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self.queue: list[str] = []
+        self.queue: list[Path] = []
         self.pos = 0
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._build()
@@ -89,12 +91,12 @@ class LabelPage(QWidget):
         entries = self.state.entries
         if self.mode.currentData() == UNLABELED_QUEUE:
             entries = [e for e in entries if e.label is None]
-        self.queue = [str(e.path) for e in entries]
+        self.queue = [e.path for e in entries]
         self.pos = min(self.pos, max(len(self.queue) - 1, 0))
         self._show()
 
-    def _entry(self, path: str) -> Entry | None:
-        return next((e for e in self.state.entries if str(e.path) == path), None)
+    def _entry(self, path: Path) -> Entry | None:
+        return next((e for e in self.state.entries if e.path == path), None)
 
     def _show(self) -> None:
         if not self.queue:
@@ -110,7 +112,7 @@ class LabelPage(QWidget):
         self.position.setText(f"{self.pos + 1} / {len(self.queue)}")
         self.preview.show_image(path)
 
-    def current_path(self) -> str | None:
+    def current_path(self) -> Path | None:
         return self.queue[self.pos] if self.queue else None
 
     def step(self, delta: int) -> None:
@@ -123,7 +125,7 @@ class LabelPage(QWidget):
         if path and self.state.assign(path, label) and self.mode.currentData() == ALL_QUEUE:
             self.step(1)
 
-    def _on_moved(self, old: str, entry: Entry) -> None:
+    def _on_moved(self, old: Path, entry: Entry) -> None:
         unlabeled_mode = self.mode.currentData() == UNLABELED_QUEUE
         if old in self.queue:
             i = self.queue.index(old)
@@ -131,7 +133,7 @@ class LabelPage(QWidget):
                 self.queue.pop(i)  # labeled: the next unlabeled image comes up
                 self.pos = min(self.pos, max(len(self.queue) - 1, 0))
             else:
-                self.queue[i] = str(entry.path)
+                self.queue[i] = entry.path
         elif unlabeled_mode and entry.label is None:  # an undo brought one back
-            self.queue.insert(self.pos, str(entry.path))
+            self.queue.insert(self.pos, entry.path)
         self._show()

@@ -8,10 +8,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from trainer.pathtext import for_display
 from vehicleapp.workers import load_qimage, run_in_background
 
 
-def _read(path: str, side: int) -> tuple[QImage, str]:
+def _read(path: str | Path, side: int) -> tuple[QImage, str]:
     from PIL import Image
 
     p = Path(path)
@@ -21,7 +22,7 @@ def _read(path: str, side: int) -> tuple[QImage, str]:
     except Exception:  # noqa: BLE001 - the loader below reports the real reason
         dims = "?"
     image = load_qimage(path, side)
-    return image, f"<b>{p.name}</b><br>{p.stat().st_size / 1024:.1f} KB · {dims}<br>{p.parent}"
+    return image, for_display(f"<b>{p.name}</b><br>{p.stat().st_size / 1024:.1f} KB · {dims}<br>{p.parent}")
 
 
 class Preview(QWidget):
@@ -39,9 +40,10 @@ class Preview(QWidget):
         layout.addWidget(self.image, 1)
         layout.addWidget(self.info)
         self._pixmap: QPixmap | None = None
-        self._current = ""
+        self._current: str | Path = ""
 
-    def show_image(self, path: str) -> None:
+    def show_image(self, path: str | Path) -> None:
+        """Show ``path`` (a Path keeps any file name; Qt strings cannot hold every one)."""
         self._current = path
         run_in_background(lambda: _read(path, self.side), lambda res: self._on_loaded(path, res),
                           lambda msg: self._on_failed(path, msg))
@@ -52,7 +54,7 @@ class Preview(QWidget):
         self.image.setText("")
         self.info.setText("")
 
-    def _on_loaded(self, path: str, result: tuple[QImage, str]) -> None:
+    def _on_loaded(self, path: str | Path, result: tuple[QImage, str]) -> None:
         if path != self._current:
             return
         image, info = result
@@ -60,11 +62,11 @@ class Preview(QWidget):
         self.info.setText(info)
         self._fit()
 
-    def _on_failed(self, path: str, message: str) -> None:
+    def _on_failed(self, path: str | Path, message: str) -> None:
         if path == self._current:
             self._pixmap = None
-            self.image.setText(f"cannot show {Path(path).name}:\n{message}")
-            self.info.setText(f"<b>{Path(path).name}</b>")
+            self.image.setText(for_display(f"cannot show {Path(path).name}:\n{message}"))
+            self.info.setText(for_display(f"<b>{Path(path).name}</b>"))
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
         super().resizeEvent(event)
