@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,13 +47,15 @@ class Dataset:
     unlabeled: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
-    def counts(self) -> dict[str, dict[str, int]]:
-        """``{split: {class: n}}`` for every split and class (zeros included)."""
+    def counts(self, skip: Collection[str] = ()) -> dict[str, dict[str, int]]:
+        """``{split: {class: n}}`` for every split and class (zeros included); paths in
+        ``skip`` (files found unreadable) are not counted."""
         out: dict[str, dict[str, int]] = {}
         for split, samples in self.splits.items():
             row = dict.fromkeys(self.classes, 0)
             for s in samples:
-                row[self.classes[s.label]] += 1
+                if str(s.path) not in skip:
+                    row[self.classes[s.label]] += 1
             out[split] = row
         return out
 
@@ -159,9 +162,11 @@ def hash_split(samples: list[Sample], val_fraction: float, seed: int) -> tuple[l
     return [s for s in samples if s not in held], val
 
 
-def check_usable(ds: Dataset) -> None:
-    """Raise :class:`DatasetError` unless 2+ classes have training images and no split is empty."""
-    train_counts = ds.counts().get("train", {})
+def check_usable(ds: Dataset, unreadable: Collection[str] = ()) -> None:
+    """Raise :class:`DatasetError` unless 2+ classes have usable training images and no split
+    is empty; files in ``unreadable`` (found when decoding) do not count."""
+    counts = ds.counts(skip=unreadable)
+    train_counts = counts.get("train", {})
     usable = [c for c, n in train_counts.items() if n > 0]
     if len(usable) < 2:
         found = ", ".join(f"{c}={n}" for c, n in train_counts.items()) or "no class folders"
@@ -169,8 +174,8 @@ def check_usable(ds: Dataset) -> None:
             f"need at least 2 classes with usable images in {ds.root} (found: {found}); "
             "expected ROOT/<class>/*.jpg or ROOT/train/<class>/*.jpg"
         )
-    for split, samples in ds.splits.items():
-        if not samples:
+    for split, row in counts.items():
+        if not sum(row.values()):
             raise DatasetError(f"the {split} split has no usable images")
 
 

@@ -28,13 +28,12 @@ from trainer.callbacks import Checkpointer, standard_callbacks
 from trainer.config import TrainConfig, default_cache_dir
 from trainer.data import SplitData, class_weights
 from trainer.events import Events, FileSink
-from trainer.features import Cancelled, backbone_key, extract
-from trainer.images import find_unreadable
+from trainer.features import Cancelled, backbone_key
 from trainer.logs import log_sink, run_log
 from trainer.loop import Callback, FitLoop, LoopSettings
 from trainer.models import create_model, frozen_backbones, preprocess_for, resolve_weights
-from trainer.pathtext import for_display, relative_text
 from trainer.protocol import Event, Status, UsageError
+from trainer.training_data import TrainingData
 
 StopFn = Callable[[], bool]
 log = logging.getLogger(__name__)
@@ -180,59 +179,14 @@ class Fit:
 
     # -- data -----------------------------------------------------------------------------
     def _prepare(self) -> dict[str, SplitData]:
-        samples = dict(self.ds.splits)
-        paths = [s.path for split in samples.values() for s in split]
-        if self.cached:
-            feats, ok, failed = self._extract(paths)
-        else:
-            feats, ok = {}, []
-            failed = find_unreadable(paths, self.cfg.workers, self._validation_progress(len(paths)))
-        self._report_skipped(failed)
-        out, offset = {}, 0
-        row_of = {i: r for r, i in enumerate(ok)}
-        for name, split in samples.items():
-            keep = [offset + j for j, s in enumerate(split) if str(s.path) not in failed]
-            labels = torch.tensor([split[i - offset].label for i in keep], dtype=torch.long)
-            if self.cached:
-                rows = torch.tensor([row_of[i] for i in keep], dtype=torch.long)
-                out[name] = SplitData(name, labels, feats={n: f[rows] for n, f in feats.items()})
-            else:
-                out[name] = SplitData(name, labels, paths=[paths[i] for i in keep])
-            offset += len(split)
-        self._check_after_skips(out)
-        return out
-
-    def _extract(self, paths: list[Path]) -> tuple[dict[str, torch.Tensor], list[int], dict[str, str]]:
+        data = TrainingData(self.ds, self.run_dir, self.events, self.should_stop, self.cfg.workers)
+        if not self.cached:
+            return data.images()
         keys = {n: backbone_key(n, self._weights_id(n), self.pre.to_dict()) for n in self.wmap}
         cache_dir = Path(self.cfg.cache_dir) if self.cfg.cache_dir else default_cache_dir()
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        return extract(dict(self.model.backbones.items()), keys, paths, self.eval_batcher,
-                       self.device, cache_dir, self.events, self.should_stop)
+        return data.features(dict(self.model.backbones.items()), keys, self.eval_batcher, self.device, cache_dir)
 
     def _weights_id(self, name: str) -> str:
+        """The weights' identity in the feature-cache key (random weights depend on the seed)."""
         spec = self.wmap[name]
         return f"none:seed{self.cfg.seed}" if spec == W.NONE else W.describe(spec)
-
-    def _validation_progress(self, total: int) -> Callable[[int], None]:
-        def on_progress(done: int) -> None:
-            if self.should_stop():
-                raise Cancelled("stopped while checking images")
-            self.events.progress("check", done, total)
-
-        return on_progress
-
-    def _report_skipped(self, failed: dict[str, str]) -> None:
-        if not failed:
-            return
-        lines = [f"{relative_text(Path(p), self.ds.root)}: {for_display(r)}" for p, r in sorted(failed.items())]
-        (self.run_dir / "skipped.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        for line in lines:
-            self.events.warning(f"skipped {line}")
-
-    def _check_after_skips(self, splits: dict[str, SplitData]) -> None:
-        counts = torch.bincount(splits["train"].labels, minlength=len(self.ds.classes))
-        if int((counts > 0).sum()) < 2:
-            raise datasets.DatasetError("fewer than 2 classes have readable training images")
-        for name, split in splits.items():
-            if len(split) == 0:
-                raise datasets.DatasetError(f"the {name} split has no readable images")

@@ -108,7 +108,7 @@ def test_too_few_usable_classes_fails_before_training(tmp_path: Path) -> None:
     for i in range(10):  # enough distinct names that the name-hash split holds some out for val
         Image.new("RGB", (40, 40)).save(tmp_path / "d" / "a" / f"a{i}.png")
         (tmp_path / "d" / "b" / f"b{i}.png").write_bytes(b"junk")
-    with pytest.raises(DatasetError, match="fewer than 2 classes"):
+    with pytest.raises(DatasetError, match="need at least 2 classes with usable images"):
         train(_cfg(tmp_path / "d", tmp_path), quiet_events(), lambda: False)
 
 
