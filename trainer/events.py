@@ -98,6 +98,6 @@ def format_event(e: dict[str, Any]) -> str | None:
         return f"run {e['run_dir']}: {e.get('model', '')} on {e.get('device', '')}"
     if kind == "start":
         return f"{e.get('model', '')}: {e.get('total', '?')} images to process"
-    if kind == "done":
+    if kind == "done" and "report" not in e:  # evaluate prints its report itself
         return e.get("message") or "done"
     return None
