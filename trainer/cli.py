@@ -21,6 +21,7 @@ from trainer.config import DEFAULT_RUNS_DIR, DEVICE_CHOICES, TrainConfig
 from trainer.layout import SPLIT_NAMES
 from trainer.options import add_config_arguments, add_grid_arguments, config_from_args, grid_from_args
 from trainer.protocol import Event, Exit, MissingDependency, UsageError, VerificationFailed
+from trainer.registry import list_models
 
 if TYPE_CHECKING:
     from trainer.events import Events
@@ -154,6 +155,25 @@ def cmd_classify(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     return Exit.OK
 
 
+def cmd_review(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
+    from trainer.engine import pick_device
+    from trainer.options import weights_from_args
+    from trainer.review import from_run, from_weights, review_dataset
+
+    if args.run and args.model:
+        raise UsageError("give either --run RUN or --model NAME [--weights SPEC], not both")
+    if args.run:
+        backbones = from_run(args.run)
+        backbones.seed = backbones.seed if args.seed is None else args.seed
+    else:
+        backbones = from_weights(args.model or "mobilenet_v2", weights_from_args(args.weights), args.image_size,
+                                 args.seed or 0)
+    review_dataset(args.data, backbones, args.out, _events(args), stop, args.folds, pick_device(args.device),
+                   args.workers, Path(args.cache_dir) if args.cache_dir else None)
+    _result(args, args.out)
+    return Exit.OK
+
+
 def cmd_export(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     from trainer.checkpoint import export_checkpoint
 
@@ -227,6 +247,8 @@ def build_parser() -> Parser:
     p.set_defaults(func=cmd_plot)
     _classify_parser(sub.add_parser("classify", help="classify a folder of images into a CSV"))
 
+    _review_parser(sub.add_parser("review", help="rank likely label errors, near-duplicates and outliers"))
+
     p = sub.add_parser("export", help="write one standalone checkpoint file")
     p.add_argument("run")
     p.add_argument("out")
@@ -265,6 +287,22 @@ def _classify_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=2)
     _events_flag(p)
     p.set_defaults(func=cmd_classify)
+
+
+def _review_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data", help="the dataset folder (every labeled image, all splits, is reviewed)")
+    p.add_argument("--run", help="use this run's backbones and preprocessing")
+    p.add_argument("--model", choices=list_models(), help="else: this model's backbones …")
+    p.add_argument("--weights", action="append", metavar="SPEC", help="… with these weights (as for train)")
+    p.add_argument("--image-size", type=int, default=None, metavar="PX")
+    p.add_argument("--out", default="review.csv")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds")
+    p.add_argument("--seed", type=int, default=None, help="default: the run's seed, else 0")
+    p.add_argument("--cache-dir", default=None, metavar="DIR")
+    p.add_argument("--workers", type=int, default=2)
+    _device_flag(p)
+    _events_flag(p)
+    p.set_defaults(func=cmd_review)
 
 
 def _demo_parser(p: argparse.ArgumentParser) -> None:

@@ -156,3 +156,65 @@ def read_predictions(path: str | os.PathLike[str]) -> tuple[list[str], Iterator[
                                  float(r[2]) if r[2] else None, probs, _unescape(r[-1]))
 
     return classes, rows()
+
+
+@dataclass
+class ReviewRow:
+    """One row of ``review.csv``: an image, what the data says and what the review suspects."""
+
+    path: str  # relative to the reviewed dataset folder, POSIX separators
+    split: str
+    given_label: str
+    suggested_label: str
+    label_score: float  # 0-1, low = likely wrong
+    is_label_issue: bool
+    duplicate_group: int | None
+    is_outlier: bool
+    probs: list[float]
+
+
+REVIEW_FIXED = ["path", "split", "given_label", "suggested_label", "label_score", "is_label_issue",
+                "duplicate_group", "is_outlier"]
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def write_review(path: str | os.PathLike[str], classes: list[str], rows: Iterable[ReviewRow]) -> int:
+    """``review.csv``, rows in the order given (most suspicious first), atomically."""
+    cells = ([name_cell(r.path), r.split, name_cell(r.given_label), name_cell(r.suggested_label),
+              f"{r.label_score:.6f}", _flag(r.is_label_issue),
+              "" if r.duplicate_group is None else str(r.duplicate_group), _flag(r.is_outlier),
+              *(f"{x:.6f}" for x in r.probs)] for r in rows)
+    return _write(path, [*REVIEW_FIXED, *_prob_columns(classes)], cells)
+
+
+def read_review(path: str | os.PathLike[str]) -> tuple[list[str], list[ReviewRow]]:
+    """``(classes, rows)`` from a file written by :func:`write_review`."""
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        head = [_unescape(h) for h in next(reader, [])]
+        if head[: len(REVIEW_FIXED)] != REVIEW_FIXED:
+            raise ValueError(f"{path}: not a review file (expected columns {','.join(REVIEW_FIXED)},...)")
+        classes = _classes_of(head[len(REVIEW_FIXED):])
+        rows = [ReviewRow(cell_name(r[0]), r[1], cell_name(r[2]), cell_name(r[3]), float(r[4]), r[5] == "true",
+                          int(r[6]) if r[6] else None, r[7] == "true", [float(x) for x in r[8:]])
+                for r in reader if r]
+    return classes, rows
+
+
+MAP_HEADER = ["path", "x", "y"]
+
+
+def write_map(path: str | os.PathLike[str], points: Iterable[tuple[str, float, float]]) -> int:
+    """The review's 2-D projection: ``path,x,y`` per image, atomically."""
+    return _write(path, MAP_HEADER, ([name_cell(p), f"{x:.5f}", f"{y:.5f}"] for p, x, y in points))
+
+
+def read_map(path: str | os.PathLike[str]) -> list[tuple[str, float, float]]:
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        if [_unescape(h) for h in next(reader, [])] != MAP_HEADER:
+            raise ValueError(f"{path}: not a review map (expected columns {','.join(MAP_HEADER)})")
+        return [(cell_name(r[0]), float(r[1]), float(r[2])) for r in reader if r]

@@ -182,11 +182,7 @@ class Fit:
         data = TrainingData(self.ds, self.run_dir, self.events, self.should_stop, self.cfg.workers)
         if not self.cached:
             return data.images()
-        keys = {n: backbone_key(n, self._weights_id(n), self.pre.to_dict()) for n in self.wmap}
+        keys = {n: backbone_key(n, W.cache_identity(spec, self.cfg.seed), self.pre.to_dict())
+                for n, spec in self.wmap.items()}
         cache_dir = Path(self.cfg.cache_dir) if self.cfg.cache_dir else default_cache_dir()
         return data.features(dict(self.model.backbones.items()), keys, self.eval_batcher, self.device, cache_dir)
-
-    def _weights_id(self, name: str) -> str:
-        """The weights' identity in the feature-cache key (random weights depend on the seed)."""
-        spec = self.wmap[name]
-        return f"none:seed{self.cfg.seed}" if spec == W.NONE else W.describe(spec)

@@ -28,6 +28,11 @@ def describe(spec: str) -> str:
     return f"file:{Path(spec).name}:{file_sha256(Path(spec))[:16]}"
 
 
+def cache_identity(spec: str, seed: int) -> str:
+    """The weights' identity in a feature-cache key (random weights depend on the seed)."""
+    return f"none:seed{seed}" if spec == NONE else describe(spec)
+
+
 def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
