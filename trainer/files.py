@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from trainer.csvfile import Prediction
 
 
-def unique_path(path: Path) -> Path:
-    """``path`` if free, else ``name-1.ext``, ``name-2.ext``, ... (never overwrite)."""
-    if not path.exists():
+def unique_path(path: Path, taken: Collection[Path] = ()) -> Path:
+    """``path`` if free, else ``name-1.ext``, ``name-2.ext``, ... (never overwrite; names in
+    ``taken`` are treated as used, for several moves planned at once)."""
+    if not path.exists() and path not in taken:
         return path
     for i in range(1, 1_000_000):
         candidate = path.with_name(f"{path.stem}-{i}{path.suffix}")
-        if not candidate.exists():
+        if not candidate.exists() and candidate not in taken:
             return candidate
     raise FileExistsError(f"no free name for {path}")
 

@@ -29,6 +29,8 @@ SPLIT_ALIASES = {
 }
 #: Folders that hold images without a class yet (the app's labeling queue).
 UNLABELED_NAMES = frozenset({"unlabeled", "unlabelled", "_unlabeled"})
+#: Where the review's "keep one" puts the other near-duplicates: never a class, never scanned.
+SET_ASIDE = "_duplicates"
 
 
 def walk_images(folder: Path, recursive: bool = True) -> list[Path]:
@@ -77,8 +79,8 @@ def find_split_dirs(root: Path) -> dict[str, Path]:
 
 
 def class_dirs(folder: Path) -> list[Path]:
-    """The class folders directly under ``folder`` (hidden and unlabeled folders are not)."""
-    return [d for d in subdirs(folder) if not is_unlabeled_dir(d.name)]
+    """The class folders directly under ``folder`` (hidden, unlabeled and set-aside folders are not)."""
+    return [d for d in subdirs(folder) if not is_unlabeled_dir(d.name) and d.name.lower() != SET_ASIDE]
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,10 @@ class Layout:
         """The folder whose subfolders are the classes ``image`` is (or will be) among."""
         found = None if self.is_unlabeled(image) else self._split_of(image)
         return found[1] if found else self.train_root()
+
+    def set_aside_dir(self) -> Path:
+        """Where images put aside (duplicates) go: ``ROOT/_duplicates/``, ignored by every scan."""
+        return self.root / SET_ASIDE
 
     def destination(self, image: Path, label: str) -> Path:
         """The folder ``image`` moves to when it is labeled as ``label``."""

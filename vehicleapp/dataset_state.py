@@ -1,20 +1,21 @@
 """The open dataset, shared by the Dataset and Labeling pages (they subscribe to its signals).
 
-Scans run on the thread pool; moves go through the journal so each one can be undone.
+Scans run on the thread pool; moves go through the journal in steps that can be undone and redone.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
 from trainer.datasets import Entry, browse
 from trainer.images import find_unreadable
-from trainer.layout import detect
+from trainer.layout import SET_ASIDE, detect
 from trainer.pathtext import for_display
-from vehicleapp.labeling import Journal, LabelingError
+from vehicleapp.labeling import Journal, LabelingError, Move
 from vehicleapp.workers import run_in_background
 
 
@@ -86,33 +87,58 @@ class DatasetState(QObject):
             self.classes_changed.emit()
         self.moved.emit(old, entry)
 
-    def assign(self, path: str | Path, label: str) -> bool:
-        """Move an image into class ``label``; False (with a message) when it can't."""
+    def _apply_moves(self, moves: list[Move]) -> None:
+        """Show the moves; a step that involves set-aside duplicates rescans the folder."""
+        aside = detect(self.root).set_aside_dir() if self.root else None
+        if aside and any(aside in (m.src.parent, m.dest.parent) for m in moves):
+            self.open(self.root)  # images leave or re-enter the dataset: rescan
+            return
+        for m in moves:
+            self._apply(m.src, m.dest)
+
+    def _step(self, action: Callable[[Journal], list[Move] | None], done: Callable[[list[Move]], str],
+              nothing: str = "") -> bool:
+        """Run one journal step; False (with a message) when it can't or there is nothing to do."""
         if self.journal is None:
             return False
         try:
-            move = self.journal.assign(Path(path), label)
+            moves = action(self.journal)
         except (LabelingError, OSError) as exc:
             self.message.emit(for_display(str(exc)))
             return False
-        self._apply(move.src, move.dest)
-        self.message.emit(for_display(f"{move.src.name} → {label}  (Ctrl+Z undoes)"))
+        if not moves:
+            if nothing:
+                self.message.emit(nothing)
+            return False
+        self._apply_moves(moves)
+        self.message.emit(for_display(done(moves)))
         return True
 
+    def assign(self, path: str | Path, label: str) -> bool:
+        """Move an image into class ``label``; False (with a message) when it can't."""
+        return self.assign_many([path], label)
+
+    def assign_many(self, paths: Iterable[str | Path], label: str) -> bool:
+        """Move images into class ``label`` as one undoable step."""
+        paths = [Path(p) for p in paths]
+
+        def said(moves: list[Move]) -> str:
+            what = moves[0].src.name if len(moves) == 1 else f"{len(moves)} images"
+            return f"{what} → {label}  (Ctrl+Z undoes)"
+
+        return self._step(lambda j: j.assign_many(paths, label), said)
+
+    def set_aside(self, paths: Iterable[str | Path]) -> bool:
+        """Move images into ``_duplicates/`` (kept, never scanned) as one undoable step."""
+        paths = [Path(p) for p in paths]
+        return self._step(lambda j: j.set_aside(paths),
+                          lambda moves: f"{len(moves)} put aside in {SET_ASIDE}/  (Ctrl+Z undoes)")
+
     def undo(self) -> bool:
-        if self.journal is None:
-            return False
-        try:
-            move = self.journal.undo()
-        except (LabelingError, OSError) as exc:
-            self.message.emit(for_display(str(exc)))
-            return False
-        if move is None:
-            self.message.emit("nothing to undo")
-            return False
-        self._apply(move.src, move.dest)
-        self.message.emit(for_display(f"undone: {move.dest.name} is back in {move.dest.parent.name}"))
-        return True
+        return self._step(Journal.undo, lambda moves: f"undone: {_where(moves)}", "nothing to undo")
+
+    def redo(self) -> bool:
+        return self._step(Journal.redo, lambda moves: f"redone: {_where(moves)}", "nothing to redo")
 
     def add_class(self, name: str) -> bool:
         if self.journal is None or self.root is None:
@@ -126,3 +152,9 @@ class DatasetState(QObject):
             self.classes = sorted({*self.classes, name})
             self.classes_changed.emit()
         return True
+
+
+def _where(moves: list[Move]) -> str:
+    if len(moves) == 1:
+        return f"{moves[0].dest.name} is in {moves[0].dest.parent.name}"
+    return f"{len(moves)} images moved back"

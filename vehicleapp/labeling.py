@@ -1,8 +1,11 @@
-"""Relabeling by moving files between class folders, journaled so every move can be undone.
+"""Relabeling by moving files between class folders, journaled so every step can be undone
+and redone.
 
-Where a labeled image goes is :mod:`trainer.layout`'s rule. No Qt here: the journal is a
-JSON-lines file in the dataset root, so an undo works even after the app restarts. A move
-never overwrites: a taken name gets ``-1``, ``-2``, ...
+A step is one user action — one image labeled, a bulk "accept all", a "keep one" that puts
+duplicates aside — and undo/redo take back or repeat a whole step. Where a labeled image goes
+is :mod:`trainer.layout`'s rule. No Qt here: the journal is a JSON-lines file in the dataset
+root, written before any file moves, so undo works after a restart or a crash. A move never
+overwrites: a taken name gets ``-1``, ``-2``, ...
 """
 
 from __future__ import annotations
@@ -10,8 +13,10 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from trainer.files import unique_path
 from trainer.layout import detect
@@ -35,63 +40,115 @@ def check_class_name(label: str) -> None:
 
 
 class Journal:
-    """Moves images between class folders and remembers each move (persisted)."""
+    """Moves images in steps and remembers each step (persisted), for undo and redo."""
 
     def __init__(self, dataset_root: Path) -> None:
         self.root = Path(dataset_root)
         self.path = self.root / JOURNAL
 
-    def moves(self) -> list[Move]:
-        """Moves not yet undone, oldest first."""
+    # -- the log --------------------------------------------------------------------------
+    def _records(self) -> list[dict[str, Any]]:
         if not self.path.is_file():
             return []
-        entries: list[Move] = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
-            rec = json.loads(line)
-            move = Move(self.root / rec["src"], self.root / rec["dest"])
-            if rec["op"] == "move":
-                entries.append(move)
-            elif rec["op"] == "undo" and entries:
-                entries.pop()
-        return entries
+        return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
-    def _append(self, op: str, move: Move) -> None:
-        rec = {"op": op, "src": move.src.relative_to(self.root).as_posix(),
-               "dest": move.dest.relative_to(self.root).as_posix(), "time": time.time()}
+    def _moves(self, pairs: Iterable[list[str]]) -> list[Move]:
+        return [Move(self.root / src, self.root / dest) for src, dest in pairs]
+
+    def history(self) -> tuple[list[list[Move]], list[list[Move]]]:
+        """``(done, undone)``: steps that can be undone (oldest first) and redone (next last)."""
+        done: list[list[Move]] = []
+        undone: list[list[Move]] = []
+        for rec in self._records():
+            op = rec["op"]
+            if op in ("move", "step"):  # "move": one-image steps of older journals
+                done.append(self._moves(rec["moves"]) if op == "step" else self._moves([[rec["src"], rec["dest"]]]))
+                undone.clear()
+            elif op == "undo" and done:
+                step = done.pop()
+                performed = self._moves(rec["moves"]) if "moves" in rec else [Move(m.dest, m.src) for m in step]
+                undone.append([Move(p.dest, p.src) for p in reversed(performed)])  # redo: back where it was
+            elif op == "redo" and undone:
+                undone.pop()
+                done.append(self._moves(rec["moves"]))
+        return done, undone
+
+    def moves(self) -> list[Move]:
+        """Every move of the steps not undone, oldest first."""
+        return [m for step in self.history()[0] for m in step]
+
+    def _append(self, op: str, moves: list[Move]) -> None:
+        rec = {"op": op, "moves": [[m.src.relative_to(self.root).as_posix(), m.dest.relative_to(self.root).as_posix()]
+                                   for m in moves], "time": time.time()}
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(rec) + "\n")
             f.flush()
             os.fsync(f.fileno())
 
-    def assign(self, image: Path, label: str) -> Move:
-        """Move ``image`` into the class folder ``label`` (created if new)."""
-        check_class_name(label)
-        image = Path(image)
-        if not image.is_file():
-            raise LabelingError(f"{image.name} no longer exists")
-        folder = detect(self.root).destination(image, label)
-        if image.parent == folder:
-            raise LabelingError(f"{image.name} is already in {label}")
-        folder.mkdir(parents=True, exist_ok=True)
-        move = Move(image, unique_path(folder / image.name))
-        self._append("move", move)  # journal first: a crash after this is still undoable
-        os.replace(move.src, move.dest)
-        return move
+    def _perform(self, op: str, planned: list[tuple[Path, Path]]) -> list[Move]:
+        """Journal first (a crash after this is still undoable), then move; names never collide."""
+        moves: list[Move] = []
+        taken: set[Path] = set()
+        for src, folder_target in planned:
+            dest = unique_path(folder_target, taken)
+            taken.add(dest)
+            moves.append(Move(src, dest))
+        self._append(op, moves)
+        for m in moves:
+            m.dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(m.src, m.dest)
+        return moves
 
-    def undo(self) -> Move | None:
-        """Move the last moved image back; returns the reversed move or None."""
-        moves = self.moves()
-        if not moves:
+    # -- steps ----------------------------------------------------------------------------
+    def assign(self, image: Path, label: str) -> Move:
+        """Move ``image`` into the class folder ``label`` (created if new): one step."""
+        return self.assign_many([image], label)[0]
+
+    def assign_many(self, images: Iterable[Path], label: str) -> list[Move]:
+        """Move every image into class ``label`` as ONE step (undone and redone together)."""
+        check_class_name(label)
+        layout = detect(self.root)
+        planned = []
+        for image in map(Path, images):
+            if not image.is_file():
+                raise LabelingError(f"{image.name} no longer exists")
+            folder = layout.destination(image, label)
+            if image.parent == folder:
+                raise LabelingError(f"{image.name} is already in {label}")
+            planned.append((image, folder / image.name))
+        return self._perform("step", planned)
+
+    def set_aside(self, images: Iterable[Path]) -> list[Move]:
+        """Move images into ``ROOT/_duplicates/`` (never deleted, never scanned) as one step."""
+        folder = detect(self.root).set_aside_dir()
+        planned = [(Path(i), folder / Path(i).name) for i in images]
+        missing = [src.name for src, _ in planned if not src.is_file()]
+        if missing:
+            raise LabelingError(f"{missing[0]} no longer exists")
+        return self._perform("step", planned)
+
+    def undo(self) -> list[Move] | None:
+        """Take back the last step; returns the moves made (files moved away outside the app
+        are left where they are), or None when there is nothing to undo."""
+        done, _ = self.history()
+        if not done:
             return None
-        last = moves[-1]
-        if not last.dest.is_file():
-            self._append("undo", last)
-            raise LabelingError(f"{last.dest.name} was moved or deleted outside the app")
-        back = unique_path(last.src)
-        last.src.parent.mkdir(parents=True, exist_ok=True)
-        self._append("undo", last)
-        os.replace(last.dest, back)
-        return Move(last.dest, back)
+        present = [m for m in reversed(done[-1]) if m.dest.is_file()]
+        moves = self._perform("undo", [(m.dest, m.src) for m in present])
+        if not moves:
+            raise LabelingError(f"{done[-1][0].dest.name} was moved or deleted outside the app")
+        return moves
+
+    def redo(self) -> list[Move] | None:
+        """Repeat the last undone step; None when there is nothing to redo."""
+        _, undone = self.history()
+        if not undone:
+            return None
+        present = [m for m in undone[-1] if m.src.is_file()]
+        moves = self._perform("redo", [(m.src, m.dest) for m in present])
+        if not moves:
+            raise LabelingError(f"{undone[-1][0].src.name} was moved or deleted outside the app")
+        return moves
 
     def add_class(self, label: str) -> Path:
         """Create an (empty) class folder beside the others (in the train folder of an export)."""

@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         edit = self.menuBar().addMenu("&Edit")
         self._action(edit, "&Undo last move", QKeySequence.StandardKey.Undo, self.state.undo)
+        self._action(edit, "&Redo", QKeySequence("Ctrl+Shift+Z"), self.state.redo)
         jobs = self.menuBar().addMenu("&Job")
         self._action(jobs, "&Start training", QKeySequence("Ctrl+Return"), self.train_page.start)
         self._action(jobs, "S&top job", QKeySequence("Esc"), self.runner.cancel)

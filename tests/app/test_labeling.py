@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -131,3 +132,50 @@ def test_any_file_name_moves_and_undoes_after_a_restart(tmp_path: Path) -> None:
     assert Journal(tmp_path).moves() == [move]
     Journal(tmp_path).undo()
     assert queued.is_file() and not move.dest.exists()
+
+
+def test_a_bulk_step_undoes_and_redoes_as_one(tmp_path: Path) -> None:
+    images = [_img(tmp_path / "unlabeled" / f"{i}.png") for i in range(3)]
+    _img(tmp_path / "car" / "c.png")
+    journal = Journal(tmp_path)
+    moves = journal.assign_many(images, "truck")
+    assert [m.dest for m in moves] == [tmp_path / "truck" / f"{i}.png" for i in range(3)]
+    assert len(journal.undo() or []) == 3 and all(p.exists() for p in images)
+    assert journal.undo() is None  # the whole step came back at once
+    assert len(Journal(tmp_path).redo() or []) == 3  # redo survives a restart too
+    assert not any(p.exists() for p in images) and (tmp_path / "truck" / "2.png").exists()
+    assert journal.redo() is None
+
+
+def test_a_new_step_clears_redo_and_old_journals_still_undo(tmp_path: Path) -> None:
+    a, b = _img(tmp_path / "car" / "a.png"), _img(tmp_path / "car" / "b.png")
+    old = {"op": "move", "src": "car/a.png", "dest": "bus/a.png", "time": 0}  # the format before steps
+    (tmp_path / "bus").mkdir()
+    a.rename(tmp_path / "bus" / "a.png")
+    (tmp_path / JOURNAL).write_text(json.dumps(old) + "\n", encoding="utf-8")
+    journal = Journal(tmp_path)
+    journal.undo()
+    assert a.exists()
+    journal.assign(b, "bus")
+    assert journal.redo() is None  # a new step replaced what could be redone
+
+
+def test_put_aside_keeps_files_out_of_every_scan_and_undoes(tmp_path: Path) -> None:
+    for i in range(3):
+        _img(tmp_path / "car" / f"c{i}.png")
+        _img(tmp_path / "truck" / f"t{i}.png", 100)
+    dup = _img(tmp_path / "truck" / "c0.png", 5)
+    journal = Journal(tmp_path)
+    (move,) = journal.set_aside([dup])
+    assert move.dest == tmp_path / "_duplicates" / "c0.png"
+    layout, classes, entries = browse(tmp_path)
+    assert classes == ["car", "truck"] and all("_duplicates" not in e.path.parts for e in entries)
+    assert scan(tmp_path, 0.4).classes == ["car", "truck"]
+    journal.undo()
+    assert dup.exists()
+
+
+def test_moves_planned_together_never_collide(tmp_path: Path) -> None:
+    a, b = _img(tmp_path / "car" / "x.png", 1), _img(tmp_path / "truck" / "x.png", 2)
+    first, second = Journal(tmp_path).set_aside([a, b])
+    assert first.dest.name == "x.png" and second.dest.name == "x-1.png"
