@@ -6,6 +6,7 @@ trainer's own :func:`trainer.options.config_to_args`.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -34,3 +35,17 @@ def classify_args(run: Path, folder: Path, out_csv: Path, recursive: bool) -> li
 
 def evaluate_args(run: Path, data: Path) -> list[str]:
     return ["evaluate", str(run), str(data), "--events"]
+
+
+def review_args(data: Path, run: Path, out_csv: Path) -> list[str]:
+    return ["review", str(data), "--run", str(run), "--out", str(out_csv), "--events"]
+
+
+def review_output(dataset: Path) -> Path:
+    """Where the app keeps the latest review of a dataset (reopened with the dataset)."""
+    import hashlib
+
+    from trainer.config import user_data_dir
+
+    key = hashlib.sha1(os.fsencode(str(dataset))).hexdigest()[:12]
+    return user_data_dir() / "reviews" / f"{key}-{Path(dataset).name}" / "review.csv"

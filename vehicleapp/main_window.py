@@ -19,6 +19,7 @@ from vehicleapp.jobs import Job, JobRunner
 from vehicleapp.pages.classify_page import ClassifyPage
 from vehicleapp.pages.dataset_page import DatasetPage
 from vehicleapp.pages.label_page import LabelPage
+from vehicleapp.pages.review_page import ReviewPage
 from vehicleapp.pages.runs_page import RunsPage
 from vehicleapp.pages.train_page import TrainPage
 from vehicleapp.runs_state import RunsState
@@ -26,7 +27,7 @@ from vehicleapp.settings import AppSettings
 from vehicleapp.workers import ThumbnailLoader, run_in_background
 
 log = logging.getLogger(__name__)
-PAGES = ("Dataset", "Labeling", "Train", "Runs", "Classify")
+PAGES = ("Dataset", "Labeling", "Train", "Runs", "Classify", "Review")
 
 
 class MainWindow(QMainWindow):
@@ -43,6 +44,7 @@ class MainWindow(QMainWindow):
         self.train_page = TrainPage(self.runner)
         self.runs_page = RunsPage(self.runner, self.runs)
         self.classify_page = ClassifyPage(self.runner, self.runs, self.thumbs)
+        self.review_page = ReviewPage(self.state, self.runs, self.runner, self.thumbs)
         self.tabs = QTabWidget()
         for page, name in zip(self.pages(), PAGES):
             self.tabs.addTab(page, name)
@@ -62,7 +64,8 @@ class MainWindow(QMainWindow):
         gc.freeze()
 
     def pages(self) -> list:
-        return [self.dataset_page, self.label_page, self.train_page, self.runs_page, self.classify_page]
+        return [self.dataset_page, self.label_page, self.train_page, self.runs_page, self.classify_page,
+                self.review_page]
 
     def _connect(self) -> None:
         self.dataset_page.open_requested.connect(self.open_dataset)

@@ -1,0 +1,98 @@
+"""The Review page: a review job fills the grid; Enter, 1-9, X and keep-one fix the data, Ctrl+Z undoes."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from tests.app.conftest import open_folder
+from tests.conftest import quiet_events
+from trainer.config import TrainConfig
+from trainer.csvfile import ReviewRow, write_review
+from trainer.engine import train
+from vehicleapp.commands import review_output
+from vehicleapp.main_window import MainWindow
+from vehicleapp.review_marks import ReviewMarks
+
+CLASSES = ["car", "motorcycle", "truck"]
+
+
+def _row(path: str, given: str, suggested: str, score: float, issue: bool = True, group: int | None = None
+         ) -> ReviewRow:
+    probs = [0.8 if c == suggested else 0.1 for c in CLASSES]
+    return ReviewRow(path, "train", given, suggested, score, issue, group, False, probs)
+
+
+def _open_review(qtbot, window: MainWindow, answers, data: Path, rows: list[ReviewRow]):  # noqa: ANN001, ANN202
+    open_folder(qtbot, window, answers, data)
+    out = review_output(window.state.root)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_review(out, CLASSES, rows)
+    page = window.review_page
+    page.load_review(out)
+    window.tabs.setCurrentWidget(page)
+    return page
+
+
+def test_enter_accepts_the_suggestion_and_ctrl_z_brings_it_back(qtbot, window: MainWindow, answers,  # noqa: ANN001
+                                                                demo_copy: Path) -> None:
+    shutil.move(demo_copy / "truck" / "truck_0001.jpg", demo_copy / "car" / "truck_0001.jpg")
+    rows = [_row("car/truck_0001.jpg", "car", "truck", 0.05), _row("car/car_0002.jpg", "car", "motorcycle", 0.2)]
+    page = _open_review(qtbot, window, answers, demo_copy, rows)
+    assert page.proxy.rowCount() == 2 and page.current().row.path == "car/truck_0001.jpg"
+    page.grid.setFocus()
+    qtbot.keyClick(page.grid, Qt.Key.Key_Return)
+    assert (demo_copy / "truck" / "truck_0001.jpg").exists()
+    assert page.proxy.rowCount() == 1 and page.current().row.path == "car/car_0002.jpg"  # next suspect
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert (demo_copy / "car" / "truck_0001.jpg").exists()
+    assert page.proxy.rowCount() == 2  # the undone fix is a suspect again
+    qtbot.keyClick(page.grid, Qt.Key.Key_1)  # 1 = car: already its class, nothing moves
+    qtbot.keyClick(page.grid, Qt.Key.Key_3)  # 3 = truck
+    assert (demo_copy / "truck" / "truck_0001.jpg").exists()
+
+
+def test_not_an_issue_is_remembered_across_a_restart(qtbot, window: MainWindow, answers,  # noqa: ANN001
+                                                     demo_copy: Path) -> None:
+    rows = [_row("car/car_0002.jpg", "car", "motorcycle", 0.2), _row("car/car_0003.jpg", "car", "truck", 0.3)]
+    page = _open_review(qtbot, window, answers, demo_copy, rows)
+    page.grid.setFocus()
+    qtbot.keyClick(page.grid, Qt.Key.Key_X)
+    assert page.proxy.rowCount() == 1
+    assert ReviewMarks(demo_copy).is_dismissed("car/car_0002.jpg")  # a fresh reader: it is on disk
+    with qtbot.waitSignal(window.state.loaded, timeout=20_000):
+        window.open_dataset(str(demo_copy))  # reopen: the review reloads without the dismissed one
+    assert page.proxy.rowCount() == 1 and page.current().row.path == "car/car_0003.jpg"
+
+
+def test_keep_one_puts_the_other_copies_aside_and_undo_restores(qtbot, window: MainWindow, answers,  # noqa: ANN001
+                                                                 demo_copy: Path) -> None:
+    shutil.copy(demo_copy / "car" / "car_0004.jpg", demo_copy / "car" / "copy.jpg")
+    rows = [_row("car/car_0004.jpg", "car", "car", 0.9, False, 1), _row("car/copy.jpg", "car", "car", 0.9, False, 1)]
+    page = _open_review(qtbot, window, answers, demo_copy, rows)
+    page.kind.setCurrentIndex(page.kind.findData("duplicate"))
+    assert page.proxy.rowCount() == 2 and page.group_model.rowCount() == 2
+    with qtbot.waitSignal(window.state.loaded, timeout=20_000):  # putting aside rescans the dataset
+        page.keep_button.click()
+    assert (demo_copy / "_duplicates" / "copy.jpg").exists() and not (demo_copy / "car" / "copy.jpg").exists()
+    assert all("_duplicates" not in e.path.parts for e in window.state.entries)
+    with qtbot.waitSignal(window.state.loaded, timeout=20_000):
+        assert window.state.undo()
+    assert (demo_copy / "car" / "copy.jpg").exists()
+
+
+def test_a_review_job_fills_the_grid_and_the_map(qtbot, window: MainWindow, answers, demo_copy: Path,  # noqa: ANN001
+                                                 tmp_path: Path) -> None:
+    train(TrainConfig(data=str(demo_copy), weights="none", freeze=True, epochs=1, image_size=48, workers=1,
+                      out=str(window.runs.runs_dir)), quiet_events(), lambda: False)
+    window.runs.refresh()
+    open_folder(qtbot, window, answers, demo_copy)
+    page = window.review_page
+    assert page.run_combo.count() == 1
+    with qtbot.waitSignal(window.runner.finished, timeout=240_000) as blocker:
+        assert page.start() is not None
+    assert blocker.args[1] == "done", blocker.args[0].log_tail()
+    assert len(page.model.items) == 36 and "likely wrong labels" in page.status.text()
+    assert len(page.map.paths) == 36

@@ -1,0 +1,358 @@
+"""Review page: the images most likely mislabeled, duplicated or out of place, fixed by keyboard.
+
+A review runs as a background job (``trainer review``); its suspects fill a grid, most
+suspicious first. ``Enter`` accepts the suggestion, ``1``-``9`` choose a class, ``X`` marks
+"not an issue" (remembered in the dataset), arrows move; near-duplicates show side by side
+with "Keep this one" (the others go to ``_duplicates/``, never deleted). Every move is a
+journal step: ``Ctrl+Z`` brings it back. The map tab shows every image by similarity.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from trainer.csvfile import EvaluatedImage, ReviewRow, read_map, read_review
+from trainer.datasets import Entry
+from trainer.pathtext import for_display
+from trainer.protocol import Event, Status
+from vehicleapp.commands import review_args, review_output
+from vehicleapp.dataset_state import DatasetState
+from vehicleapp.jobs import Job, JobRunner
+from vehicleapp.models.review_model import KINDS, SUSPECT_ROLE, ReviewFilter, ReviewModel, Suspect
+from vehicleapp.review_marks import ReviewMarks
+from vehicleapp.runs_state import RunsState
+from vehicleapp.widgets.label_keys import LabelKeys
+from vehicleapp.widgets.preview import Preview
+from vehicleapp.widgets.review_map import ReviewMap
+from vehicleapp.workers import ThumbnailLoader
+
+
+def rows_from_evaluation(results: list[EvaluatedImage], classes: list[str]) -> list[ReviewRow]:
+    """A run's per-image results as review rows (for the confusion-matrix drill-down)."""
+    rows = []
+    for r in results:
+        score = r.probs[classes.index(r.true_label)] if r.true_label in classes and r.probs else 0.0
+        rows.append(ReviewRow(r.path, r.split, r.true_label, r.predicted_label, score,
+                              r.true_label != r.predicted_label, None, False, r.probs))
+    return sorted(rows, key=lambda r: (r.label_score, r.path))
+
+
+class ReviewPage(QWidget):
+    def __init__(self, state: DatasetState, runs: RunsState, runner: JobRunner, loader: ThumbnailLoader,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state, self.runs, self.runner = state, runs, runner
+        self.job: Job | None = None
+        self.marks: ReviewMarks | None = None
+        self.classes: list[str] = []
+        self.model = ReviewModel(loader, self)
+        self.proxy = ReviewFilter(self)
+        self.proxy.setSourceModel(self.model)
+        self._build()
+        self.keys = LabelKeys(self, state, self.assign, focus=self.grid)
+        self._shortcut("Return", self.accept)
+        self._shortcut("Enter", self.accept)
+        self._shortcut("X", self.dismiss)
+        state.loaded.connect(self._on_dataset)
+        state.moved.connect(self._on_moved)
+        runs.changed.connect(self._refresh_runs)
+        runner.finished.connect(self._on_finished)
+
+    # -- layout ---------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self._suspects(), "Suspects")
+        self.map = ReviewMap()
+        self.map.hovered.connect(self.preview_path)
+        self.map.picked.connect(self.show_only)
+        self.tabs.addTab(self.map, "Map")
+        split = QSplitter()
+        split.addWidget(self.tabs)
+        split.addWidget(self._detail())
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._top_bar())
+        layout.addWidget(self.progress)
+        layout.addWidget(split, 1)
+        layout.addWidget(QLabel("Keys: Enter accepts the suggestion · 1–9 choose a class · X not an issue · "
+                                "arrows move · Ctrl+Z undoes"))
+
+    def _top_bar(self) -> QHBoxLayout:
+        self.run_combo = QComboBox()
+        self.run_combo.setToolTip("The trained run whose backbone judges the images")
+        self.run_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.run_combo.setMinimumContentsLength(24)
+        self.review_button = QPushButton("Review the dataset")
+        self.review_button.setToolTip("Find likely wrong labels, near-duplicates and outliers (a background job)")
+        self.review_button.clicked.connect(self.start)
+        self.stop_button = QPushButton("Stop", enabled=False)
+        self.stop_button.clicked.connect(self.runner.cancel)
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.status = QLabel("Open a dataset and train a model, then review.")
+        bar = QHBoxLayout()
+        for w in (QLabel("Run:"), self.run_combo, self.review_button, self.stop_button):
+            bar.addWidget(w)
+        bar.addWidget(self.status, 1)
+        return bar
+
+    def _suspects(self) -> QWidget:
+        self.kind = QComboBox()
+        for text, key in KINDS:
+            self.kind.addItem(text, key)
+        self.kind.currentIndexChanged.connect(lambda: self.show_only(None))
+        self.count = QLabel("")
+        self.grid = QListView()
+        self.grid.setViewMode(QListView.ViewMode.IconMode)
+        self.grid.setResizeMode(QListView.ResizeMode.Adjust)
+        self.grid.setMovement(QListView.Movement.Static)
+        self.grid.setUniformItemSizes(True)
+        self.grid.setWordWrap(True)
+        self.grid.setModel(self.proxy)
+        self.grid.setIconSize(self.model.loader.icon_size() if self.model.loader else self.grid.iconSize())
+        self.grid.setGridSize(self.grid.iconSize() * 1.35)
+        self.grid.selectionModel().currentChanged.connect(self._on_current)
+        row = QHBoxLayout()
+        for w in (QLabel("Show:"), self.kind):
+            row.addWidget(w)
+        row.addStretch(1)
+        row.addWidget(self.count)
+        panel = QWidget()
+        v = QVBoxLayout(panel)
+        v.addLayout(row)
+        v.addWidget(self.grid, 1)
+        return panel
+
+    def _detail(self) -> QWidget:
+        self.preview = Preview(side=480)
+        self.detail = QLabel("")
+        self.detail.setWordWrap(True)
+        self.accept_button = QPushButton("Accept suggestion (Enter)")
+        self.accept_button.clicked.connect(self.accept)
+        self.dismiss_button = QPushButton("Not an issue (X)")
+        self.dismiss_button.clicked.connect(self.dismiss)
+        self.keep_button = QPushButton("Keep this one, put the other copies aside")
+        self.keep_button.setToolTip("The other images of this group move to _duplicates/ (never deleted; Ctrl+Z)")
+        self.keep_button.clicked.connect(self.keep_one)
+        self.group_view = QListView()
+        self.group_view.setViewMode(QListView.ViewMode.IconMode)
+        self.group_view.setFlow(QListView.Flow.LeftToRight)
+        self.group_view.setMaximumHeight(150)
+        self.group_model = ReviewModel(self.model.loader, self)
+        self.group_view.setModel(self.group_model)
+        self.group_view.setIconSize(self.grid.iconSize())
+        for b in (self.accept_button, self.dismiss_button, self.keep_button):
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        panel = QWidget()
+        v = QVBoxLayout(panel)
+        for w in (self.preview, self.detail, self.group_view, self.accept_button, self.dismiss_button,
+                  self.keep_button):
+            v.addWidget(w, 1 if w is self.preview else 0)
+        self._show_suspect(None)
+        return panel
+
+    def _shortcut(self, key: str, slot: object) -> None:
+        s = QShortcut(QKeySequence(key), self)
+        s.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        s.activated.connect(slot)
+
+    # -- data -----------------------------------------------------------------------------
+    def _refresh_runs(self) -> None:
+        current = self.run_combo.currentData()
+        self.run_combo.clear()
+        root = str(self.state.root) if self.state.root else ""
+        runs = [r for r in self.runs.runs() if r.checkpoint() is not None]
+        runs.sort(key=lambda r: (r.config.get("data") != root, -(r.best_val_acc or 0)))  # this dataset's best first
+        for r in runs:
+            acc = f"val {r.best_val_acc:.1%}" if r.best_val_acc is not None else "no epochs"
+            self.run_combo.addItem(f"{r.config.get('model', '?')} · {acc} · {r.name}", str(r.path))
+        idx = self.run_combo.findData(current)
+        self.run_combo.setCurrentIndex(max(idx, 0))
+
+    def _on_dataset(self) -> None:
+        self.marks = ReviewMarks(self.state.root) if self.state.root else None
+        self._refresh_runs()
+        out = review_output(self.state.root) if self.state.root else None
+        if out is not None and out.is_file():
+            self.load_review(out)
+        else:
+            self.model.set_rows(Path(), [], set())
+            self.map.show_points([], [], [], [])
+            self._update_count()
+
+    def load_review(self, csv_path: Path) -> None:
+        """Show a finished review (its CSV and map) for the open dataset."""
+        if self.state.root is None:
+            return
+        try:
+            self.classes, rows = read_review(csv_path)
+        except (OSError, ValueError, IndexError) as exc:
+            self.status.setText(for_display(f"Could not read the last review: {exc}"))
+            return
+        self._show_rows(rows)
+        self.status.setText(f"{sum(r.is_label_issue for r in rows)} likely wrong labels among {len(rows)} images")
+        map_csv = csv_path.with_name(csv_path.stem + "-map.csv")
+        if map_csv.is_file():
+            by_path = {r.path: r for r in rows}
+            points = [(p, x, y) for p, x, y in read_map(map_csv) if p in by_path]
+            self.map.show_points([self.state.root.joinpath(*p.split("/")) for p, _, _ in points],
+                                 [(x, y) for _, x, y in points], [by_path[p].given_label for p, _, _ in points],
+                                 [by_path[p].is_label_issue for p, _, _ in points])
+
+    def show_evaluation(self, results: list[EvaluatedImage], classes: list[str], root: Path) -> None:
+        """The confusion-matrix drill-down: a run's images in this grid, with the same keys."""
+        self.classes = list(classes)
+        self.model.set_rows(root, rows_from_evaluation(results, classes), self.marks.dismissed if self.marks else set())
+        self.show_only({s.path for s in self.model.items})
+        self.status.setText(f"{len(results)} images from the confusion matrix")
+
+    def _show_rows(self, rows: list[ReviewRow]) -> None:
+        assert self.state.root is not None
+        self.model.set_rows(self.state.root, rows, self.marks.dismissed if self.marks else set())
+        self.show_only(None)
+
+    def show_only(self, paths: set[Path] | None) -> None:
+        """Filter by the chosen kind, or show just ``paths`` (a map selection, a drill-down)."""
+        self.proxy.set_kind(self.kind.currentData() or "label", paths)
+        self._update_count()
+        if self.proxy.rowCount():
+            self.grid.selectionModel().setCurrentIndex(self.proxy.index(0, 0),
+                                                       QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            if paths:
+                self.tabs.setCurrentIndex(0)
+        else:
+            self._show_suspect(None)
+
+    def _update_count(self) -> None:
+        self.count.setText(f"{self.proxy.rowCount()} shown")
+
+    # -- the current suspect --------------------------------------------------------------
+    def current(self) -> Suspect | None:
+        idx = self.grid.selectionModel().currentIndex()
+        return idx.data(SUSPECT_ROLE) if idx.isValid() else None
+
+    def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self._show_suspect(current.data(SUSPECT_ROLE) if current.isValid() else None)
+
+    def preview_path(self, path: Path) -> None:
+        self.preview.show_image(path)
+
+    def _show_suspect(self, s: Suspect | None) -> None:
+        group = self.model.group(s.row.duplicate_group) if s and s.row.duplicate_group is not None else []
+        self.group_model.set_items(group)
+        self.group_view.setVisible(bool(group))
+        self.keep_button.setVisible(bool(group))
+        self.accept_button.setEnabled(s is not None and not s.resolved)
+        self.dismiss_button.setEnabled(s is not None)
+        if s is None:
+            self.preview.clear()
+            self.detail.setText("Nothing to review here." if self.model.items else "")
+            return
+        self.preview.show_image(s.path)
+        probs = " · ".join(f"{c} {p:.0%}" for c, p in zip(self.classes, s.row.probs))
+        self.detail.setText(for_display(
+            f"<b>{s.row.path}</b> ({s.row.split})<br>labeled <b>{s.label}</b>, the model says "
+            f"<b>{s.row.suggested_label}</b> (label score {s.row.label_score:.2f})<br>{probs}"
+            + ("<br>outlier: unlike the other images" if s.row.is_outlier else "")
+            + (f"<br>near-duplicate group {s.row.duplicate_group}: {len(group)} images" if group else "")))
+
+    def _on_moved(self, old: Path, entry: Entry) -> None:
+        """A file moved (here, elsewhere, or by an undo): its row follows; one that comes back
+        (an undone fix) becomes the current suspect again."""
+        suspect = self.model.moved(old, entry.path, entry.label)
+        self.proxy.invalidate()
+        if suspect is not None:
+            idx = self.proxy.mapFromSource(self.model.index(self.model.items.index(suspect)))
+            if idx.isValid():
+                self.grid.selectionModel().setCurrentIndex(idx, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self._update_count()
+
+    def _advance(self, row: int) -> None:
+        nxt = self.proxy.index(min(row, self.proxy.rowCount() - 1), 0)
+        if nxt.isValid():
+            self.grid.selectionModel().setCurrentIndex(nxt, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self._update_count()
+
+    # -- actions --------------------------------------------------------------------------
+    def assign(self, label: str) -> None:
+        """1-9 (or accept): move the current image into ``label`` (a journal step)."""
+        s, row = self.current(), self.grid.selectionModel().currentIndex().row()
+        if s is not None and label != s.label and self.state.assign(s.path, label):
+            self.proxy.invalidate()
+            self._advance(row)
+
+    def accept(self) -> None:
+        s = self.current()
+        if s is not None and not s.resolved:
+            self.assign(s.row.suggested_label)
+
+    def dismiss(self) -> None:
+        s, row = self.current(), self.grid.selectionModel().currentIndex().row()
+        if s is None or self.marks is None:
+            return
+        s.dismissed = True
+        self.marks.set_dismissed(s.row.path)
+        self.proxy.invalidate()
+        self._advance(row)
+
+    def keep_one(self) -> None:
+        s = self.current()
+        if s is None or s.row.duplicate_group is None:
+            return
+        others = [g.path for g in self.model.group(s.row.duplicate_group) if g is not s]
+        self.state.set_aside(others)
+
+    # -- the job --------------------------------------------------------------------------
+    def start(self) -> Job | None:
+        run = self.run_combo.currentData()
+        if self.state.root is None or not run:
+            self.status.setText("Open a dataset and pick a trained run first.")
+            return None
+        out = review_output(self.state.root)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        job = self.runner.run(review_args(self.state.root, Path(run), out), "Review")
+        if job is None:
+            self.status.setText("Another job is running; stop it first.")
+            return None
+        self.job = job
+        job.event.connect(self._on_event)
+        self.review_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self.progress.setVisible(True)
+        self.progress.setValue(0)
+        self.status.setText("Reviewing…")
+        return job
+
+    def _on_event(self, e: dict) -> None:
+        if e["event"] == Event.PROGRESS:
+            self.progress.setMaximum(max(int(e["total"]), 1))
+            self.progress.setValue(int(e["done"]))
+            what = {"features": "Computing features", "review": "Cross-validating"}.get(e["phase"], e["phase"])
+            self.status.setText(f"{what}: {e['done']} / {e['total']}")
+
+    def _on_finished(self, job: Job, status: str, message: str) -> None:
+        if job is not self.job:
+            return
+        self.review_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
+        self.progress.setVisible(False)
+        if status == Status.DONE and self.state.root is not None:
+            self.load_review(review_output(self.state.root))
+        else:
+            self.status.setText("Stopped." if status == Status.CANCELLED else for_display(f"Failed: {message}"))
