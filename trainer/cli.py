@@ -143,7 +143,7 @@ def cmd_classify(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
 
     events = _events(args)
     summary = classify_folder(args.checkpoint, args.folder, args.out, events, stop,
-                              args.recursive, pick_device(args.device), args.workers)
+                              args.recursive, pick_device(args.device), args.workers, args.unlabeled)
     if args.copy_to:
         _, rows = read_predictions(args.out)
         n = copy_by_label(rows, Path(args.folder).resolve(), Path(args.copy_to))
@@ -282,6 +282,8 @@ def _classify_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("folder")
     p.add_argument("--out", default="predictions.csv")
     p.add_argument("--recursive", action="store_true")
+    p.add_argument("--unlabeled", action="store_true",
+                   help="FOLDER is a dataset: classify only its unlabeled images (loose ones and unlabeled/)")
     p.add_argument("--copy-to", metavar="DIR", help="also copy images into DIR/<label>/")
     _device_flag(p)
     p.add_argument("--workers", type=int, default=2)

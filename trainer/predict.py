@@ -12,16 +12,17 @@ from trainer.batches import ImageBatcher, chunks
 from trainer.csvfile import Prediction, write_predictions
 from trainer.events import Events
 from trainer.features import Cancelled
-from trainer.layout import walk_images
+from trainer.layout import detect, walk_images
 from trainer.models import TransferModel
 from trainer.pathtext import encode
 from trainer.protocol import UsageError
 
 
-def list_inputs(folder: Path, recursive: bool) -> list[tuple[str, Path]]:
-    """``(relative POSIX path, absolute path)`` of every image, sorted by relative path."""
-    items = [(p.relative_to(folder).as_posix(), p) for p in walk_images(folder, recursive)]
-    return sorted(items)
+def list_inputs(folder: Path, recursive: bool, unlabeled: bool = False) -> list[tuple[str, Path]]:
+    """``(relative POSIX path, absolute path)`` of every image (or, with ``unlabeled``, of a
+    dataset's labeling queue), sorted by relative path."""
+    paths = detect(folder).unlabeled() if unlabeled else walk_images(folder, recursive)
+    return sorted((p.relative_to(folder).as_posix(), p) for p in paths)
 
 
 @torch.no_grad()
@@ -50,7 +51,7 @@ def predict(model: TransferModel, classes: list[str], batcher: ImageBatcher,
 
 def classify_folder(checkpoint: str | Path, folder: str | Path, out_csv: str | Path,
                     events: Events, should_stop: Callable[[], bool], recursive: bool = False,
-                    device: torch.device | None = None, workers: int = 2) -> dict:
+                    device: torch.device | None = None, workers: int = 2, unlabeled: bool = False) -> dict:
     """Classify every image in ``folder`` into ``out_csv``; returns a summary dict."""
     folder = Path(folder).expanduser().resolve()
     if not folder.is_dir():
@@ -59,7 +60,7 @@ def classify_folder(checkpoint: str | Path, folder: str | Path, out_csv: str | P
     device = device or torch.device("cpu")
     model.to(device)
     classes = list(ckpt["classes"])
-    items = list_inputs(folder, recursive)
+    items = list_inputs(folder, recursive, unlabeled)
     events.emit("start", total=len(items), classes=classes, model=ckpt["model"], out=str(out_csv))
     counts = dict.fromkeys(classes, 0)
     errors = 0

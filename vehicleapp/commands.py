@@ -28,9 +28,9 @@ def sweep_args(cfg: TrainConfig, grid: SweepGrid | None = None) -> list[str]:
     return ["sweep", *sweep_to_args(cfg, grid or SweepGrid()), "--events"]
 
 
-def classify_args(run: Path, folder: Path, out_csv: Path, recursive: bool) -> list[str]:
+def classify_args(run: Path, folder: Path, out_csv: Path, recursive: bool, unlabeled: bool = False) -> list[str]:
     args = ["classify", str(run), str(folder), "--out", str(out_csv), "--events"]
-    return args + (["--recursive"] if recursive else [])
+    return args + (["--recursive"] if recursive else []) + (["--unlabeled"] if unlabeled else [])
 
 
 def evaluate_args(run: Path, data: Path) -> list[str]:

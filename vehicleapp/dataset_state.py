@@ -120,13 +120,18 @@ class DatasetState(QObject):
 
     def assign_many(self, paths: Iterable[str | Path], label: str) -> bool:
         """Move images into class ``label`` as one undoable step."""
-        paths = [Path(p) for p in paths]
+        return self.relabel((p, label) for p in paths)
+
+    def relabel(self, pairs: Iterable[tuple[str | Path, str]]) -> bool:
+        """Move each image into its class, all as one undoable step."""
+        pairs = [(Path(p), label) for p, label in pairs]
+        labels = sorted({label for _, label in pairs})
 
         def said(moves: list[Move]) -> str:
             what = moves[0].src.name if len(moves) == 1 else f"{len(moves)} images"
-            return f"{what} → {label}  (Ctrl+Z undoes)"
+            return f"{what} → {', '.join(labels)}  (Ctrl+Z undoes)"
 
-        return self._step(lambda j: j.assign_many(paths, label), said)
+        return self._step(lambda j: j.relabel(pairs), said)
 
     def set_aside(self, paths: Iterable[str | Path]) -> bool:
         """Move images into ``_duplicates/`` (kept, never scanned) as one undoable step."""

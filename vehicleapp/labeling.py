@@ -106,10 +106,15 @@ class Journal:
 
     def assign_many(self, images: Iterable[Path], label: str) -> list[Move]:
         """Move every image into class ``label`` as ONE step (undone and redone together)."""
-        check_class_name(label)
+        return self.relabel((image, label) for image in images)
+
+    def relabel(self, pairs: Iterable[tuple[Path, str]]) -> list[Move]:
+        """Move each image into its class as ONE step (e.g. "accept all suggestions ≥ 90%")."""
         layout = detect(self.root)
         planned = []
-        for image in map(Path, images):
+        for image, label in pairs:
+            check_class_name(label)
+            image = Path(image)
             if not image.is_file():
                 raise LabelingError(f"{image.name} no longer exists")
             folder = layout.destination(image, label)

@@ -179,3 +179,12 @@ def test_moves_planned_together_never_collide(tmp_path: Path) -> None:
     a, b = _img(tmp_path / "car" / "x.png", 1), _img(tmp_path / "truck" / "x.png", 2)
     first, second = Journal(tmp_path).set_aside([a, b])
     assert first.dest.name == "x.png" and second.dest.name == "x-1.png"
+
+
+def test_relabel_moves_to_several_classes_in_one_step(tmp_path: Path) -> None:
+    a, b = _img(tmp_path / "unlabeled" / "a.png"), _img(tmp_path / "unlabeled" / "b.png")
+    _img(tmp_path / "car" / "c.png")
+    journal = Journal(tmp_path)
+    journal.relabel([(a, "car"), (b, "truck")])
+    assert (tmp_path / "car" / "a.png").exists() and (tmp_path / "truck" / "b.png").exists()
+    assert len(journal.undo() or []) == 2 and a.exists() and b.exists()

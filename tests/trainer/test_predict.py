@@ -102,3 +102,21 @@ def test_csv_round_trip_and_copy_by_label(tmp_path: Path) -> None:
     Image.new("RGB", (4, 4)).save(tmp_path / "dest" / "car" / "a.png")  # name collision
     assert copy_by_label(rows, src, tmp_path / "dest") == 2
     assert sorted(p.name for p in (tmp_path / "dest" / "car").iterdir()) == ["a-1.png", "a.png"]
+
+
+def test_classify_only_the_unlabeled_queue_of_a_dataset(demo_copy: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from tests.conftest import run_cli
+
+    (demo_copy / "unlabeled").mkdir()
+    shutil.copy(demo_copy / "car" / "car_0000.jpg", demo_copy / "unlabeled" / "u1.jpg")
+    shutil.copy(demo_copy / "truck" / "truck_0000.jpg", demo_copy / "loose.jpg")
+    res = run_cli("train", str(demo_copy), "--weights", "none", "--freeze", "--image-size", "48", "--epochs", "1",
+                  "--workers", "1", "--out", str(tmp_path / "runs"))
+    assert res.returncode == 0, res.stderr
+    out = tmp_path / "u.csv"
+    res = run_cli("classify", res.stdout.strip().splitlines()[-1], str(demo_copy), "--unlabeled", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    _, rows = read_predictions(out)
+    assert [p.path for p in rows] == ["loose.jpg", "unlabeled/u1.jpg"]
