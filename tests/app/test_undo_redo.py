@@ -35,3 +35,35 @@ def test_a_bulk_assignment_is_one_undo(qtbot, window: MainWindow, answers, demo_
     assert window.state.undo()
     assert all(p.exists() for p in images)
     assert sum(e.label == "car" for e in window.state.entries) == 12
+
+
+def test_suggestions_order_the_queue_and_accept_in_bulk(qtbot, window: MainWindow, answers,  # noqa: ANN001
+                                                        demo_copy: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from tests.conftest import quiet_events
+    from trainer.config import TrainConfig
+    from trainer.engine import train
+
+    (demo_copy / "unlabeled").mkdir()
+    for i in range(3):
+        shutil.move(demo_copy / "truck" / f"truck_000{i}.jpg", demo_copy / "unlabeled" / f"u{i}.jpg")
+    train(TrainConfig(data=str(demo_copy), weights="none", freeze=True, epochs=1, image_size=48, workers=1,
+                      out=str(window.runs.runs_dir)), quiet_events(), lambda: False)
+    window.runs.refresh()
+    open_folder(qtbot, window, answers, demo_copy)
+    page, bar = window.label_page, window.label_page.suggestions
+    with qtbot.waitSignal(window.runner.finished, timeout=120_000) as blocker:
+        assert bar.start() is not None
+    assert blocker.args[1] == "done" and len(bar.suggested) == 3
+    bar.order.setCurrentIndex(bar.order.findData("least"))
+    confidences = [bar.suggestion(p)[1] for p in page.queue]
+    assert confidences == sorted(confidences)
+    window.tabs.setCurrentWidget(page)
+    first, (label, _) = page.queue[0], bar.suggestion(page.queue[0])
+    qtbot.keyClick(page, Qt.Key.Key_Return)  # Enter accepts the suggestion
+    assert not first.exists() and len(page.queue) == 2
+    page.accept_all(0.0)  # the rest, as one step
+    assert not any(e.label is None for e in window.state.entries)
+    assert window.state.undo()  # one undo takes back the bulk step, not the first accept
+    assert len(window.state.unlabeled()) == 2

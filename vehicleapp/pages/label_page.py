@@ -8,23 +8,35 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from trainer.datasets import Entry
+from trainer.pathtext import for_display
 from vehicleapp.dataset_state import DatasetState
+from vehicleapp.jobs import JobRunner
+from vehicleapp.runs_state import RunsState
 from vehicleapp.widgets.label_keys import LabelKeys
 from vehicleapp.widgets.preview import Preview
+from vehicleapp.widgets.suggestions import SuggestionBar
 
 UNLABELED_QUEUE, ALL_QUEUE = "unlabeled", "all"
 
 
 class LabelPage(QWidget):
-    def __init__(self, state: DatasetState, parent: QWidget | None = None) -> None:
+    def __init__(self, state: DatasetState, runner: JobRunner | None = None, runs: RunsState | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
+        self.suggestions = SuggestionBar(runner, runs) if runner is not None and runs is not None else None
         self.queue: list[Path] = []
         self.pos = 0
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._build()
         self.keys = LabelKeys(self, state, self.assign, step=self.step)
         self.new_button.clicked.connect(self.keys.new_class)
+        for key in ("Return", "Enter"):
+            self.keys.bind(key, self.accept_suggestion)
+        if self.suggestions is not None:
+            self.suggestions.changed.connect(self.rebuild_queue)
+            self.suggestions.accept_all.connect(self.accept_all)
+            state.loaded.connect(lambda: self.suggestions.set_dataset(state.root))
         state.loaded.connect(self.rebuild_queue)
         state.moved.connect(self._on_moved)
         state.classes_changed.connect(self._rebuild_buttons)
@@ -37,6 +49,8 @@ class LabelPage(QWidget):
         nav = self._nav_bar()
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        if self.suggestions is not None:
+            layout.addWidget(self.suggestions)
         layout.addWidget(self.preview, 1)
         layout.addLayout(self.buttons)
         layout.addLayout(nav)
@@ -91,9 +105,41 @@ class LabelPage(QWidget):
         entries = self.state.entries
         if self.mode.currentData() == UNLABELED_QUEUE:
             entries = [e for e in entries if e.label is None]
-        self.queue = [e.path for e in entries]
+        self.queue = self._ordered([e.path for e in entries])
         self.pos = min(self.pos, max(len(self.queue) - 1, 0))
         self._show()
+
+    def _ordered(self, paths: list[Path]) -> list[Path]:
+        """By the suggestions' confidence when asked (active learning: least sure first)."""
+        order = self.suggestions.order_key() if self.suggestions else "file"
+        if order == "file":
+            return paths
+
+        def confidence(p: Path) -> float:
+            s = self.suggestions.suggestion(p) if self.suggestions else None
+            return s[1] if s else (2.0 if order == "least" else -1.0)  # no suggestion: last
+
+        return sorted(paths, key=confidence, reverse=order == "most")
+
+    def _suggested(self, path: Path) -> tuple[str, float] | None:
+        """The run's suggestion for ``path``, when it names one of the dataset's classes."""
+        s = self.suggestions.suggestion(path) if self.suggestions else None
+        return s if s and s[0] in self.state.classes else None
+
+    def accept_suggestion(self) -> None:
+        """Enter: label the current image with the suggested class."""
+        path = self.current_path()
+        s = self._suggested(path) if path else None
+        if s:
+            self.assign(s[0])
+
+    def accept_all(self, minimum: float) -> None:
+        """Label every unlabeled image suggested at least ``minimum`` sure, as one undoable step."""
+        pairs = [(e.path, s[0]) for e in self.state.unlabeled() if (s := self._suggested(e.path)) and s[1] >= minimum]
+        if pairs:
+            self.state.relabel(pairs)
+        else:
+            self.state.message.emit(f"no suggestion is at least {minimum:.0%} sure")
 
     def _entry(self, path: Path) -> Entry | None:
         return next((e for e in self.state.entries if e.path == path), None)
@@ -108,7 +154,10 @@ class LabelPage(QWidget):
             return
         path = self.queue[self.pos]
         entry = self._entry(path)
-        self.current_label.setText(f"class: <b>{entry.label if entry and entry.label else 'none'}</b>")
+        s = self._suggested(path)
+        hint = f" · suggested: <b>{s[0]}</b> ({s[1]:.0%}, Enter accepts)" if s else ""
+        label = entry.label if entry and entry.label else "none"
+        self.current_label.setText(for_display(f"class: <b>{label}</b>{hint}"))
         self.position.setText(f"{self.pos + 1} / {len(self.queue)}")
         self.preview.show_image(path)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
-from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -65,9 +64,8 @@ class ReviewPage(QWidget):
         self.proxy.setSourceModel(self.model)
         self._build()
         self.keys = LabelKeys(self, state, self.assign, focus=self.grid)
-        self._shortcut("Return", self.accept)
-        self._shortcut("Enter", self.accept)
-        self._shortcut("X", self.dismiss)
+        for key, slot in (("Return", self.accept), ("Enter", self.accept), ("X", self.dismiss)):
+            self.keys.bind(key, slot)
         state.loaded.connect(self._on_dataset)
         state.moved.connect(self._on_moved)
         runs.changed.connect(self._refresh_runs)
@@ -166,11 +164,6 @@ class ReviewPage(QWidget):
             v.addWidget(w, 1 if w is self.preview else 0)
         self._show_suspect(None)
         return panel
-
-    def _shortcut(self, key: str, slot: object) -> None:
-        s = QShortcut(QKeySequence(key), self)
-        s.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        s.activated.connect(slot)
 
     # -- data -----------------------------------------------------------------------------
     def _refresh_runs(self) -> None:

@@ -48,6 +48,11 @@ class LabelKeys(QObject):
         for combo in page.findChildren(QComboBox):
             combo.view().installEventFilter(self)
 
+    def bind(self, key: str, slot: Callable[[], object]) -> None:
+        """Another key of this page (e.g. Enter), scoped like the labeling keys."""
+        self._bind(key, slot)
+        self._keys.add(self.shortcuts[-1].key()[0].key())
+
     def _bind(self, key: str, slot: Callable[[], object]) -> None:
         shortcut = QShortcut(QKeySequence(key), self.page)
         shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)

@@ -1,0 +1,126 @@
+"""Model-assisted labeling: a run suggests a class for each unlabeled image.
+
+The bar picks a run and runs ``trainer classify RUN DATASET --unlabeled`` as a background job;
+its CSV gives each unlabeled image a suggested class and confidence. The Labeling page shows
+them, orders its queue by confidence (least confident first: label what the model is unsure
+of; most confident first: accept quickly) and accepts them one by one (Enter) or in bulk.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QWidget
+
+from trainer.config import user_data_dir
+from trainer.csvfile import read_predictions
+from trainer.pathtext import for_display
+from trainer.protocol import Status
+from vehicleapp.commands import classify_args
+from vehicleapp.jobs import Job, JobRunner
+from vehicleapp.runs_state import RunsState
+
+ORDERS = (("File order", "file"), ("Least confident first", "least"), ("Most confident first", "most"))
+
+
+class SuggestionBar(QWidget):
+    changed = Signal()  # suggestions loaded or the order changed
+    accept_all = Signal(float)  # "Accept all >= N%": the minimum confidence (0-1)
+
+    def __init__(self, runner: JobRunner, runs: RunsState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runner, self.runs = runner, runs
+        self.root: Path | None = None
+        self.job: Job | None = None
+        self.suggested: dict[Path, tuple[str, float]] = {}
+        self._build()
+        runs.changed.connect(self._refresh_runs)
+        runner.finished.connect(self._on_finished)
+
+    def _build(self) -> None:
+        self.run_combo = QComboBox()
+        self.run_combo.setToolTip("The trained run that suggests a class for each unlabeled image")
+        self.run_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.run_combo.setMinimumContentsLength(18)
+        self.suggest_button = QPushButton("Suggest classes")
+        self.suggest_button.setToolTip("Let the run classify every unlabeled image (a background job)")
+        self.suggest_button.clicked.connect(self.start)
+        self.order = QComboBox()
+        for text, key in ORDERS:
+            self.order.addItem(text, key)
+        self.order.setToolTip("Least confident first: label what the model is unsure of. "
+                              "Most confident first: accept quickly.")
+        self.order.currentIndexChanged.connect(lambda _i: self.changed.emit())
+        self.minimum = QSpinBox(minimum=50, maximum=100, value=90, suffix=" %")
+        self.accept_button = QPushButton("Accept all ≥")
+        self.accept_button.setToolTip("Label every unlabeled image whose suggestion is at least this sure "
+                                      "(one step: Ctrl+Z takes it all back)")
+        self.accept_button.clicked.connect(lambda: self.accept_all.emit(self.minimum.value() / 100))
+        self.status = QLabel("")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        for w in (QLabel("Suggestions from:"), self.run_combo, self.suggest_button, self.order,
+                  self.accept_button, self.minimum, self.status):
+            row.addWidget(w)
+        row.addStretch(1)
+        self._enable()
+
+    def _enable(self) -> None:
+        has = bool(self.suggested)
+        for w in (self.order, self.accept_button, self.minimum):
+            w.setEnabled(has)
+
+    def _refresh_runs(self) -> None:
+        current = self.run_combo.currentData()
+        self.run_combo.clear()
+        runs = [r for r in self.runs.runs() if r.checkpoint() is not None]
+        runs.sort(key=lambda r: (r.config.get("data") != str(self.root), -(r.best_val_acc or 0)))
+        for r in runs:
+            acc = f"val {r.best_val_acc:.1%}" if r.best_val_acc is not None else "no epochs"
+            self.run_combo.addItem(f"{r.config.get('model', '?')} · {acc} · {r.name}", str(r.path))
+        idx = self.run_combo.findData(current)
+        self.run_combo.setCurrentIndex(max(idx, 0))
+
+    def set_dataset(self, root: Path | None) -> None:
+        self.root, self.suggested = root, {}
+        self.status.setText("")
+        self._refresh_runs()
+        self._enable()
+        self.changed.emit()
+
+    def suggestion(self, path: Path) -> tuple[str, float] | None:
+        return self.suggested.get(Path(path))
+
+    def order_key(self) -> str:
+        return str(self.order.currentData())
+
+    def start(self) -> Job | None:
+        run = self.run_combo.currentData()
+        if self.root is None or not run:
+            self.status.setText("Train a model first (Train page).")
+            return None
+        out = user_data_dir() / "suggestions" / "unlabeled.csv"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        job = self.runner.run(classify_args(Path(run), self.root, out, False, unlabeled=True), "Suggestions")
+        if job is None:
+            self.status.setText("Another job is running; stop it first.")
+            return None
+        self.job, self._out = job, out
+        self.suggest_button.setEnabled(False)
+        self.status.setText("Suggesting…")
+        return job
+
+    def _on_finished(self, job: Job, status: str, message: str) -> None:
+        if job is not self.job:
+            return
+        self.suggest_button.setEnabled(True)
+        if status != Status.DONE or self.root is None:
+            self.status.setText("Stopped." if status == Status.CANCELLED else for_display(f"Failed: {message}"))
+            return
+        _, rows = read_predictions(self._out)
+        self.suggested = {self.root.joinpath(*p.path.split("/")): (p.label, float(p.confidence))
+                          for p in rows if p.label and p.confidence is not None}
+        self.status.setText(f"{len(self.suggested)} suggestions")
+        self._enable()
+        self.changed.emit()
