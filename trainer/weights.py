@@ -84,6 +84,7 @@ def load_file(model: nn.Module, path: str, backbone: str) -> int:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first.split(". ")[0].rstrip(".")  # torch's first line can be a whole paragraph
         raise WeightsError(f"{path} is not a loadable state_dict file: {first}") from None
     state = _unwrap(state)
     own = model.state_dict()
