@@ -21,8 +21,14 @@ from PySide6.QtGui import QResizeEvent
 from trainer.plots import draw_confusion, draw_curves, save_figure
 from trainer.runs import RunInfo
 
+MARKED_EPOCHS = 30  # up to this many epochs each one is a dot (a one-epoch run is a single point)
 #: (title, labels, ticks) font sizes for normal, small and tiny charts.
 FONTS = {0: (10, 9, 8), 1: (9, 8, 7), 2: (8, 7, 6)}
+
+
+def epoch_ticks() -> MaxNLocator:
+    """Whole epochs, as many as fit the axis ("auto": 200 epochs in a narrow chart stay legible)."""
+    return MaxNLocator(nbins="auto", integer=True, min_n_ticks=1)
 
 
 class Chart(FigureCanvasQTAgg):
@@ -99,7 +105,7 @@ class LiveCurves(Chart):
             ax.set_title(title)
             ax.set_xlabel("epoch")
             ax.grid(alpha=0.3)
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.xaxis.set_major_locator(epoch_ticks())
         self.ax_acc.set_ylim(0, 1.02)
         self.reset()
 
@@ -149,6 +155,7 @@ class LiveCurves(Chart):
         xs = [m["epoch"] for m in self.epochs]
         for key in ("train_acc", "val_acc", "train_loss", "val_loss"):
             self.lines[key].set_data(xs, [m.get(key) for m in self.epochs])
+            self.lines[key].set_marker("o" if len(xs) <= MARKED_EPOCHS else "")  # dots until they crowd
         self._dirty = True
 
     def point_count(self) -> int:
@@ -178,7 +185,7 @@ class CompareCurves(Chart):
         axes = self.figure.axes
         self.fit_text(axes)
         for ax in axes:
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.xaxis.set_major_locator(epoch_ticks())
             legend = ax.get_legend()
             if legend is not None and self.size_class == 2:
                 legend.remove()

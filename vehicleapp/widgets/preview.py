@@ -46,6 +46,14 @@ class Preview(QWidget):
         run_in_background(lambda: _read(path, self.side), lambda res: self._on_loaded(path, res),
                           lambda msg: self._on_failed(path, msg))
 
+    def follow(self, old: object, new: object) -> None:
+        """The image on show was moved (labeled, undone): show it at its new place."""
+        if self._current and str(old) == str(self._current):
+            self.show_image(new)  # type: ignore[arg-type]
+
+    def current(self) -> str:
+        return str(self._current)
+
     def clear(self) -> None:
         self._current = ""
         self._pixmap = None

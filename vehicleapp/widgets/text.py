@@ -64,6 +64,14 @@ class Hint(QLabel):
     def minimumSizeHint(self) -> QSize:  # noqa: N802
         return QSize(0, super().minimumSizeHint().height())
 
+    def show_text(self, text: str, warning: bool = False) -> None:
+        """Set the text; a warning shows in the style sheet's warning colour."""
+        self.setText(text)
+        if bool(self.property("warning")) != warning:
+            self.setProperty("warning", warning)
+            self.style().unpolish(self)
+            self.style().polish(self)
+
 
 def breakable(text: str) -> str:
     """``text`` with invisible break chances after ``/``, so a long path wraps in a dialog."""

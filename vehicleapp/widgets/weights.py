@@ -146,7 +146,10 @@ class WeightsChooser(QWidget):
         if "error" in fit:
             return f"{Path(path).name}: {fit['error']}"
         if name in fit and not fit[name]["matched"]:
-            return f"{Path(path).name} does not fit it (no tensor matches)"
+            reason = str(fit[name].get("reason", ""))
+            if reason.startswith("no tensor") or not reason:
+                return f"{Path(path).name} does not fit it (no tensor matches)"
+            return reason.replace(str(Path(path).expanduser()), Path(path).name)
         return ""
 
     def _line(self, name: str) -> str:
