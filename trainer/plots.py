@@ -63,6 +63,8 @@ def draw_curves(fig: Figure, runs: Sequence[RunInfo]) -> None:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     ax_acc.set_ylim(0, 1.02)
+    losses = [v for r in runs for m in r.metrics for v in (m.get("train_loss"), m.get("val_loss")) if v]
+    ax_loss.set_ylim(0, max(losses) * 1.1 if losses else 1)  # from 0: no "+1.098" offset on one point
     if runs:
         ax_loss.legend(fontsize="x-small", loc="upper right")
     _tidy(fig)

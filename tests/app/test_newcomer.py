@@ -526,3 +526,19 @@ def test_the_preview_keeps_the_images_proportions(qtbot: QtBot, tmp_path: Path) 
         qtbot.wait(20)
         pixmap = preview.image.pixmap()
         assert abs(pixmap.width() / pixmap.height() - 2.0) < 0.03, size
+
+
+def test_dropping_a_photo_on_the_classify_page_tries_it(window: MainWindow, demo_root: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    page = window.classify_page
+    tried: list[Path] = []
+    monkeypatch.setattr(page, "try_photo", tried.append)
+    photo = sorted((demo_root / "truck").glob("*.jpg"))[0]
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(photo))])
+    page.dropEvent(QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                              Qt.KeyboardModifier.NoModifier))
+    assert tried == [photo]

@@ -44,3 +44,17 @@ def test_legends_are_unique_and_say_what_differs() -> None:
     assert len(set(same)) == 2
     files = run_labels([_run("a", weights={"mobilenet_v2": "/w/mb.pth"}), _run("b", image_size=96)])
     assert files == ["mobilenet_v2 lr=0.001 bs=8 · mb.pth", "mobilenet_v2 lr=0.001 bs=8 · imagenet"]
+
+
+def test_a_single_epoch_run_is_a_point_on_axes_from_zero() -> None:
+    from matplotlib.figure import Figure
+
+    from trainer.plots import draw_curves
+
+    run = _run("one")
+    run.metrics = [{"epoch": 1, "train_acc": 0.25, "val_acc": 0.34, "train_loss": 1.0986, "val_loss": 1.0987}]
+    fig = Figure()
+    draw_curves(fig, [run])
+    acc, loss = fig.axes
+    assert all(line.get_marker() == "o" for line in acc.lines + loss.lines)
+    assert loss.get_ylim()[0] == 0 and loss.get_ylim()[1] > 1.0987

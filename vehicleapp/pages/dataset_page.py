@@ -196,12 +196,18 @@ class DatasetPage(QWidget):
         buttons.addWidget(own)
         buttons.addStretch(1)
         self.runs_link = QLabel("")  # after `trainer demo`: its run is one click away
+        self.runs_link.setWordWrap(True)
+        self.runs_link.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.runs_link.linkActivated.connect(lambda _link: self.runs_requested.emit())
+        centred = QHBoxLayout()  # not an alignment flag: that would cut the wrapped text's height
+        centred.addStretch(1)
+        centred.addWidget(text, 100)
+        centred.addStretch(1)
         layout = QVBoxLayout(panel)
         layout.addStretch(1)
-        layout.addWidget(text, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addLayout(centred)
         layout.addLayout(buttons)
-        layout.addWidget(self.runs_link, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(self.runs_link)
         layout.addStretch(2)
         return panel
 
@@ -254,7 +260,6 @@ class DatasetPage(QWidget):
         self.problems.clear()
         self.problems.addItem("checking every image in the background…")
         self.preview.clear()  # nothing of the previous folder stays on show
-        self.preview.image.setText("Select an image to preview it")
         self._apply_filter()
 
     def _refresh_classes(self) -> None:

@@ -24,11 +24,14 @@ def _read(path: str, side: int) -> tuple[QImage, str]:
     return image, f"<b>{p.name}</b><br>{p.stat().st_size / 1024:.1f} KB · {dims}<br>{p.parent}"
 
 
+PLACEHOLDER = "Select an image to preview it"
+
+
 class Preview(QWidget):
     def __init__(self, parent: QWidget | None = None, side: int = 640) -> None:
         super().__init__(parent)
         self.side = side
-        self.image = QLabel("Select an image to preview it")
+        self.image = QLabel(PLACEHOLDER)
         self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.image.setMinimumSize(200, 200)
         self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
@@ -57,7 +60,7 @@ class Preview(QWidget):
     def clear(self) -> None:
         self._current = ""
         self._pixmap = None
-        self.image.setText("")
+        self.image.setText(PLACEHOLDER)
         self.info.setText("")
 
     def _on_loaded(self, path: str, result: tuple[QImage, str]) -> None:
