@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from trainer.config import DEFAULT_RUNS_DIR, DEVICE_CHOICES, TrainConfig
 from trainer.layout import SPLIT_NAMES
 from trainer.options import add_config_arguments, add_grid_arguments, config_from_args, grid_from_args
-from trainer.protocol import Event, Exit, MissingDependency, UsageError, VerificationFailed
+from trainer.protocol import Event, Exit, MissingDependency, UsageError, VerificationFailed, report_line
 from trainer.registry import list_models
 
 if TYPE_CHECKING:
@@ -101,15 +101,51 @@ def _resume(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
+    """Train every grid point; a model whose weights cannot load is skipped with a warning."""
     from trainer.engine import train
+    from trainer.weights import WeightsError
 
     grid = grid_from_args(args)
     events = _events(args)
+    trained, skipped = 0, []
     for i, cfg in enumerate(grid.configs(config_from_args(args))):
         events.context = {"sweep_index": i + 1, "sweep_total": len(grid)}
-        run_dir = train(cfg, events, stop)
-        events.sinks = events.sinks[:1]  # drop the finished run's events.jsonl sink
+        try:
+            run_dir = train(_own_weights(cfg), events, stop)
+        except WeightsError as exc:  # raised before the run folder exists
+            skipped.append(cfg.model)
+            events.warning(f"skipped {cfg.model} lr={cfg.lr:g} bs={cfg.batch_size}: {_first_line(exc)}",
+                           skipped=cfg.model)
+            continue
+        finally:
+            events.sinks = events.sinks[:1]  # drop the finished run's events.jsonl sink
+        trained += 1
         _result(args, run_dir)
+    if not trained and skipped:
+        raise WeightsError(f"no run of the sweep could start: no usable weights for {', '.join(sorted(set(skipped)))}")
+    return Exit.OK
+
+
+def _own_weights(cfg: TrainConfig) -> TrainConfig:
+    """Per-backbone weights given for the whole grid: each model keeps those of its own backbones."""
+    from trainer.registry import get_spec
+
+    if not isinstance(cfg.weights, dict):
+        return cfg
+    own = {b: s for b, s in cfg.weights.items() if b in get_spec(cfg.model).backbones}
+    return dataclasses.replace(cfg, weights=own or "imagenet")
+
+
+def cmd_check_weights(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
+    """Which backbones a weights file fits (the app asks this instead of importing torch)."""
+    from trainer.models import weights_fit
+
+    fit = weights_fit(args.file)
+    if args.events:
+        _events(args).emit(Event.DONE, message="checked", fit=fit)
+    for name, f in fit.items():
+        line = f"{name}: {f['matched']} of {f['total']} tensors" if f["matched"] else f"{name}: no — {f['reason']}"
+        print(line, file=sys.stdout if not args.events else sys.stderr)
     return Exit.OK
 
 
@@ -240,6 +276,11 @@ def build_parser() -> Parser:
     _events_flag(p)
     p.set_defaults(func=cmd_sweep)
 
+    p = sub.add_parser("check-weights", help="which backbones a weights file fits")
+    p.add_argument("file")
+    _events_flag(p)
+    p.set_defaults(func=cmd_check_weights)
+
     _evaluate_parser(sub.add_parser("evaluate", help="accuracy, per-class P/R/F1 and confusion matrix"))
     p = sub.add_parser("plot", help="PNG of accuracy/loss curves of one or more runs")
     p.add_argument("runs", nargs="+")
@@ -355,7 +396,7 @@ def run_command(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
             _report(args, Event.CANCELLED, str(exc) or "interrupted")
         return Exit.CANCELLED
     except UsageError as exc:
-        _report(args, Event.ERROR, _first_line(exc))
+        _report(args, Event.ERROR, _first_line(exc), code=exc.code)
         return Exit.USAGE
     except MissingDependency as exc:
         _report(args, Event.ERROR, _first_line(exc))
@@ -376,9 +417,9 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _report(args: argparse.Namespace, kind: Event, message: str) -> None:
-    sys.stderr.write(f"trainer {args.command}: {kind}: {message}\n")
+def _report(args: argparse.Namespace, kind: Event, message: str, **fields: Any) -> None:
+    sys.stderr.write(report_line(args.command, kind, message) + "\n")
     if getattr(args, "events", False):
         from trainer.events import json_lines
 
-        json_lines(sys.stdout)({"event": str(kind), "message": message})
+        json_lines(sys.stdout)({"event": str(kind), "message": message, **fields})

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import tempfile
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
@@ -32,3 +35,18 @@ def copy_by_label(predictions: Iterable[Prediction], folder: Path, dest: Path) -
         shutil.copy2(folder / p.path, unique_path(target_dir / Path(p.path).name))
         n += 1
     return n
+
+
+def is_writable(folder: Path) -> bool:
+    """True when files can be created in ``folder`` (so images in it can be moved).
+
+    Tries it, because ``os.access`` says yes to root and misses read-only mounts.
+    """
+    try:
+        fd, name = tempfile.mkstemp(prefix=".vehicleapp-write-test-", dir=folder)
+    except OSError:
+        return False
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(name)
+    return True

@@ -109,6 +109,23 @@ def create_model(
     return TransferModel(backbones, spec.make_head(num_classes), frozen)
 
 
+def weights_fit(path: str) -> dict[str, dict[str, Any]]:
+    """For every registered backbone, how many tensors of the weights file ``path`` it would take
+    (training loads a file that matches at least one; ``reason`` says why one matches none)."""
+    path = W.validate_spec(path)
+    fit = {}
+    for name, info in BACKBONES.items():
+        model = getattr(tvm, info.builder)(weights=None)
+        setattr(model, info.head_attr, nn.Identity())
+        total, matched, reason = len(model.state_dict()), 0, ""
+        try:
+            matched = W.load_file(model, path, name)
+        except W.WeightsError as exc:
+            reason = str(exc)
+        fit[name] = {"matched": matched, "total": total, "reason": reason}
+    return fit
+
+
 def preprocess_for(name: str, image_size: int | None = None) -> Preprocess:
     """The preprocessing of the model's (first) backbone's ImageNet weights, optionally resized."""
     return Preprocess.from_weights(imagenet_weights(get_spec(name).backbones[0]), image_size)

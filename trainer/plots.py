@@ -20,23 +20,51 @@ def run_label(run: RunInfo) -> str:
     return f"{c.get('model', '?')} lr={c.get('lr', '?')} bs={c.get('batch_size', '?')}"
 
 
+def _details(run: RunInfo) -> list[tuple[str, str]]:
+    """What else tells runs with the same model and settings apart, most telling first."""
+    size = run.image_size
+    return [("data", run.dataset), ("weights", run.weights), ("size", f"{size}px" if size else "224px"),
+            ("epochs", f"{len(run.metrics)} ep"), ("name", run.name)]
+
+
+def run_labels(runs: Sequence[RunInfo]) -> list[str]:
+    """One legend label per run, unique: runs sharing model, lr and batch size also show what
+    differs between them (dataset, weights, image size, epochs, else the run folder's name)."""
+    labels = [run_label(r) for r in runs]
+    for base in {b for b in labels if labels.count(b) > 1}:
+        group = [i for i, b in enumerate(labels) if b == base]
+        details = [_details(runs[i]) for i in group]
+        keep = [k for k in range(len(details[0])) if len({d[k][1] for d in details}) > 1]
+        chosen: list[int] = []
+        for k in keep:  # add differing details until the labels are unique
+            chosen.append(k)
+            if len({tuple(d[j][1] for j in chosen) for d in details}) == len(group):
+                break
+        for i, d in zip(group, details):
+            labels[i] = " · ".join([base, *(d[k][1] for k in chosen)])
+    return labels
+
+
 def draw_curves(fig: Figure, runs: Sequence[RunInfo]) -> None:
     """Accuracy and loss per epoch; solid = val, dashed = train; one colour per run."""
     fig.clear()
     ax_acc, ax_loss = fig.subplots(1, 2)
-    for i, run in enumerate(runs):
+    for i, (run, label) in enumerate(zip(runs, run_labels(runs))):
         colour = f"C{i % 10}"
         epochs = [m["epoch"] for m in run.metrics]
+        marker = "o" if len(epochs) < 12 else ""  # a run of one epoch is a single point
         for ax, key in ((ax_acc, "acc"), (ax_loss, "loss")):
-            ax.plot(epochs, [m.get(f"train_{key}") for m in run.metrics], "--", color=colour,
-                    alpha=0.7, label=f"{run_label(run)} train")
-            ax.plot(epochs, [m.get(f"val_{key}") for m in run.metrics], "-", color=colour,
-                    label=f"{run_label(run)} val")
+            ax.plot(epochs, [m.get(f"train_{key}") for m in run.metrics], "--", marker=marker, ms=3,
+                    color=colour, alpha=0.7, label=f"{label} train")
+            ax.plot(epochs, [m.get(f"val_{key}") for m in run.metrics], "-", marker=marker, ms=3,
+                    color=colour, label=f"{label} val")
     for ax, title in ((ax_acc, "Accuracy"), (ax_loss, "Loss")):
         ax.set_title(title)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     ax_acc.set_ylim(0, 1.02)
+    losses = [v for r in runs for m in r.metrics for v in (m.get("train_loss"), m.get("val_loss")) if v]
+    ax_loss.set_ylim(0, max(losses) * 1.1 if losses else 1)  # from 0: no "+1.098" offset on one point
     if runs:
         ax_loss.legend(fontsize="x-small", loc="upper right")
     _tidy(fig)

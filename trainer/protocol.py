@@ -106,7 +106,26 @@ class MessageEvent(TypedDict, total=False):
 
 
 class UsageError(ValueError):
-    """The user's own mistake (bad argument, unusable input): exit 2 with a one-line message."""
+    """The user's own mistake (bad argument, unusable input): exit 2 with a one-line message.
+
+    ``code`` goes into the ``error`` event, so a client can say what to do in its own words.
+    """
+
+    code = "usage"
+
+
+#: ``code`` of the error event when backbone weights cannot be loaded or downloaded.
+WEIGHTS_ERROR = "weights"
+
+
+def report_line(command: str, kind: str, message: str) -> str:
+    """The one stderr line a command ends with when it fails or is cancelled. With ``--events``
+    the same message also comes as an event, so a client that shows events can drop the line."""
+    return f"trainer {command}: {kind}: {message}"
+
+
+def is_report_line(line: str, command: str) -> bool:
+    return any(line.startswith(report_line(command, str(kind), "")) for kind in (Event.ERROR, Event.CANCELLED))
 
 
 class MissingDependency(RuntimeError):

@@ -102,8 +102,33 @@ class RunInfo:
     def status(self) -> str:
         return str(self.config.get("status", "unknown"))
 
+    @property
+    def dataset(self) -> str:
+        """The dataset folder's name (its full path is ``config["data"]``)."""
+        return Path(str(self.config.get("data", ""))).name
+
+    @property
+    def image_size(self) -> int | None:
+        size = self.config.get("image_size")
+        return int(size) if size else None
+
+    @property
+    def weights(self) -> str:
+        """Where the backbones started: ``imagenet``, ``none``, a file name, or one per backbone."""
+        spec = self.config.get("weights", "")
+        if not isinstance(spec, dict):
+            return _weights_word(str(spec))
+        words = {b: _weights_word(str(s)) for b, s in spec.items()}
+        if len(set(words.values())) <= 1:
+            return next(iter(words.values()), "")
+        return ", ".join(f"{b}: {w}" for b, w in words.items())
+
     def checkpoint(self) -> Path | None:
         return find_checkpoint(self.path)
+
+
+def _weights_word(spec: str) -> str:
+    return spec if spec in ("imagenet", "none", "") else Path(spec).name
 
 
 def find_checkpoint(run_dir: Path) -> Path | None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
 import torch
 from torch import nn
 
-from trainer.protocol import UsageError
+from trainer.hub import reachable
+from trainer.protocol import WEIGHTS_ERROR, UsageError
 
 IMAGENET = "imagenet"
 NONE = "none"
@@ -19,6 +19,8 @@ NONE = "none"
 
 class WeightsError(UsageError):
     """Weights cannot be loaded; the message says why and what to do instead."""
+
+    code = WEIGHTS_ERROR
 
 
 def describe(spec: str) -> str:
@@ -60,7 +62,7 @@ def imagenet_cache_file(url: str) -> Path:
 def imagenet_available(weights_enum: object) -> bool:
     """True when torch has the ImageNet file cached or the download host answers."""
     url = weights_enum.url  # type: ignore[attr-defined]
-    return imagenet_cache_file(url).is_file() or _reachable(url)
+    return imagenet_cache_file(url).is_file() or reachable(urlparse(url).hostname or "")
 
 
 def load_imagenet(model: nn.Module, weights_enum: object, backbone: str) -> None:
@@ -81,21 +83,13 @@ def load_imagenet(model: nn.Module, weights_enum: object, backbone: str) -> None
     model.load_state_dict(state)
 
 
-def _reachable(url: str, timeout: float = 3.0) -> bool:
-    host = urlparse(url).hostname or ""
-    try:
-        with socket.create_connection((host, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def load_file(model: nn.Module, path: str, backbone: str) -> int:
     """Load a state_dict file non-strictly into ``model``; return how many tensors matched."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first.split(". ")[0].rstrip(".")  # torch's first line can be a whole paragraph
         raise WeightsError(f"{path} is not a loadable state_dict file: {first}") from None
     state = _unwrap(state)
     own = model.state_dict()

@@ -50,15 +50,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     icon = resource("icon.svg")
     app.setWindowIcon(QIcon(str(icon)) if icon.is_file() else QIcon())
     app.setStyleSheet(stylesheet())
-    window = MainWindow(runs_dir=args.runs_dir)
     if args.screenshot:
-        from vehicleapp.screenshots import take_screenshots
+        from vehicleapp.screenshots import screenshot_window, take_screenshots
 
+        window = screenshot_window()  # its own settings: the user's are neither used nor changed
         for path in take_screenshots(window, Path(args.screenshot)):
             print(path)
         window.runner.shutdown()
         return 0
+    window = MainWindow(runs_dir=args.runs_dir)
     window.show()
+    window.maybe_show_tour()
     if args.folder:
         window.open_dataset(args.folder)
     return app.exec()

@@ -28,6 +28,15 @@ def sweep_args(cfg: TrainConfig, grid: SweepGrid | None = None) -> list[str]:
     return ["sweep", *sweep_to_args(cfg, grid or SweepGrid()), "--events"]
 
 
+def resume_args(run_dir: Path, data: str) -> list[str]:
+    """Continue a stopped run from its ``last.pt`` to its epoch target."""
+    return ["train", data, "--resume", str(run_dir), "--events"]
+
+
+def check_weights_args(path: str) -> list[str]:
+    return ["check-weights", path, "--events"]
+
+
 def classify_args(run: Path, folder: Path, out_csv: Path, recursive: bool, unlabeled: bool = False) -> list[str]:
     args = ["classify", str(run), str(folder), "--out", str(out_csv), "--events"]
     return args + (["--recursive"] if recursive else []) + (["--unlabeled"] if unlabeled else [])

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
+
+from vehicleapp.widgets.text import breakable
 
 
 def ask_folder(parent: QWidget | None, title: str = "Open a folder of images", start: str = "") -> str:
@@ -23,14 +27,42 @@ def ask_text(parent: QWidget | None, title: str, label: str) -> str:
 
 
 def confirm(parent: QWidget | None, title: str, text: str) -> bool:
-    answer = QMessageBox.question(parent, title, text,
+    answer = QMessageBox.question(parent, title, breakable(text),
                                   QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                                   QMessageBox.StandardButton.No)
     return answer == QMessageBox.StandardButton.Yes
 
 
+def ask_choice(parent: QWidget | None, title: str, text: str, choices: Sequence[str]) -> str:
+    """One button per choice (the last one is Escape's); returns the chosen text."""
+    box = QMessageBox(QMessageBox.Icon.Question, title, breakable(text), QMessageBox.StandardButton.NoButton, parent)
+    buttons = [box.addButton(c, QMessageBox.ButtonRole.AcceptRole) for c in choices]
+    box.setDefaultButton(buttons[0])
+    box.setEscapeButton(buttons[-1])
+    box.exec()
+    clicked = box.clickedButton()
+    return choices[buttons.index(clicked)] if clicked in buttons else choices[-1]
+
+
+def offer_choice(parent: QWidget | None, title: str, text: str, choices: Sequence[str],
+                 on_choice: Callable[[str], object]) -> None:
+    """Like :func:`ask_choice` but non-blocking: ``on_choice(text)`` runs when a button is pressed."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, breakable(text), QMessageBox.StandardButton.NoButton, parent)
+    buttons = [box.addButton(c, QMessageBox.ButtonRole.AcceptRole) for c in choices]
+    box.setEscapeButton(buttons[-1])
+    box.buttonClicked.connect(lambda b: on_choice(choices[buttons.index(b)] if b in buttons else choices[-1]))
+    box.open()
+
+
 def show_error(parent: QWidget | None, title: str, text: str, details: str = "") -> None:
-    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent)
-    if details:
-        box.setDetailedText(details)
+    """Non-blocking; a long message wraps (paths too), the full text is in the details."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, breakable(text), QMessageBox.StandardButton.Ok, parent)
+    if details or len(text) > 300:
+        box.setDetailedText("\n".join(filter(None, (text, details))))
     box.open()  # non-blocking: the window stays responsive
+
+
+def show_info(parent: QWidget | None, title: str, text: str) -> None:
+    """A non-blocking message with rich text (lists, key names)."""
+    box = QMessageBox(QMessageBox.Icon.Information, title, text, QMessageBox.StandardButton.Ok, parent)
+    box.open()

@@ -13,7 +13,7 @@ from collections import deque
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-from trainer.protocol import Event, Status, status_of_exit
+from trainer.protocol import Event, Status, is_report_line, status_of_exit
 from vehicleapp.commands import trainer_command
 
 
@@ -31,6 +31,7 @@ class Job(QObject):
         self.command = self.args[0] if self.args else ""  # train, sweep, evaluate, classify ...
         self.status: Status | None = None
         self.last_error = ""
+        self.last_error_code = ""  # the error event's code, e.g. trainer.protocol.WEIGHTS_ERROR
         self.tail: deque[str] = deque(maxlen=40)
         self._buffer = b""
         self._cancel_requested = False
@@ -94,6 +95,7 @@ class Job(QObject):
         if isinstance(event, dict) and "event" in event:
             if event["event"] == Event.ERROR:
                 self.last_error = str(event.get("message", ""))
+                self.last_error_code = str(event.get("code", ""))
             self.event.emit(event)
         else:
             self._log(line)
@@ -101,7 +103,10 @@ class Job(QObject):
     def _read_stderr(self) -> None:
         text = bytes(self.proc.readAllStandardError().data()).decode("utf-8", "replace")
         for line in text.splitlines():
-            self._log(line)
+            if is_report_line(line, self.command):  # the error event says it: one log line per error
+                self.tail.append(line)
+            else:
+                self._log(line)
 
     def _log(self, line: str) -> None:
         self.tail.append(line)

@@ -6,15 +6,18 @@ import gc
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import QPoint, QTimer, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QShortcut
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QSizePolicy, QTabWidget
 
 from trainer.config import demo_data_dir, log_dir
 from trainer.demo_data import make_demo_data
+from trainer.files import is_writable
 from trainer.protocol import Status
+from trainer.runs import RunInfo
 from vehicleapp import dialogs
 from vehicleapp.dataset_state import DatasetState
+from vehicleapp.help import Tour, shortcuts_html
 from vehicleapp.jobs import Job, JobRunner
 from vehicleapp.pages.classify_page import ClassifyPage
 from vehicleapp.pages.dataset_page import DatasetPage
@@ -24,10 +27,13 @@ from vehicleapp.pages.runs_page import RunsPage
 from vehicleapp.pages.train_page import TrainPage
 from vehicleapp.runs_state import RunsState
 from vehicleapp.settings import AppSettings
+from vehicleapp.widgets.text import ElidedLabel
 from vehicleapp.workers import ThumbnailLoader, run_in_background
 
 log = logging.getLogger(__name__)
 PAGES = ("Dataset", "Labeling", "Train", "Runs", "Classify", "Review")
+MINIMUM_SIZE = (800, 560)  # every page fits without clipping (tests check each page)
+READ_ONLY = "this folder is read-only, so photos cannot be moved between class folders"
 
 
 class MainWindow(QMainWindow):
@@ -49,15 +55,18 @@ class MainWindow(QMainWindow):
         for page, name in zip(self.pages(), PAGES):
             self.tabs.addTab(page, name)
         self.setCentralWidget(self.tabs)
-        self.job_label = QLabel("")
-        self.statusBar().addPermanentWidget(self.job_label)
+        self._status_bar()
         self._connect()
         self._menus()
         self.set_runs_dir(runs_dir or self.settings.runs_dir())
         self.dataset_page.set_recent(self.settings.recent_folders())
+        self.train_page.set_options(self.settings.train_options())
+        self.train_page.watch_options()
+        self.setMinimumSize(*MINIMUM_SIZE)
         geometry = self.settings.geometry()
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1360, 860)
+        self.tour: Tour | None = None
         # Start-up objects (torch, Qt, matplotlib modules) live forever; left in the collector's
         # care, each full collection rescans them all (measured: 130-240 ms pauses of the GUI
         # thread). Freezing them keeps collections short.
@@ -67,14 +76,38 @@ class MainWindow(QMainWindow):
         return [self.dataset_page, self.label_page, self.train_page, self.runs_page, self.classify_page,
                 self.review_page]
 
+    def _status_bar(self) -> None:
+        """Messages elide to the window's width (full text in the tooltip and the log)."""
+        self.message = ElidedLabel("")
+        self.job_label = ElidedLabel("")
+        self.job_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.job_label.setMaximumWidth(320)
+        self.statusBar().addWidget(self.message, 1)
+        self.statusBar().addPermanentWidget(self.job_label)
+        self._message_timer = QTimer(self, singleShot=True)
+        self._message_timer.timeout.connect(lambda: self.message.setText(""))
+
+    def show_message(self, text: str, ms: int = 6000) -> None:
+        self.message.setText(text)
+        self._message_timer.start(ms)
+        log.info("status: %s", text)
+
     def _connect(self) -> None:
         self.dataset_page.open_requested.connect(self.open_dataset)
         self.dataset_page.demo_requested.connect(self.open_demo)
+        self.dataset_page.runs_requested.connect(lambda: self.tabs.setCurrentWidget(self.runs_page))
         self.state.loaded.connect(self._on_dataset_loaded)
-        self.state.message.connect(lambda m: self.statusBar().showMessage(m, 6000))
-        self.state.failed.connect(lambda m: self.statusBar().showMessage(f"Error: {m}", 10000))
+        for signal in (self.state.loaded, self.state.moved, self.state.classes_changed):
+            signal.connect(self._on_dataset_changed)
+        self.state.message.connect(self.show_message)
+        self.state.failed.connect(lambda m: self.show_message(f"Error: {m}", 10000))
         self.runner.started.connect(self._on_job_started)
         self.runner.finished.connect(self._on_job_finished)
+        self.runs.changed.connect(lambda: self.dataset_page.set_run_count(len(self.runs.runs())))
+        self.runs_page.resume_requested.connect(self.resume_run)
+        for page in (self.dataset_page, self.label_page):
+            page.undo_requested.connect(self.state.undo)
+        self.train_page.options_changed.connect(lambda: self.settings.set_train_options(self.train_page.options()))
 
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -85,8 +118,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         edit = self.menuBar().addMenu("&Edit")
-        self._action(edit, "&Undo last move", QKeySequence.StandardKey.Undo, self.state.undo)
-        self._action(edit, "&Redo", QKeySequence("Ctrl+Shift+Z"), self.state.redo)
+        self.undo_action = self._action(edit, "&Undo last move", QKeySequence("Ctrl+Z"), self.state.undo)
+        self.redo_action = self._action(edit, "&Redo move", QKeySequence("Ctrl+Shift+Z"), self.state.redo)
         jobs = self.menuBar().addMenu("&Job")
         self._action(jobs, "&Start training", QKeySequence("Ctrl+Return"), self.train_page.start)
         self._action(jobs, "S&top job", QKeySequence("Esc"), self.runner.cancel)
@@ -94,6 +127,8 @@ class MainWindow(QMainWindow):
         for i in range(len(PAGES)):
             QShortcut(QKeySequence(f"Ctrl+{i + 1}"), self, lambda i=i: self.tabs.setCurrentIndex(i))
         help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&Keyboard shortcuts", QKeySequence("F1"), self.show_shortcuts)
+        self._action(help_menu, "A short &tour of the pages", None, self.show_tour)
         self._action(help_menu, "Open &log folder", None, self.open_log_folder)
         self._action(help_menu, "&About", None, self._about)
 
@@ -115,16 +150,31 @@ class MainWindow(QMainWindow):
         if any(target.glob("*/*.jpg")):
             self.open_dataset(str(target))
             return
-        self.statusBar().showMessage("Generating the demo dataset…")
+        self.show_message("Generating the demo dataset…")
         run_in_background(lambda: make_demo_data(target, per_class=60),
                           lambda path: self.open_dataset(str(path)),
-                          lambda m: self.statusBar().showMessage(f"Demo data failed: {m}"))
+                          lambda m: self.show_message(f"Demo data failed: {m}"))
 
     def _on_dataset_loaded(self) -> None:
         root = str(self.state.root)
         self.dataset_page.set_recent(self.settings.add_recent(root))
-        self.train_page.set_dataset(root)
+        self.classify_page.set_dataset(root)
         self.setWindowTitle(f"Vehicle Classifier — {Path(root).name}")
+        writable = is_writable(Path(root))
+        for page in (self.dataset_page, self.label_page):
+            page.set_labeling(writable, "" if writable else READ_ONLY)
+        self.undo_action.setEnabled(writable)
+        self.redo_action.setEnabled(writable)
+        if not writable:
+            self.show_message(f"Labeling is off: {READ_ONLY}. Browsing, training and classifying work.", 15000)
+
+    def _on_dataset_changed(self, *_: object) -> None:
+        """The Train page knows how many labeled photos each class has (Start needs two classes)."""
+        per_class = dict.fromkeys(self.state.classes, 0)
+        for row in self.state.counts().values():
+            for c, n in row.items():
+                per_class[c] = per_class.get(c, 0) + n
+        self.train_page.set_dataset(str(self.state.root), per_class)
 
     # -- runs & jobs ----------------------------------------------------------------------
     def set_runs_dir(self, path: str) -> None:
@@ -137,6 +187,11 @@ class MainWindow(QMainWindow):
         if folder:
             self.set_runs_dir(folder)
 
+    def resume_run(self, run: RunInfo) -> None:
+        """Runs page → Resume: the run continues on the Train page, where its progress shows."""
+        if self.train_page.resume(run) is not None:
+            self.tabs.setCurrentWidget(self.train_page)
+
     def _on_job_started(self, job: Job) -> None:
         self.job_label.setText(f"● {job.title} running")
 
@@ -144,9 +199,29 @@ class MainWindow(QMainWindow):
         self.job_label.setText("")
         if status == Status.FAILED:
             log.warning("job %s failed: %s\n%s", " ".join(job.args), message, job.log_tail(40))
-        self.statusBar().showMessage(f"{job.title}: {status} — {message}", 10000)
+        self.show_message(f"{job.title}: {status} — {message}", 10000)
         if job.command in ("train", "sweep", "evaluate"):
             self.runs.refresh()
+
+    # -- help -----------------------------------------------------------------------------
+    def show_shortcuts(self) -> None:
+        dialogs.show_info(self, "Keyboard shortcuts", shortcuts_html(self.actions()))
+
+    def show_tour(self) -> Tour:
+        if self.tour is None:
+            self.tour = Tour(self, self.tabs.setCurrentIndex)
+            self.tour.finished.connect(lambda *_: self.settings.set_tour_done())
+        self.tour.go(0)
+        self.tour.adjustSize()
+        corner = self.geometry().bottomRight() - QPoint(self.tour.width() + 24, self.tour.height() + 48)
+        self.tour.move(corner)  # beside the pages it talks about, not on top of them
+        self.tour.show()
+        return self.tour
+
+    def maybe_show_tour(self) -> None:
+        """On the very first launch, the tour opens by itself (once)."""
+        if not self.settings.tour_done():
+            self.show_tour()
 
     def open_log_folder(self) -> None:
         """Show the folder of the app's and the jobs' logs, so a user can send them."""
@@ -166,9 +241,9 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.runner.shutdown()
+        self.train_page.weights.shutdown()
         self.thumbs.clear()
         self.thumbs.wait(3000)
+        self.settings.set_train_options(self.train_page.options())
         self.settings.set_geometry(self.saveGeometry())
         event.accept()
-
-

@@ -1,8 +1,11 @@
-"""Persistent settings (QSettings): recent folders, checkpoints folder, window geometry."""
+"""Persistent settings (QSettings): recent folders, checkpoints folder, window geometry, the
+Train page's options and whether the first-run tour was shown."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
@@ -36,3 +39,20 @@ class AppSettings:
     def set_geometry(self, data: QByteArray) -> None:
         self.qs.setValue("geometry", data)
         self.qs.sync()
+
+    def train_options(self) -> dict[str, Any]:
+        """The Train page's last settings (JSON keeps their types across platforms' backends)."""
+        try:
+            value = json.loads(str(self.qs.value("train_options", "{}")))
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def set_train_options(self, options: dict[str, Any]) -> None:
+        self.qs.setValue("train_options", json.dumps(options))
+
+    def tour_done(self) -> bool:
+        return str(self.qs.value("tour_done", "false")).lower() == "true"
+
+    def set_tour_done(self) -> None:
+        self.qs.setValue("tour_done", "true")

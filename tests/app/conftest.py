@@ -20,8 +20,13 @@ class DialogRecorder:
         self.text = ""
         self.confirm_answer = True
         self.save_path = ""
+        self.open_file = ""
+        self.choice = "Cancel"
         self.errors: list[tuple[str, str]] = []
         self.confirms: list[str] = []
+        self.confirm_texts: list[str] = []
+        self.choices: list[tuple[str, str]] = []
+        self.infos: list[tuple[str, str]] = []
 
 
 @pytest.fixture
@@ -30,11 +35,22 @@ def answers(monkeypatch: pytest.MonkeyPatch) -> DialogRecorder:
     monkeypatch.setattr(dialogs, "ask_folder", lambda *a, **k: rec.folder)
     monkeypatch.setattr(dialogs, "ask_text", lambda *a, **k: rec.text)
     monkeypatch.setattr(dialogs, "ask_save_file", lambda *a, **k: rec.save_path)
-    monkeypatch.setattr(dialogs, "ask_open_file", lambda *a, **k: "")
+    monkeypatch.setattr(dialogs, "ask_open_file", lambda *a, **k: rec.open_file)
 
     def confirm(parent, title, text):  # noqa: ANN001, ANN202
         rec.confirms.append(title)
+        rec.confirm_texts.append(text)
         return rec.confirm_answer
+
+    def ask_choice(parent, title, text, choices):  # noqa: ANN001, ANN202
+        rec.choices.append((title, text))
+        return rec.choice
+
+    monkeypatch.setattr(dialogs, "ask_choice", ask_choice)
+    monkeypatch.setattr(dialogs, "offer_choice",
+                        lambda parent, title, text, choices, on_choice: on_choice(ask_choice(parent, title, text,
+                                                                                              choices)))
+    monkeypatch.setattr(dialogs, "show_info", lambda p, title, text: rec.infos.append((title, text)))
 
     monkeypatch.setattr(dialogs, "confirm", confirm)
     monkeypatch.setattr(dialogs, "show_error", lambda p, title, text, details="": rec.errors.append((title, text)))

@@ -62,7 +62,7 @@ def test_suggestions_order_the_queue_and_accept_in_bulk(qtbot, window: MainWindo
     window.tabs.setCurrentWidget(page)
     first, (label, _) = page.queue[0], bar.suggestion(page.queue[0])
     qtbot.keyClick(page, Qt.Key.Key_Return)  # Enter accepts the suggestion
-    assert not first.exists() and len(page.queue) == 2
+    assert not first.exists() and (demo_copy / label / first.name).exists() and len(page.queue) == 2
     page.accept_all(0.0)  # the rest, as one step
     assert not any(e.label is None for e in window.state.entries)
     assert window.state.undo()  # one undo takes back the bulk step, not the first accept

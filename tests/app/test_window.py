@@ -20,7 +20,7 @@ from vehicleapp.models.thumbnails import PATH_ROLE
 
 def _fast_training(win: MainWindow, epochs: int = 2) -> None:
     tp = win.train_page
-    tp.weights.setCurrentIndex(tp.weights.findData("none"))
+    tp.weights.set_mode("none")
     tp.freeze.setChecked(True)  # frozen random backbone: cached features, seconds on a CPU
     tp.size.setValue(48)
     tp.epochs.setValue(epochs)
@@ -223,16 +223,16 @@ def test_job_failure_shows_an_error_and_the_window_stays_usable(qtbot, window: M
                                                                  demo_root: Path, tmp_path: Path) -> None:
     open_folder(qtbot, window, answers, demo_root)
     tp = window.train_page
-    tp.weights_file.setText(str(tmp_path / "missing.pth"))
-    tp.weights.setCurrentIndex(tp.weights.findData("file"))
+    _fast_training(window, epochs=1)
+    tp.device.setCurrentIndex(tp.device.findData("mps"))  # no Apple GPU here: the engine refuses it
     with qtbot.waitSignal(window.runner.finished, timeout=60_000) as blocker:
         tp.start()
     assert blocker.args[1] == "failed"
     assert answers.errors
-    assert "weights file not found" in answers.errors[0][1]
+    assert "MPS is not available" in answers.errors[0][1]
     assert tp.start_button.isEnabled()
     assert "Failed" in tp.status.text()
-    _fast_training(window, epochs=1)  # usable: the next training starts and finishes
+    tp.device.setCurrentIndex(tp.device.findData("auto"))  # usable: the next training starts and finishes
     with qtbot.waitSignal(window.runner.finished, timeout=120_000) as blocker:
         assert tp.start() is not None
     assert blocker.args[1] == "done", blocker.args[0].log_tail()

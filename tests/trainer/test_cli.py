@@ -160,7 +160,7 @@ def test_demo_main_job_offline_trains_from_scratch_and_keeps_stdout_json(capsys:
                                                                          tmp_path: Path) -> None:
     from trainer import weights
 
-    monkeypatch.setattr(weights, "_reachable", lambda url, timeout=3.0: False)
+    monkeypatch.setattr(weights, "reachable", lambda host, timeout=3.0: False)
     code, out, err = _main(capsys, "demo", "--data", str(tmp_path / "demo"), "--per-class", "6", "--epochs", "1",
                            "--image-size", "48", "--out", str(tmp_path / "runs"), "--events")
     assert code == 0, err

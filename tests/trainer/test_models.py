@@ -61,7 +61,7 @@ def test_frozen_backbone_stays_in_eval_mode_when_model_trains() -> None:
 
 def test_imagenet_without_cache_or_network_fails_fast_naming_the_file(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(W, "_reachable", lambda url, timeout=3.0: False)
+    monkeypatch.setattr(W, "reachable", lambda host, timeout=3.0: False)
     with pytest.raises(W.WeightsError) as info:
         create_model("resnet50", 3, "imagenet")
     msg = str(info.value)

@@ -14,6 +14,7 @@ from vehicleapp.workers import ThumbnailLoader
 Index = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole + 20
 FIXED = ("Image", "Path", "Label", "Confidence")
+UNREADABLE = "(unreadable)"  # the label filter's choice for rows with an error
 
 
 class PredictionsModel(QAbstractTableModel):
@@ -97,6 +98,8 @@ class PredictionFilter(FilterProxy):
     def filterAcceptsRow(self, row: int, parent: Index) -> bool:  # noqa: N802
         model: PredictionsModel = self.sourceModel()  # type: ignore[assignment]
         p = model.rows[row]
+        if self.label == UNREADABLE:
+            return bool(p.error)
         if self.label and p.label != self.label:
             return False
         return self.min_confidence <= 0 or (p.confidence or 0.0) >= self.min_confidence

@@ -6,12 +6,17 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor
 
+from trainer.protocol import Status
 from trainer.runs import RunInfo, list_runs
 
-COLUMNS = ("Model", "LR", "Batch", "Epochs", "Best val acc", "Duration", "Status", "Date", "Name")
+COLUMNS = ("Model", "Status", "Dataset", "Weights", "Size", "LR", "Batch", "Epochs", "Best val acc", "Duration",
+           "Date", "Name")
+NUMERIC = ("Size", "LR", "Batch", "Epochs", "Best val acc", "Duration")
 Index = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole + 10
+STATUS_COLOURS = {Status.FAILED: "#b3261e", Status.CANCELLED: "#8a5a00", Status.RUNNING: "#1a73e8"}
 
 
 def _duration(seconds: float) -> str:
@@ -47,8 +52,21 @@ class RunsModel(QAbstractTableModel):
     def _values(self, run: RunInfo) -> tuple:
         c = run.config
         epochs = len(run.metrics)
-        return (c.get("model", "?"), c.get("lr"), c.get("batch_size"), epochs, run.best_val_acc,
-                run.duration, run.status, c.get("created", ""), run.name)
+        values = {"Model": c.get("model", "?"), "Status": run.status, "Dataset": run.dataset,
+                  "Weights": run.weights, "Size": run.image_size or 224, "LR": c.get("lr"),
+                  "Batch": c.get("batch_size"), "Epochs": epochs, "Best val acc": run.best_val_acc,
+                  "Duration": run.duration, "Date": c.get("created", ""), "Name": run.name}
+        return tuple(values[name] for name in COLUMNS)
+
+    def _tooltip(self, col: str, run: RunInfo) -> str:
+        if col == "Dataset":
+            return str(run.config.get("data", ""))
+        if col == "Weights":
+            spec = run.config.get("weights", "")
+            return "\n".join(f"{b}: {s}" for b, s in spec.items()) if isinstance(spec, dict) else str(spec)
+        if col == "Status" and run.config.get("error"):
+            return str(run.config["error"])
+        return str(run.path)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: ANN201
         if not index.isValid() or not 0 <= index.row() < len(self.runs):
@@ -59,22 +77,28 @@ class RunsModel(QAbstractTableModel):
             return -1 if value is None else value
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(index.column(), value, run)
+        col = COLUMNS[index.column()]
         if role == Qt.ItemDataRole.ToolTipRole:
-            return str(run.path)
-        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() in (1, 2, 3, 4, 5):
+            return self._tooltip(col, run)
+        if role == Qt.ItemDataRole.ForegroundRole and col == "Status" and run.status in STATUS_COLOURS:
+            return QColor(STATUS_COLOURS[run.status])
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in NUMERIC:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
-    def _display(self, col: int, value, run: RunInfo) -> str:  # noqa: ANN001
+    def _display(self, index: int, value, run: RunInfo) -> str:  # noqa: ANN001
+        col = COLUMNS[index]
         if value is None:
             return "–"
-        if col == 1:
+        if col == "LR":
             return f"{value:g}"
-        if col == 4:
+        if col == "Best val acc":
             return f"{value:.1%}"
-        if col == 5:
+        if col == "Duration":
             return _duration(value)
-        if col == 7 and value:
+        if col == "Size":
+            return f"{value} px"
+        if col == "Date" and value:
             try:
                 return time.strftime("%Y-%m-%d %H:%M", time.strptime(value, "%Y-%m-%dT%H:%M:%S"))
             except ValueError:

@@ -1,16 +1,19 @@
-"""Classify page: run a model over a folder as a job, browse and filter results, export CSV."""
+"""Classify page: try one photo, or run a model over a folder as a job; browse, filter, export CSV."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -25,14 +28,33 @@ from PySide6.QtWidgets import (
 from trainer.config import user_data_dir
 from trainer.csvfile import read_predictions, write_predictions
 from trainer.files import copy_by_label
-from trainer.plots import run_label
+from trainer.images import is_image_file
+from trainer.plots import run_labels
 from trainer.protocol import Event, Status
+from trainer.runs import RunInfo
 from vehicleapp import dialogs
 from vehicleapp.commands import classify_args
 from vehicleapp.jobs import Job, JobRunner
-from vehicleapp.models.predictions import PredictionFilter, PredictionsModel
+from vehicleapp.models.predictions import UNREADABLE, PredictionFilter, PredictionsModel
 from vehicleapp.runs_state import RunsState
+from vehicleapp.widgets.charts import ProbabilityChart
+from vehicleapp.widgets.text import ElidedLabel
 from vehicleapp.workers import ThumbnailLoader, run_in_background
+
+
+def default_run(runs: list[RunInfo], dataset: str) -> RunInfo | None:
+    """The best finished run trained on ``dataset``, else the best finished run, else the newest."""
+    usable = [r for r in runs if r.checkpoint() is not None]
+    done = [r for r in usable if r.status == Status.DONE]
+    here = [r for r in done if dataset and _same_folder(r.config.get("data", ""), dataset)]
+    for group in (here, done):
+        if group:
+            return max(group, key=lambda r: r.best_val_acc or 0.0)
+    return usable[0] if usable else None
+
+
+def _same_folder(a: str, b: str) -> bool:
+    return bool(a) and Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
 
 
 class ClassifyPage(QWidget):
@@ -41,19 +63,49 @@ class ClassifyPage(QWidget):
         super().__init__(parent)
         self.runner = runner
         self.runs = runs
+        self.dataset = ""
         self.job: Job | None = None
+        self.try_job: Job | None = None
+        self.try_path: Path | None = None
         self.out_csv: Path | None = None
+        self._user_chose = False
         self.model = PredictionsModel(loader, self)
         self.proxy = PredictionFilter(self)
         self.proxy.setSourceModel(self.model)
+        self.setAcceptDrops(True)
         self._build()
         runner.finished.connect(self._on_finished)
         runs.changed.connect(self.refresh_runs)
 
     def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        for item in (self._model_row(), self._folder_row()):
+            layout.addLayout(item)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(False)  # the status line says "Classifying 28 / 30"
+        self.status = ElidedLabel("Pick a model, then try a photo or classify a folder (or drop either here).")
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self._try_panel())
+        layout.addLayout(self._filter_row())
+        layout.addWidget(self._table(), 1)
+
+    def _model_row(self) -> QHBoxLayout:
         self.run_combo = QComboBox()
         self.run_combo.setToolTip("The trained model to use (its best checkpoint)")
-        self.run_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.run_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.run_combo.setMinimumContentsLength(20)
+        self.run_combo.activated.connect(lambda *_: setattr(self, "_user_chose", True))
+        self.try_button = QPushButton("Try a photo…")
+        self.try_button.setToolTip("Pick (or drop) one photo: see what the model says and every class's probability")
+        self.try_button.clicked.connect(self._pick_photo)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Model:"))
+        row.addWidget(self.run_combo, 1)
+        row.addWidget(self.try_button)
+        return row
+
+    def _folder_row(self) -> QHBoxLayout:
         self.folder = QLineEdit()
         self.folder.setPlaceholderText("folder of images to classify")
         browse = QPushButton("Browse…")
@@ -65,16 +117,40 @@ class ClassifyPage(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setEnabled(False)
         self.stop_button.clicked.connect(self.runner.cancel)
-        row1 = QHBoxLayout()
-        row1.addWidget(QLabel("Model:"))
-        row1.addWidget(self.run_combo, 1)
-        row2 = QHBoxLayout()
+        row = QHBoxLayout()
         for w in (QLabel("Folder:"), self.folder, browse, self.recursive, self.classify_button, self.stop_button):
-            row2.addWidget(w, 1 if w is self.folder else 0)
-        self.progress = QProgressBar()
-        self.status = QLabel("Pick a model and a folder.")
+            row.addWidget(w, 1 if w is self.folder else 0)
+        return row
+
+    def _try_panel(self) -> QFrame:
+        """One photo's result: the photo, the label and confidence, every class's probability."""
+        self.try_image = QLabel()
+        self.try_image.setFixedSize(112, 112)
+        self.try_image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.try_result = QLabel()
+        self.try_result.setWordWrap(True)
+        self.try_chart = ProbabilityChart()
+        close = QPushButton("Hide")
+        close.setToolTip("Hide this result (the folder results stay)")
+        close.clicked.connect(lambda: self.try_panel.setVisible(False))
+        text = QVBoxLayout()
+        text.addWidget(self.try_result)
+        text.addStretch(1)
+        text.addWidget(close, 0, Qt.AlignmentFlag.AlignLeft)
+        panel = QFrame()
+        panel.setFrameShape(QFrame.Shape.StyledPanel)
+        row = QHBoxLayout(panel)
+        row.addWidget(self.try_image)
+        row.addLayout(text, 1)
+        row.addWidget(self.try_chart, 2)
+        panel.setVisible(False)
+        self.try_panel = panel
+        return panel
+
+    def _filter_row(self) -> QHBoxLayout:
         self.label_filter = QComboBox()
-        self.label_filter.setToolTip("Show only images given this label")
+        self.label_filter.setToolTip("Show only images given this label, or the unreadable ones")
+        self.label_filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.label_filter.currentIndexChanged.connect(self._apply_filter)
         self.min_conf = QDoubleSpinBox(decimals=0, minimum=0, maximum=100, singleStep=5, suffix=" %")
         self.min_conf.setToolTip("Hide predictions the model is less sure about than this")
@@ -86,12 +162,15 @@ class ClassifyPage(QWidget):
         copy.setToolTip("Copy the images shown into DEST/<label>/ folders (originals stay)")
         copy.clicked.connect(self.copy_images)
         self.shown = QLabel("")
-        row3 = QHBoxLayout()
+        row = QHBoxLayout()
         for w in (QLabel("Label:"), self.label_filter, QLabel("Min confidence:"), self.min_conf):
-            row3.addWidget(w)
-        row3.addStretch(1)
+            row.addWidget(w)
+        row.addStretch(1)
         for w in (self.shown, export, copy):
-            row3.addWidget(w)
+            row.addWidget(w)
+        return row
+
+    def _table(self) -> QTableView:
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
@@ -101,24 +180,29 @@ class ClassifyPage(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
-        layout = QVBoxLayout(self)
-        for item in (row1, row2):
-            layout.addLayout(item)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status)
-        layout.addLayout(row3)
-        layout.addWidget(self.table, 1)
+        return self.table
+
+    # -- the model ------------------------------------------------------------------------
+    def set_dataset(self, root: str) -> None:
+        """The open dataset: unless the user picked a model, the best one trained on it is chosen."""
+        self.dataset = root
+        if not self._user_chose:
+            self.refresh_runs()
 
     def refresh_runs(self) -> None:
-        """List the runs that have a checkpoint (the current choice is kept)."""
-        current = self.run_combo.currentData()
+        """List the runs that have a checkpoint, marked with their dataset and status."""
+        current = self.run_combo.currentData() if self._user_chose else None
+        runs = [r for r in self.runs.runs() if r.checkpoint() is not None]
         self.run_combo.clear()
-        for run in self.runs.runs():
-            if run.checkpoint() is None:
-                continue
+        for run, label in zip(runs, run_labels(runs)):
             acc = f"val {run.best_val_acc:.1%}" if run.best_val_acc is not None else "no epochs"
-            self.run_combo.addItem(f"{run_label(run)} · {acc} · {run.name}", str(run.path))
-        idx = self.run_combo.findData(current)
+            status = "" if run.status == Status.DONE else f" · {run.status.upper()}"
+            self.run_combo.addItem(f"{label} · {run.dataset} · {acc}{status}", str(run.path))
+            self.run_combo.setItemData(self.run_combo.count() - 1, str(run.path), Qt.ItemDataRole.ToolTipRole)
+        best = default_run(runs, self.dataset)
+        idx = self.run_combo.findData(current) if current else -1
+        if idx < 0 and best is not None:
+            idx = self.run_combo.findData(str(best.path))
         self.run_combo.setCurrentIndex(max(idx, 0))
 
     def _browse(self) -> None:
@@ -126,6 +210,66 @@ class ClassifyPage(QWidget):
         if folder:
             self.folder.setText(folder)
 
+    # -- one photo ------------------------------------------------------------------------
+    def _pick_photo(self) -> None:
+        path = dialogs.ask_open_file(self, "A photo to try", "Images (*.jpg *.jpeg *.png *.bmp *.webp *.gif)")
+        if path:
+            self.try_photo(Path(path))
+
+    def try_photo(self, path: Path) -> Job | None:
+        """Classify one photo (a copy in a scratch folder, so the folder job does it)."""
+        run = self.run_combo.currentData()
+        if not run:
+            self.status.setText("Pick a trained model first.")
+            return None
+        work = user_data_dir() / "try" / time.strftime("%Y%m%d-%H%M%S")
+        work.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, work / path.name)
+        job = self.runner.run(classify_args(Path(run), work, work / "prediction.csv", False), "Trying a photo")
+        if job is None:
+            shutil.rmtree(work, ignore_errors=True)
+            self.status.setText("Another job is running; stop it first.")
+            return None
+        self.try_job, self.try_path = job, path
+        self.status.setText(f"Classifying {path.name}…")
+        return job
+
+    def _show_try(self, work: Path) -> None:
+        classes, rows = read_predictions(work / "prediction.csv")
+        row = next(iter(rows), None)
+        shutil.rmtree(work, ignore_errors=True)
+        assert self.try_path is not None
+        pixmap = QPixmap(str(self.try_path))
+        self.try_image.setPixmap(pixmap.scaled(self.try_image.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                                               Qt.TransformationMode.SmoothTransformation))
+        self.try_panel.setVisible(True)
+        if row is None or row.error:
+            self.try_result.setText(f"<b>{self.try_path.name}</b><br>cannot be read: {row.error if row else '?'}")
+            self.try_chart.show_probs([], [])
+            return
+        self.try_result.setText(f"<b>{self.try_path.name}</b><br>is a <b>{row.label}</b> "
+                                f"({row.confidence:.1%} sure)")
+        self.try_chart.show_probs(classes, row.probs)
+        self.status.setText(f"{self.try_path.name}: {row.label} ({row.confidence:.1%})")
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls()]
+        if any(p.is_dir() or (p.is_file() and is_image_file(p)) for p in paths):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        """A photo is tried; a folder is classified."""
+        for url in event.mimeData().urls():
+            path = Path(url.toLocalFile())
+            if path.is_file() and is_image_file(path):
+                self.try_photo(path)
+                return
+            if path.is_dir():
+                self.folder.setText(str(path))
+                self.start()
+                return
+
+    # -- a folder -------------------------------------------------------------------------
     def start(self) -> Job | None:
         run, folder = self.run_combo.currentData(), self.folder.text().strip()
         if not run or not folder:
@@ -143,6 +287,8 @@ class ClassifyPage(QWidget):
         job.event.connect(self._on_event)
         self.classify_button.setEnabled(False)
         self.stop_button.setEnabled(True)
+        self.progress.setRange(0, 1)  # nothing of the previous job's count
+        self.progress.setValue(0)
         self.status.setText("Classifying…")
         return job
 
@@ -155,6 +301,14 @@ class ClassifyPage(QWidget):
             self.progress.setMaximum(max(int(e.get("total", 1)), 1))
 
     def _on_finished(self, job: Job, status: str, message: str) -> None:
+        if job is self.try_job:
+            work = Path(job.args[2])
+            if status == Status.DONE:
+                self._show_try(work)
+            else:
+                shutil.rmtree(work, ignore_errors=True)
+                self.status.setText(f"Trying the photo failed: {message}")
+            return
         if job is not self.job:
             return
         self.classify_button.setEnabled(True)
@@ -168,17 +322,23 @@ class ClassifyPage(QWidget):
             dialogs.show_error(self, "Classification failed", message, job.log_tail(20))
 
     def load_results(self, folder: Path, csv_path: Path) -> None:
+        """Show a result table; the filters start over (every label, any confidence)."""
         classes, rows = read_predictions(csv_path)
         rows = list(rows)
         self.model.set_results(folder, classes, rows)
-        self.label_filter.blockSignals(True)
+        errors = sum(1 for r in rows if r.error)
+        for w in (self.label_filter, self.min_conf):
+            w.blockSignals(True)
         self.label_filter.clear()
         self.label_filter.addItem("All", "")
         for c in classes:
             self.label_filter.addItem(c, c)
-        self.label_filter.blockSignals(False)
-        errors = sum(1 for r in rows if r.error)
-        self.status.setText(f"{len(rows)} images classified ({errors} unreadable) · results: {csv_path}")
+        if errors:
+            self.label_filter.addItem(UNREADABLE, UNREADABLE)
+        self.min_conf.setValue(0)
+        for w in (self.label_filter, self.min_conf):
+            w.blockSignals(False)
+        self.status.setText(f"{len(rows) - errors} images classified, {errors} unreadable · results: {csv_path}")
         self._apply_filter()
         self.table.sortByColumn(1, Qt.SortOrder.AscendingOrder)
 

@@ -25,10 +25,12 @@ from trainer.datasets import Entry
 from trainer.pathtext import for_display
 from vehicleapp import dialogs
 from vehicleapp.dataset_state import DatasetState
-from vehicleapp.models.thumbnails import PATH_ROLE, UNLABELED, ThumbnailFilter, ThumbnailModel
+from vehicleapp.models.thumbnails import LABEL_ROLE, PATH_ROLE, UNLABELED, ThumbnailFilter, ThumbnailModel
+from vehicleapp.widgets.badges import ClassBadgeDelegate
 from vehicleapp.widgets.charts import CountsChart
 from vehicleapp.widgets.label_keys import LabelKeys
 from vehicleapp.widgets.preview import Preview
+from vehicleapp.widgets.text import ElidedLabel, Hint
 from vehicleapp.workers import ThumbnailLoader
 
 
@@ -49,9 +51,16 @@ class ThumbnailGrid(QListView):
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
 
 
+KEY_HINT = "Keys 1–9 move the selected images to a class · right-click for more · Ctrl+Z undoes"
+LAYOUT_HELP = ("Expected: one subfolder per class (FOLDER/car/*.jpg, FOLDER/truck/*.jpg, …), a "
+               "train/ val/ test/ export, or loose photos to label.")
+
+
 class DatasetPage(QWidget):
     open_requested = Signal(str)
     demo_requested = Signal()
+    runs_requested = Signal()
+    undo_requested = Signal()  # the window undoes (a journal step, so it can be redone)
 
     def __init__(self, state: DatasetState, loader: ThumbnailLoader, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -97,8 +106,7 @@ class DatasetPage(QWidget):
         self.demo_button = QPushButton("Use demo dataset")
         self.demo_button.setToolTip("Generate (once) and open the built-in demo dataset of drawn vehicles")
         self.demo_button.clicked.connect(self.demo_requested.emit)
-        self.path_label = QLabel("No folder open.")
-        self.path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.path_label = ElidedLabel("No folder open.", mode=Qt.TextElideMode.ElideMiddle)
         top = QHBoxLayout()
         for w in (self.open_button, self.recent_button, self.demo_button):
             top.addWidget(w)
@@ -131,25 +139,27 @@ class DatasetPage(QWidget):
         cv = QVBoxLayout(center)
         cv.addLayout(filters)
         cv.addWidget(self.center_stack, 1)
-        cv.addWidget(QLabel("Keys 1–9 move the selected images to a class · right-click for more · Ctrl+Z undoes"))
+        self.key_hint = Hint(KEY_HINT)
+        cv.addWidget(self.key_hint)
         return center
 
     def _filters(self) -> QHBoxLayout:
         """Class and split filters, and how many images they show."""
         self.class_filter = QComboBox()
         self.class_filter.setToolTip("Show one class only")
+        self.class_filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.split_filter = QComboBox()
         self.split_filter.setToolTip("Show one split only (train / val / test exports)")
         self.class_filter.currentIndexChanged.connect(self._apply_filter)
         self.split_filter.currentIndexChanged.connect(self._apply_filter)
-        self.count_label = QLabel("")
+        self.count_label = ElidedLabel("")
+        self.count_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         filters = QHBoxLayout()
         filters.addWidget(QLabel("Class:"))
         filters.addWidget(self.class_filter)
         filters.addWidget(QLabel("Split:"))
         filters.addWidget(self.split_filter)
-        filters.addStretch(1)
-        filters.addWidget(self.count_label)
+        filters.addWidget(self.count_label, 1)
         return filters
 
     def _grid(self) -> ThumbnailGrid:
@@ -159,6 +169,8 @@ class DatasetPage(QWidget):
         grid.setIconSize(self.model.loader.icon_size())
         grid.setGridSize(self.model.loader.icon_size() * 1.25)
         grid.selectionModel().currentChanged.connect(self._on_current)
+        grid.setItemDelegate(ClassBadgeDelegate(LABEL_ROLE, lambda: self.state.classes,
+                                                lambda: not self.class_filter.currentData(), grid))
         grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         grid.customContextMenuRequested.connect(self._context_menu)
         return grid
@@ -172,7 +184,7 @@ class DatasetPage(QWidget):
             "or drop it here.</p><p>No photos at hand? The demo dataset (180 drawn cars, trucks and "
             "motorcycles) lets you try labeling, training and classifying right away.</p>")
         text.setWordWrap(True)
-        text.setFixedWidth(560)  # a fixed width lets the wrapped text get its full height
+        text.setMaximumWidth(560)
         demo = QPushButton("Try the demo dataset")
         demo.setMinimumHeight(40)
         demo.clicked.connect(self.demo_requested.emit)
@@ -184,12 +196,26 @@ class DatasetPage(QWidget):
         buttons.addWidget(demo)
         buttons.addWidget(own)
         buttons.addStretch(1)
+        self.runs_link = QLabel("")  # after `trainer demo`: its run is one click away
+        self.runs_link.setWordWrap(True)
+        self.runs_link.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.runs_link.linkActivated.connect(lambda _link: self.runs_requested.emit())
+        centred = QHBoxLayout()  # not an alignment flag: that would cut the wrapped text's height
+        centred.addStretch(1)
+        centred.addWidget(text, 100)
+        centred.addStretch(1)
         layout = QVBoxLayout(panel)
         layout.addStretch(1)
-        layout.addWidget(text, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addLayout(centred)
         layout.addLayout(buttons)
+        layout.addWidget(self.runs_link)
         layout.addStretch(2)
         return panel
+
+    def set_run_count(self, n: int) -> None:
+        """The welcome panel points to trained runs (e.g. the one `trainer demo` made)."""
+        self.runs_link.setText(f"{n} trained run{'s' * (n != 1)} in the checkpoints folder: "
+                               "<a href='runs'>see them on the Runs page</a>" if n else "")
 
     # -- opening --------------------------------------------------------------------------
     def choose_folder(self) -> None:
@@ -234,6 +260,7 @@ class DatasetPage(QWidget):
         self.split_filter.blockSignals(False)
         self.problems.clear()
         self.problems.addItem("checking every image in the background…")
+        self.preview.clear()  # nothing of the previous folder stays on show
         self._apply_filter()
 
     def _refresh_classes(self) -> None:
@@ -256,10 +283,17 @@ class DatasetPage(QWidget):
         counts = s.counts()
         total = sum(sum(r.values()) for r in counts.values())
         layout = "train/val/test export" if s.layout == "splits" else "one folder per class"
-        self.summary.setText(
-            f"<b>{layout}</b><br>{len(s.classes)} classes: {', '.join(s.classes) or '–'}<br>"
-            f"{total} labeled images, {len(s.unlabeled())} unlabeled"
-            + (f"<br>splits: {', '.join(counts)}" if s.layout == "splits" else ""))
+        bad = len(s.unreadable)
+        if not s.entries:
+            self.summary.setText(f"<b>No images in this folder.</b><br>{LAYOUT_HELP}")
+        elif bad == len(s.entries):
+            self.summary.setText(f"<b>None of the {bad} files is a readable image.</b><br>{LAYOUT_HELP}")
+        else:
+            self.summary.setText(
+                f"<b>{layout}</b><br>{len(s.classes)} classes: {', '.join(s.classes) or '–'}<br>"
+                f"{total} labeled images, {len(s.unlabeled())} unlabeled"
+                + (f"<br>{bad} of them unreadable" if bad else "")
+                + (f"<br>splits: {', '.join(counts)}" if s.layout == "splits" else ""))
         self.counts.show_counts(counts)
 
     def _on_problems(self, failed: dict) -> None:
@@ -268,20 +302,34 @@ class DatasetPage(QWidget):
         for path, reason in sorted(failed.items()):
             self.problems.addItem(for_display(f"{Path(path).relative_to(root)} — {reason}"))
         if not failed:
-            self.problems.addItem("none: every image can be read")
+            self.problems.addItem("none: every image can be read" if self.state.entries else "no images here")
+        self._update_summary()
+        self._apply_filter()
 
     def _on_moved(self, old: Path, entry: Entry) -> None:
         self.model.replace_path(old, entry)
+        self.preview.follow(old, entry.path)
         self._update_summary()
         self._apply_filter()
 
     def _apply_filter(self) -> None:
         self.proxy.set_filter(self.class_filter.currentData() or "", self.split_filter.currentData() or "")
-        self.count_label.setText(f"{self.proxy.rowCount()} of {self.model.rowCount()} images")
+        bad = len(self.state.unreadable)
+        self.count_label.setText(f"{self.proxy.rowCount()} of {self.model.rowCount()} files"
+                                 + (f" · {bad} unreadable" if bad else ""))
+        if not self.grid.currentIndex().isValid():
+            self.preview.clear()  # the previewed image is no longer listed
 
     def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
             self.preview.show_image(current.data(PATH_ROLE))
+        else:
+            self.preview.clear()
+
+    def set_labeling(self, enabled: bool, why: str = "") -> None:
+        """Labeling on, or off with the reason shown (a read-only folder); browsing stays."""
+        self.keys.set_enabled(enabled)
+        self.key_hint.show_text(KEY_HINT if enabled else f"Labeling is off: {why}.", warning=not enabled)
 
     # -- labeling -------------------------------------------------------------------------
     def selected_paths(self) -> list[Path]:
@@ -297,9 +345,10 @@ class DatasetPage(QWidget):
         nxt = self.proxy.index(min(row, self.proxy.rowCount() - 1), 0)
         if nxt.isValid():
             self.grid.selectionModel().setCurrentIndex(nxt, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self._on_current(self.grid.currentIndex(), QModelIndex())  # the same row may hold another image
 
     def _context_menu(self, pos) -> None:  # noqa: ANN001
-        if not self.selected_paths():
+        if not self.selected_paths() or not self.keys.enabled:
             return
         menu = QMenu(self)
         move = menu.addMenu("Move to class")
@@ -307,5 +356,5 @@ class DatasetPage(QWidget):
             move.addAction(f"{c}\t{i + 1}" if i < 9 else c, lambda c=c: self.assign_selected(c))
         menu.addAction("New class…", self.keys.new_class)
         menu.addSeparator()
-        menu.addAction("Undo last move\tCtrl+Z", self.state.undo)
+        menu.addAction("Undo last move\tCtrl+Z", self.undo_requested.emit)
         menu.exec(self.grid.viewport().mapToGlobal(pos))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from trainer.datasets import Entry
@@ -15,11 +15,15 @@ from vehicleapp.runs_state import RunsState
 from vehicleapp.widgets.label_keys import LabelKeys
 from vehicleapp.widgets.preview import Preview
 from vehicleapp.widgets.suggestions import SuggestionBar
+from vehicleapp.widgets.text import Hint
 
 UNLABELED_QUEUE, ALL_QUEUE = "unlabeled", "all"
+KEY_HINT = "Keys: 1–9 assign · ←/→ navigate · Ctrl+Z undo · Ctrl+Shift+Z redo"
 
 
 class LabelPage(QWidget):
+    undo_requested = Signal()  # the window undoes (a journal step, so it can be redone)
+
     def __init__(self, state: DatasetState, runner: JobRunner | None = None, runs: RunsState | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -27,6 +31,7 @@ class LabelPage(QWidget):
         self.suggestions = SuggestionBar(runner, runs) if runner is not None and runs is not None else None
         self.queue: list[Path] = []
         self.pos = 0
+        self.labeling = True
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._build()
         self.keys = LabelKeys(self, state, self.assign, step=self.step)
@@ -76,17 +81,27 @@ class LabelPage(QWidget):
         prev_b, next_b = QPushButton("◀ Previous"), QPushButton("Next ▶")
         prev_b.clicked.connect(lambda: self.step(-1))
         next_b.clicked.connect(lambda: self.step(1))
-        undo_b = QPushButton("Undo (Ctrl+Z)")
-        undo_b.clicked.connect(self.state.undo)
+        self.undo_button = QPushButton("Undo (Ctrl+Z)")
+        self.undo_button.clicked.connect(self.undo_requested.emit)
         self.new_button = QPushButton("New class…")
         self.new_button.setToolTip("Create a class folder and put this image in it")
         nav = QHBoxLayout()
-        for b in (prev_b, next_b, undo_b, self.new_button):
+        for b in (prev_b, next_b, self.undo_button, self.new_button):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             nav.addWidget(b)
-        nav.addStretch(1)
-        nav.addWidget(QLabel("Keys: 1–9 assign · ←/→ navigate · Ctrl+Z undo"))
+        self.key_hint = Hint(KEY_HINT)
+        nav.addWidget(self.key_hint, 1)
         return nav
+
+    def set_labeling(self, enabled: bool, why: str = "") -> None:
+        """Labeling on, or off with the reason shown (a read-only folder); browsing stays."""
+        self.labeling = enabled
+        self.keys.set_enabled(enabled)
+        for b in (self.undo_button, self.new_button):
+            b.setEnabled(enabled)
+        self.key_hint.show_text(KEY_HINT if enabled else f"Labeling is off: {why}. ←/→ still browse.",
+                                warning=not enabled)
+        self._rebuild_buttons()
 
     def _rebuild_buttons(self) -> None:
         while self.buttons.count():
@@ -95,6 +110,7 @@ class LabelPage(QWidget):
                 item.widget().deleteLater()
         for i, name in enumerate(self.state.classes):
             b = QPushButton(f"{i + 1}  {name}" if i < 9 else name)
+            b.setEnabled(self.labeling)
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             b.setMinimumHeight(36)
             b.clicked.connect(lambda checked=False, n=name: self.assign(n))

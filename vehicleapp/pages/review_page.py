@@ -38,6 +38,7 @@ from vehicleapp.runs_state import RunsState
 from vehicleapp.widgets.label_keys import LabelKeys
 from vehicleapp.widgets.preview import Preview
 from vehicleapp.widgets.review_map import ReviewMap
+from vehicleapp.widgets.text import ElidedLabel, Hint
 from vehicleapp.workers import ThumbnailLoader
 
 
@@ -88,8 +89,8 @@ class ReviewPage(QWidget):
         layout.addLayout(self._top_bar())
         layout.addWidget(self.progress)
         layout.addWidget(split, 1)
-        layout.addWidget(QLabel("Keys: Enter accepts the suggestion · 1–9 choose a class · X not an issue · "
-                                "arrows move · Ctrl+Z undoes"))
+        layout.addWidget(Hint("Keys: Enter accepts the suggestion · 1–9 choose a class · X not an issue · "
+                              "arrows move · Ctrl+Z undoes"))
 
     def _top_bar(self) -> QHBoxLayout:
         self.run_combo = QComboBox()
@@ -103,7 +104,7 @@ class ReviewPage(QWidget):
         self.stop_button.clicked.connect(self.runner.cancel)
         self.progress = QProgressBar()
         self.progress.setVisible(False)
-        self.status = QLabel("Open a dataset and train a model, then review.")
+        self.status = ElidedLabel("Open a dataset and train a model, then review.")
         bar = QHBoxLayout()
         for w in (QLabel("Run:"), self.run_combo, self.review_button, self.stop_button):
             bar.addWidget(w)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QPushButton,
     QSplitter,
     QTableView,
@@ -22,18 +21,28 @@ from PySide6.QtWidgets import (
 
 from trainer import runs as runs_io
 from trainer.atomic import read_json
+from trainer.protocol import Status
 from trainer.runs import RunInfo
 from vehicleapp import dialogs
 from vehicleapp.commands import evaluate_args
 from vehicleapp.jobs import Job, JobRunner
-from vehicleapp.models.runs_model import SORT_ROLE
+from vehicleapp.models.runs_model import COLUMNS, SORT_ROLE
 from vehicleapp.runs_state import RunsState
 from vehicleapp.widgets.charts import CompareCurves, ConfusionChart
+from vehicleapp.widgets.text import ElidedLabel
 
 log = logging.getLogger(__name__)
 
 
+def resumable(run: RunInfo | None) -> bool:
+    """A run stopped (or failed) before its epoch target that kept its last checkpoint."""
+    if run is None or run.status not in (Status.CANCELLED, Status.FAILED):
+        return False
+    return (run.path / runs_io.LAST).is_file() and len(run.metrics) < int(run.config.get("epochs", 0))
+
+
 class RunsPage(QWidget):
+    resume_requested = Signal(object)  # RunInfo: the Train page continues it
     def __init__(self, runner: JobRunner, state: RunsState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.runner = runner
@@ -51,11 +60,13 @@ class RunsPage(QWidget):
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
-        self.table.sortByColumn(7, Qt.SortOrder.DescendingOrder)
+        self.table.sortByColumn(COLUMNS.index("Date"), Qt.SortOrder.DescendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setMaximumSectionSize(260)  # a long weights file name elides
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.verticalHeader().setVisible(False)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
         buttons = QHBoxLayout()
@@ -66,16 +77,19 @@ class RunsPage(QWidget):
         self.evaluate_button.setToolTip(
             "Measure the selected run on its dataset: confusion matrix and per-class scores")
         self.evaluate_button.clicked.connect(self.evaluate_selected)
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Continue the selected stopped run from its last checkpoint to its epoch target")
+        self.resume_button.clicked.connect(self.resume_selected)
         self.export_button = QPushButton("Export chart as PNG…")
         self.export_button.clicked.connect(self.export_chart)
         self.delete_button = QPushButton("Delete run…")
         self.delete_button.setToolTip("Delete the selected run folders from disk (asks first)")
         self.delete_button.clicked.connect(self.delete_selected)
-        self.folder_label = QLabel("")
-        for b in (self.refresh_button, self.evaluate_button, self.export_button, self.delete_button):
+        self.folder_label = ElidedLabel("", mode=Qt.TextElideMode.ElideMiddle)
+        for b in (self.refresh_button, self.evaluate_button, self.resume_button, self.export_button,
+                  self.delete_button):
             buttons.addWidget(b)
-        buttons.addStretch(1)
-        buttons.addWidget(self.folder_label)
+        buttons.addWidget(self.folder_label, 1)
         self.curves = CompareCurves()
         self.confusion = ConfusionChart()
         self.per_class = QTableWidget(0, 4)
@@ -130,6 +144,7 @@ class RunsPage(QWidget):
         self.curves.show_runs(chosen)
         current = self.current_run()
         self.evaluate_button.setEnabled(current is not None)
+        self.resume_button.setEnabled(resumable(current))
         self.delete_button.setEnabled(bool(chosen))
         self._show_detail(current)
 
@@ -172,6 +187,11 @@ class RunsPage(QWidget):
         if run is None:
             return None
         return self.runner.run(evaluate_args(run.path, Path(run.config.get("data", ""))), "Evaluation")
+
+    def resume_selected(self) -> None:
+        run = self.current_run()
+        if resumable(run):
+            self.resume_requested.emit(run)
 
     def export_chart(self) -> None:
         path = dialogs.ask_save_file(self, "Export chart", "runs-comparison.png", "PNG image (*.png)")

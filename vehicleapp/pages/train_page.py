@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -12,11 +14,10 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
-    QLineEdit,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QVBoxLayout,
@@ -25,14 +26,20 @@ from PySide6.QtWidgets import (
 
 from trainer import config as C
 from trainer.config import TrainConfig
-from trainer.protocol import PHASES, Event, Status
-from trainer.registry import MODELS
+from trainer.protocol import PHASES, WEIGHTS_ERROR, Event, Status
+from trainer.registry import BACKBONES, MODELS
+from trainer.runs import RunInfo
 from vehicleapp import dialogs
-from vehicleapp.commands import sweep_args, train_args
+from vehicleapp.commands import resume_args, sweep_args, train_args
 from vehicleapp.jobs import Job, JobRunner
+from vehicleapp.sweep_plan import plan_sweep
 from vehicleapp.widgets.charts import LiveCurves
+from vehicleapp.widgets.text import ElidedLabel, Hint
+from vehicleapp.widgets.weights import NONE, WeightsChooser
 
-WEIGHT_CHOICES = (("ImageNet (recommended)", "imagenet"), ("None (from scratch)", "none"), ("From a file…", "file"))
+CHOOSE_FILE, FROM_SCRATCH, CANCEL = "Choose a file…", "Train from scratch", "Cancel"
+WEIGHTS_ADVICE = ("Choose a weights file, or train from scratch (nothing to download, but slow to learn and "
+                  "needs many photos).")
 
 
 def _fmt_eta(seconds: float) -> str:
@@ -40,30 +47,65 @@ def _fmt_eta(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+def app_words(message: str) -> str:
+    """An engine message without the sentences that tell command-line users which flag to use."""
+    sentences = [s for s in message.split(". ") if " --" not in s and not s.startswith("--")]
+    return ". ".join(sentences).rstrip(".") + "."
+
+
+def blocked_reason(counts: dict[str, int]) -> str:
+    """Why a dataset with these labeled images per class cannot be trained on ("" when it can)."""
+    with_images = [c for c, n in counts.items() if n]
+    if not counts:
+        return ("No classes in this folder. Put the photos in one subfolder per class (car/, truck/, …) "
+                "or label them on the Labeling page.")
+    if len(with_images) < 2:
+        have = f"only {with_images[0]} has photos" if with_images else "no class has photos yet"
+        return f"Training needs photos in at least two classes; {have}. Label some on the Labeling page."
+    return ""
+
+
 class TrainPage(QWidget):
+    options_changed = Signal()
+
     def __init__(self, runner: JobRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.runner = runner
         self.data_root = ""
+        self.counts: dict[str, int] = {}
         self.runs_dir = C.DEFAULT_RUNS_DIR
         self.job: Job | None = None
+        self.total_epochs = 0
+        self._history: list[dict] = []  # a resumed run's epochs so far, drawn again at its start
         self._phase_start = 0.0
         self._epoch_times: list[float] = []
         self._build()
         runner.finished.connect(self._on_finished)
+        self.weights.changed.connect(self._update_buttons)
+        self.epochs.valueChanged.connect(self._show_epochs_to_come)
+        self._show_epochs_to_come()
+        self._update_buttons()
 
     # -- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
         options = QGroupBox("Settings")
         ov = QVBoxLayout(options)
-        self.data_label = QLabel("Dataset: none open (Dataset page)")
-        self.data_label.setWordWrap(True)
+        self.data_label = ElidedLabel("Dataset: none open (Dataset page)", mode=Qt.TextElideMode.ElideMiddle)
         ov.addWidget(self.data_label)
         ov.addLayout(self._build_form())
         ov.addLayout(self._build_buttons())
+        self.blocker = Hint("")
+        self.blocker.setObjectName("warning")
+        ov.addWidget(self.blocker)
         ov.addStretch(1)
+        scroll = QScrollArea()  # a short window scrolls the settings instead of clipping them
+        scroll.setWidget(options)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(options.minimumSizeHint().width() + 20)
+        scroll.setMaximumWidth(max(options.minimumSizeHint().width() + 20, 420))
         layout = QHBoxLayout(self)
-        layout.addWidget(options)
+        layout.addWidget(scroll)
         layout.addWidget(self._build_progress(), 1)
 
     def _build_form(self) -> QFormLayout:
@@ -73,11 +115,9 @@ class TrainPage(QWidget):
         for spec in MODELS.values():
             self.model.addItem(spec.title, spec.name)
             self.model.setItemData(self.model.count() - 1, spec.description, Qt.ItemDataRole.ToolTipRole)
-        self.weights = QComboBox()
-        for label, value in WEIGHT_CHOICES:
-            self.weights.addItem(label, value)
-        self.weights.currentIndexChanged.connect(self._on_weights)
-        self.weights_file = QLineEdit(placeholderText="path to a .pth state_dict", visible=False)
+        self.weights = WeightsChooser()
+        self.model.currentIndexChanged.connect(self._on_model)
+        self.weights.mode.currentIndexChanged.connect(self._on_weights_mode)
         self.freeze = QCheckBox(C.label_of("freeze"), checked=True)
         self.lr = QDoubleSpinBox(decimals=5, minimum=0.00001, maximum=1.0, singleStep=0.0005, value=d.lr)
         self.batch = QSpinBox(minimum=1, maximum=512, value=d.batch_size)
@@ -90,23 +130,25 @@ class TrainPage(QWidget):
         for choice in C.choices_of("device") or ():
             self.device.addItem(choice, choice)
         form = QFormLayout()
-        rows = [("model", self.model), ("weights", self.weights), ("", self.weights_file), ("freeze", self.freeze),
-                ("lr", self.lr), ("batch_size", self.batch), ("epochs", self.epochs), ("image_size", self.size),
+        rows = [("model", self.model), ("weights", self.weights), ("freeze", self.freeze), ("lr", self.lr),
+                ("batch_size", self.batch), ("epochs", self.epochs), ("image_size", self.size),
                 ("val_fraction", self.val), ("augment", self.augment), ("early_stop", self.early),
                 ("device", self.device)]
         for name, widget in rows:
-            widget.setToolTip(C.help_of(name or "weights"))
-            checkbox = isinstance(widget, QCheckBox)
-            form.addRow("" if checkbox or not name else C.label_of(name), widget)
+            if widget is not self.weights:
+                widget.setToolTip(C.help_of(name))
+            form.addRow("" if isinstance(widget, QCheckBox) else C.label_of(name), widget)
+        self._on_model()
         return form
 
     def _build_buttons(self) -> QHBoxLayout:
         self.start_button = QPushButton("Start training")
         self.start_button.setToolTip("Train one model with these settings (Ctrl+Enter)")
         self.start_button.clicked.connect(self.start)
-        self.sweep_button = QPushButton("Reference sweep")
+        self.sweep_button = QPushButton("Reference sweep…")
         self.sweep_button.setToolTip(
-            "Queue the reference grid: every model × learning rate {0.01, 0.001} × batch {4, 8}")
+            "Train the reference grid: every model × learning rate {0.01, 0.001} × batch {4, 8} "
+            "(asks first, with the number of runs and an estimated time)")
         self.sweep_button.clicked.connect(self.start_sweep)
         self.stop_button = QPushButton("Stop", enabled=False)
         self.stop_button.setToolTip("Stop after the current batch; the last checkpoint is kept (Esc)")
@@ -117,9 +159,9 @@ class TrainPage(QWidget):
         return buttons
 
     def _build_progress(self) -> QSplitter:
-        self.status = QLabel("Ready.")
+        self.status = ElidedLabel("Ready.")
         self.progress = QProgressBar()
-        self.progress.setFormat("%v / %m")
+        self.progress.setTextVisible(False)  # the status line above says "batch 28/30"
         self.chart = LiveCurves()
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setMaximumBlockCount(5000)
@@ -133,67 +175,173 @@ class TrainPage(QWidget):
         right.addWidget(top)
         right.addWidget(self.log)
         right.setSizes([480, 160])
+        right.setChildrenCollapsible(False)
         return right
 
-    def _on_weights(self) -> None:
-        kind = self.weights.currentData()
-        self.weights_file.setVisible(kind == "file")
-        self.freeze.setChecked(kind != "none")
-        if kind == "file" and not self.weights_file.text():
-            self.weights_file.setText(dialogs.ask_open_file(self, "Backbone weights", "PyTorch (*.pth *.pt)"))
+    def _show_epochs_to_come(self) -> None:
+        """Before a job the empty chart spans the epochs the settings ask for."""
+        if self.job is None or self.job.status is not None:
+            self.chart.reset(self.epochs.value())
+
+    def _on_model(self) -> None:
+        self.weights.set_backbones(MODELS[self.model.currentData()].backbones)
+
+    def _on_weights_mode(self) -> None:
+        self.freeze.setChecked(self.weights.kind() != NONE)
+        self.weights.check_connection()
+
+    # -- remembered settings --------------------------------------------------------------
+    def _fields(self) -> dict[str, tuple[Any, Any]]:
+        """Each remembered setting's getter and setter (the weights come first: they set freeze)."""
+        def combo(box: QComboBox) -> tuple[Any, Any]:
+            return box.currentData, lambda v: box.setCurrentIndex(max(box.findData(v), 0))
+
+        return {"model": combo(self.model), "weights": (self.weights.options, self.weights.set_options),
+                "freeze": (self.freeze.isChecked, self.freeze.setChecked), "lr": (self.lr.value, self.lr.setValue),
+                "batch_size": (self.batch.value, self.batch.setValue),
+                "epochs": (self.epochs.value, self.epochs.setValue),
+                "image_size": (self.size.value, self.size.setValue),
+                "val_fraction": (self.val.value, self.val.setValue),
+                "augment": (self.augment.isChecked, self.augment.setChecked),
+                "early_stop": (self.early.value, self.early.setValue), "device": combo(self.device)}
+
+    def options(self) -> dict[str, Any]:
+        """The page's settings, to remember them across restarts."""
+        return {name: get() for name, (get, _set) in self._fields().items()}
+
+    def set_options(self, options: dict[str, Any]) -> None:
+        for name, (_get, put) in self._fields().items():
+            if name in options:
+                try:
+                    put(options[name])
+                except (TypeError, ValueError, AttributeError):
+                    continue  # a value from an older version: keep the default
+
+    def watch_options(self) -> None:
+        """Emit ``options_changed`` whenever a setting changes (the window saves them)."""
+        def changed(*_: object) -> None:
+            self.options_changed.emit()
+
+        for box in (self.model, self.device):
+            box.currentIndexChanged.connect(changed)
+        for check in (self.freeze, self.augment):
+            check.toggled.connect(changed)
+        for spin in (self.lr, self.batch, self.epochs, self.size, self.val, self.early):
+            spin.valueChanged.connect(changed)
+        self.weights.changed.connect(changed)
 
     # -- actions --------------------------------------------------------------------------
-    def set_dataset(self, root: str) -> None:
+    def set_dataset(self, root: str, counts: dict[str, int]) -> None:
+        """The open dataset and its labeled images per class (Start stays off while it can't train)."""
         self.data_root = root
-        self.data_label.setText(f"Dataset: <b>{root}</b>")
+        self.counts = dict(counts)
+        self.data_label.setText(f"Dataset: {root} ({sum(counts.values())} labeled photos)")
+        self._update_buttons()
 
     def config(self) -> TrainConfig:
         """The settings on the page as the engine's one options schema."""
-        kind = self.weights.currentData()
+        model = self.model.currentData()
         return TrainConfig(
-            data=self.data_root, model=self.model.currentData(),
-            weights=self.weights_file.text() if kind == "file" else kind,
+            data=self.data_root, model=model, weights=self.weights.spec(MODELS[model].backbones),
             freeze=self.freeze.isChecked(), lr=self.lr.value(), batch_size=self.batch.value(),
             epochs=self.epochs.value(), image_size=self.size.value(), val_fraction=self.val.value(),
             augment=self.augment.isChecked(), early_stop=self.early.value(),
             device=self.device.currentData(), out=self.runs_dir)
 
     def start(self) -> Job | None:
+        if not self._can_start() or not self._weights_ok(MODELS[self.model.currentData()].backbones):
+            return None
         return self._launch(train_args(self.config()), "Training")
 
     def start_sweep(self) -> Job | None:
-        return self._launch(sweep_args(self.config()), "Reference sweep")
+        """Confirm the reference sweep (run count, estimated time, skipped models), then start it."""
+        if not self._can_start():
+            return None
+        plan = plan_sweep(self._sweep_base(), self.weights.problems(BACKBONES), sum(self.counts.values()))
+        if not plan.runs:
+            if not self._weights_ok(tuple(BACKBONES)):
+                return None
+            plan = plan_sweep(self._sweep_base(), self.weights.problems(BACKBONES), sum(self.counts.values()))
+        if not plan.runs or not dialogs.confirm(self, "Start the reference sweep?", plan.summary()):
+            return None
+        job = self._launch(sweep_args(plan.base, plan.grid), "Reference sweep")
+        if job is not None:
+            for model, why in plan.skipped.items():
+                self.log.appendPlainText(f"skipped {model}: {why}")
+        return job
+
+    def _sweep_base(self) -> TrainConfig:
+        return dataclasses.replace(self.config(), weights=self.weights.spec(BACKBONES))
+
+    def resume(self, run: RunInfo) -> Job | None:
+        """Continue a stopped run from its last checkpoint to its epoch target."""
+        job = self._launch(resume_args(run.path, str(run.config.get("data", ""))), f"Resuming {run.name}")
+        if job is not None:
+            self._history = list(run.metrics)
+        return job
+
+    def _can_start(self) -> bool:
+        reason = blocked_reason(self.counts) if self.data_root else "Open a dataset first (Dataset page)."
+        if reason:
+            self.status.setText(reason)
+        return not reason
+
+    def _weights_ok(self, backbones: tuple[str, ...]) -> bool:
+        """True when the backbones have usable weights, or the user chose a file or a random start."""
+        problems = self.weights.problems(backbones)
+        if not problems:
+            return True
+        text = "\n".join(f"{BACKBONES[b].title}: {why}." for b, why in problems.items())
+        return self._offer_weights("Backbone weights not available", text)
+
+    def _offer_weights(self, title: str, text: str) -> bool:
+        answer = dialogs.ask_choice(self, title, f"{text}\n\n{WEIGHTS_ADVICE}", [CHOOSE_FILE, FROM_SCRATCH, CANCEL])
+        return self._on_weights_choice(answer)
+
+    def _on_weights_choice(self, answer: str) -> bool:
+        if answer == CHOOSE_FILE:
+            return self.weights.choose_file(next(iter(self.weights.problems()), None))
+        if answer == FROM_SCRATCH:
+            self.weights.set_mode(NONE)
+            return True
+        return False
 
     def _launch(self, args: list[str], title: str) -> Job | None:
-        if not self.data_root:
-            self.status.setText("Open a dataset first (Dataset page).")
-            return None
         job = self.runner.run(args, title)
         if job is None:
             self.status.setText("Another job is running; stop it first.")
             return None
         self.job = job
-        self.chart.reset()
+        self._history = []
+        self.chart.reset(self.epochs.value())
         self.log.clear()
         self._epoch_times = []
+        self.progress.setRange(0, 1)  # nothing of the previous job's "28 / 30"
+        self.progress.setValue(0)
         job.event.connect(self._on_event)
         job.log.connect(self.log.appendPlainText)
-        self._set_running(True)
+        self._update_buttons()
         self.status.setText(f"{title}: starting…")
         return job
 
-    def _set_running(self, running: bool) -> None:
-        self.start_button.setEnabled(not running)
-        self.sweep_button.setEnabled(not running)
+    def _update_buttons(self) -> None:
+        running = self.job is not None and self.job.status is None
+        reason = blocked_reason(self.counts) if self.data_root else ""
+        self.start_button.setEnabled(not running and not reason)
+        self.sweep_button.setEnabled(not running and not reason)
         self.stop_button.setEnabled(running)
+        self.blocker.setText(reason)
+        self.blocker.setVisible(bool(reason))
 
     # -- events ---------------------------------------------------------------------------
     def _on_event(self, e: dict) -> None:
         kind = e["event"]
         sweep = f"run {e['sweep_index']} of {e['sweep_total']} · " if "sweep_index" in e else ""
         if kind == Event.START:
-            self.chart.reset()
             self.total_epochs = int(e.get("epochs", 0))
+            self.chart.reset(self.total_epochs)
+            for metrics in self._history:
+                self.chart.add_epoch(metrics)
             self._epoch_times = []
             self._phase_start = time.monotonic()
             images = sum(sum(v.values()) for v in e.get("counts", {}).values())
@@ -208,7 +356,10 @@ class TrainPage(QWidget):
                 f"epoch {m['epoch']}/{e['epochs']}: train acc {m['train_acc']:.1%}, val acc {m['val_acc']:.1%}, "
                 f"val loss {m['val_loss']:.3f}")
         elif kind in (Event.WARNING, Event.ERROR, Event.CANCELLED, Event.DONE):
-            self.log.appendPlainText(f"{kind}: {e.get('message', '')}")
+            message = str(e.get("message", ""))
+            if e.get("skipped") or e.get("code") == WEIGHTS_ERROR:
+                message = app_words(message)
+            self.log.appendPlainText(f"{kind}: {message}")
         elif kind == Event.FEATURES:
             self._phase_start = time.monotonic()
 
@@ -233,10 +384,24 @@ class TrainPage(QWidget):
     def _on_finished(self, job: Job, status: str, message: str) -> None:
         if job is not self.job:
             return
-        self._set_running(False)
-        self.progress.setValue(self.progress.maximum() if status == Status.DONE else self.progress.value())
-        self.status.setText({Status.DONE: "Finished.", Status.CANCELLED: "Stopped; the last checkpoint was kept."}.get(
-            Status(status), f"Failed: {message}"))
-        if status == Status.FAILED:
-            self.log.appendPlainText(f"FAILED: {message}")
+        self._update_buttons()
+        if status == Status.DONE:
+            self.progress.setValue(self.progress.maximum())
+            self.status.setText("Finished.")
+        elif status == Status.CANCELLED:
+            self.status.setText("Stopped; the last checkpoint was kept. Resume it from the Runs page.")
+        else:
+            self._on_failed(job, message)
+
+    def _on_failed(self, job: Job, message: str) -> None:
+        """One log line per error (the error event's, else this one), the status, and a dialog."""
+        weights = job.last_error_code == WEIGHTS_ERROR
+        words = app_words(message) if weights else message
+        self.status.setText(f"Failed: {words}")
+        if not job.last_error:
+            self.log.appendPlainText(f"error: {message}")
+        if weights:  # not modal: the job is over, nothing waits for the answer
+            dialogs.offer_choice(self, "Backbone weights could not be loaded", f"{words}\n\n{WEIGHTS_ADVICE}",
+                                 [CHOOSE_FILE, FROM_SCRATCH, CANCEL], self._on_weights_choice)
+        else:
             dialogs.show_error(self, "Training failed", message, job.log_tail(20))

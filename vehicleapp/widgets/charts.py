@@ -1,18 +1,34 @@
 """Matplotlib charts embedded in Qt: a ``Figure`` on a ``FigureCanvasQTAgg`` (no pyplot).
 
-Live curves update their lines with ``set_data`` and redraw with ``draw_idle``.
+Live curves update their lines with ``set_data`` and redraw with ``draw_idle``. Every chart
+adapts to its size: below a width or height its fonts shrink, and in a very small chart
+secondary text (bar values, legends, axis labels) is left out rather than drawn on top of
+itself.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QResizeEvent
 
 from trainer.plots import draw_confusion, draw_curves, save_figure
 from trainer.runs import RunInfo
+
+MARKED_EPOCHS = 30  # up to this many epochs each one is a dot (a one-epoch run is a single point)
+#: (title, labels, ticks) font sizes for normal, small and tiny charts.
+FONTS = {0: (10, 9, 8), 1: (9, 8, 7), 2: (8, 7, 6)}
+
+
+def epoch_ticks() -> MaxNLocator:
+    """Whole epochs, as many as fit the axis ("auto": 200 epochs in a narrow chart stay legible)."""
+    return MaxNLocator(nbins="auto", integer=True, min_n_ticks=1)
 
 
 class Chart(FigureCanvasQTAgg):
@@ -21,10 +37,44 @@ class Chart(FigureCanvasQTAgg):
         self.figure = Figure(figsize=(width, height), layout=layout)
         super().__init__(self.figure)
         self.setParent(parent)
-        self.setMinimumHeight(180)
+        self.setMinimumSize(160, 140)
+        self.size_class = 0
 
     def save_png(self, path: str) -> None:
         save_figure(self.figure, path)
+
+    def _size_class(self) -> int:
+        """0 normal, 1 small, 2 tiny (by the widget's own width and height in pixels)."""
+        w, h = self.width(), self.height()
+        return 2 if w < 300 or h < 170 else 1 if w < 520 or h < 260 else 0
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        size_class = self._size_class()
+        if size_class != self.size_class:
+            self.size_class = size_class
+            self.render()
+
+    def render(self) -> None:
+        """Redraw the current content for the current size (subclasses)."""
+
+    def fonts(self) -> tuple[int, int, int]:
+        return FONTS[self.size_class]
+
+    def fit_text(self, axes: Sequence[Axes]) -> None:
+        """Apply the size class's fonts to ``axes``; drop axis labels in a tiny chart."""
+        title, label, tick = self.fonts()
+        for ax in axes:
+            ax.title.set_fontsize(title)
+            for text in (ax.xaxis.label, ax.yaxis.label):
+                text.set_fontsize(label)
+                text.set_visible(self.size_class < 2)
+            ax.tick_params(labelsize=tick)
+
+    def wrap(self, text: str, font: int) -> str:
+        """``text`` wrapped to the chart's width (about 0.6 em per character)."""
+        chars = max(12, int((self.width() - 24) / (font * 0.9)))  # a character: about 0.65 em at 100 dpi
+        return "\n".join(textwrap.wrap(text, chars)) or text
 
 
 class LiveCurves(Chart):
@@ -32,41 +82,61 @@ class LiveCurves(Chart):
 
     Updates only change line data; a separate timer redraws at most every ``redraw_ms``
     (matplotlib's embedding example), so a flood of batch events never stalls the GUI.
+    Every epoch line has markers: after one epoch each line is a single point.
     """
 
     def __init__(self, parent=None, redraw_ms: int = 400) -> None:  # noqa: ANN001
         super().__init__(8, 3.2, parent, layout=None)  # a fixed layout redraws in half the time
-        self.figure.subplots_adjust(left=0.07, right=0.985, bottom=0.14, top=0.91, wspace=0.18)
         self._dirty = False
+        self.target_epochs = 0
         self._timer = QTimer(self, interval=redraw_ms)
         self._timer.timeout.connect(self._redraw)
         self._timer.start()
         self.ax_acc, self.ax_loss = self.figure.subplots(1, 2)
         self.lines = {
-            "train_acc": self.ax_acc.plot([], [], "--", color="C0", label="train")[0],
+            "train_acc": self.ax_acc.plot([], [], "--o", color="C0", ms=3, label="train")[0],
             "val_acc": self.ax_acc.plot([], [], "-o", color="C1", ms=3, label="val")[0],
-            "train_loss": self.ax_loss.plot([], [], "--", color="C0", label="train")[0],
+            "train_loss": self.ax_loss.plot([], [], "--o", color="C0", ms=3, label="train")[0],
             "val_loss": self.ax_loss.plot([], [], "-o", color="C1", ms=3, label="val")[0],
             "batch_loss": self.ax_loss.plot([], [], "-", color="C7", lw=0.6, alpha=0.6,
                                             label="batch")[0],
         }
         for ax, title in ((self.ax_acc, "Accuracy"), (self.ax_loss, "Loss")):
-            ax.set_title(title, fontsize=10)
-            ax.set_xlabel("epoch", fontsize=9)
+            ax.set_title(title)
+            ax.set_xlabel("epoch")
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=8, loc="best")
+            ax.xaxis.set_major_locator(epoch_ticks())
         self.ax_acc.set_ylim(0, 1.02)
         self.reset()
 
-    def reset(self) -> None:
+    def reset(self, epochs: int = 0) -> None:
+        """Empty curves on axes that already show the epochs to come (1 … ``epochs``)."""
+        self.target_epochs = epochs
         self.epochs: list[dict] = []
         self.batch_x: list[float] = []
         self.batch_y: list[float] = []
         for line in self.lines.values():
             line.set_data([], [])
-        self.ax_acc.set_xlim(0.5, 1.5)
-        self.ax_loss.set_xlim(0.5, 1.5)
+        self.ax_loss.set_ylim(0, 1)
+        self._rescale()
         self._dirty = True
+
+    def render(self) -> None:
+        w, h = max(self.width(), 1), max(self.height(), 1)
+        title = self.fonts()[0]
+        self.figure.subplots_adjust(left=46 / w, right=1 - 10 / w, bottom=(44 if self.size_class < 2 else 26) / h,
+                                    top=1 - (title * 2.4) / h, wspace=56 / max((w - 110) / 2, 56))
+        self.fit_text((self.ax_acc, self.ax_loss))
+        for ax in (self.ax_acc, self.ax_loss):
+            if ax.get_legend():
+                ax.get_legend().remove()
+            if self.size_class < 2:
+                ax.legend(fontsize=self.fonts()[2], loc="best")
+        self._dirty = True
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self.render()  # margins are in pixels: recompute them at every size
 
     def _redraw(self) -> None:
         if self._dirty:
@@ -85,18 +155,18 @@ class LiveCurves(Chart):
         xs = [m["epoch"] for m in self.epochs]
         for key in ("train_acc", "val_acc", "train_loss", "val_loss"):
             self.lines[key].set_data(xs, [m.get(key) for m in self.epochs])
+            self.lines[key].set_marker("o" if len(xs) <= MARKED_EPOCHS else "")  # dots until they crowd
         self._dirty = True
 
     def point_count(self) -> int:
         return len(self.epochs)
 
     def _rescale(self) -> None:
-        right = max([m["epoch"] for m in self.epochs] + self.batch_x[-1:] + [1])
+        right = max([m["epoch"] for m in self.epochs] + self.batch_x[-1:] + [self.target_epochs, 1])
         for ax in (self.ax_acc, self.ax_loss):
             ax.set_xlim(0.5 if not self.batch_x else 0, right + 0.5)
         losses = [v for m in self.epochs for v in (m.get("train_loss"), m.get("val_loss")) if v] + self.batch_y
-        if losses:
-            self.ax_loss.set_ylim(0, max(losses) * 1.1)
+        self.ax_loss.set_ylim(0, max(losses) * 1.1 if losses else 1)
 
 
 class CompareCurves(Chart):
@@ -104,52 +174,132 @@ class CompareCurves(Chart):
 
     def __init__(self, parent=None) -> None:  # noqa: ANN001
         super().__init__(8, 3.4, parent)
+        self.runs: list[RunInfo] = []
 
     def show_runs(self, runs: Sequence[RunInfo]) -> None:
-        draw_curves(self.figure, runs)
-        if not runs:
-            for ax in self.figure.axes:
+        self.runs = list(runs)
+        self.render()
+
+    def render(self) -> None:
+        draw_curves(self.figure, self.runs)
+        axes = self.figure.axes
+        self.fit_text(axes)
+        for ax in axes:
+            ax.xaxis.set_major_locator(epoch_ticks())
+            legend = ax.get_legend()
+            if legend is not None and self.size_class == 2:
+                legend.remove()
+        if not self.runs:
+            for ax in axes:
+                ax.set_xlim(1, 10)
+                ax.set_ylim(0, 1)
                 ax.text(0.5, 0.5, "select runs to compare", ha="center", va="center",
-                        transform=ax.transAxes, color="0.5")
+                        transform=ax.transAxes, color="0.5", fontsize=self.fonts()[1])
         self.draw_idle()
 
 
 class ConfusionChart(Chart):
     def __init__(self, parent=None) -> None:  # noqa: ANN001
         super().__init__(4, 3.4, parent)
+        self._content: tuple = ("message", "")
 
     def show_matrix(self, matrix: list[list[int]], classes: list[str], title: str = "") -> None:
-        draw_confusion(self.figure, matrix, classes, title)
-        self.draw_idle()
+        self._content = ("matrix", matrix, classes, title)
+        self.render()
 
     def show_message(self, text: str) -> None:
-        self.figure.clear()
-        ax = self.figure.subplots()
-        ax.axis("off")
-        ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, color="0.35")
+        self._content = ("message", text)
+        self.render()
+
+    def render(self) -> None:
+        kind, *args = self._content
+        title_font = self.fonts()[0]
+        if kind == "matrix":
+            matrix, classes, title = args
+            draw_confusion(self.figure, matrix, classes, self.wrap(title, title_font))
+            self.fit_text(self.figure.axes)
+            for text in self.figure.axes[0].texts:
+                text.set_fontsize(self.fonts()[1])
+        else:
+            self.figure.clear()
+            ax = self.figure.subplots()
+            ax.axis("off")
+            ax.text(0.5, 0.5, self.wrap(args[0], self.fonts()[1]), ha="center", va="center", color="0.35",
+                    fontsize=self.fonts()[1])
         self.draw_idle()
+
+    def message(self) -> str:
+        return str(self._content[1]) if self._content[0] == "message" else ""
 
 
 class CountsChart(Chart):
-    """Images per class, one bar group per split."""
+    """Images per class, one bar group per split; bar values only where they fit."""
 
     def __init__(self, parent=None) -> None:  # noqa: ANN001
         super().__init__(4, 2.6, parent)
+        self.counts: dict[str, dict[str, int]] = {}
 
     def show_counts(self, counts: dict[str, dict[str, int]]) -> None:
+        self.counts = counts
+        self.render()
+
+    def render(self) -> None:
         self.figure.clear()
         ax = self.figure.subplots()
+        counts = self.counts
         classes = sorted({c for row in counts.values() for c in row})
         splits = list(counts)
         width = 0.8 / max(len(splits), 1)
+        _title, label, tick = self.fonts()
+        bar_px = (self.width() - 60) * width / max(len(classes), 1)  # the axes: the width less the y labels
         for i, split in enumerate(splits):
             xs = [k + i * width for k in range(len(classes))]
             bars = ax.bar(xs, [counts[split].get(c, 0) for c in classes], width, label=split or "all")
-            ax.bar_label(bars, fontsize=7)
+            top = max((counts[split].get(c, 0) for c in classes), default=0)
+            if bar_px >= len(str(top)) * tick * 0.8:  # room for the number above each bar
+                ax.bar_label(bars, fontsize=tick)
         ax.set_xticks([k + width * (len(splits) - 1) / 2 for k in range(len(classes))], classes,
-                      rotation=20, fontsize=8)
-        ax.set_ylabel("images", fontsize=8)
-        ax.tick_params(axis="y", labelsize=8)
-        if len(splits) > 1 or (splits and splits[0]):
-            ax.legend(fontsize=7)
+                      rotation=20, fontsize=tick)
+        ax.set_ylabel("images", fontsize=label)
+        ax.tick_params(axis="y", labelsize=tick)
+        if not classes:
+            ax.set_ylim(0, 1)
+            ax.set_yticks([])
+            ax.text(0.5, 0.5, "no classes yet", ha="center", va="center", transform=ax.transAxes, color="0.5")
+        if self.size_class < 2 and (len(splits) > 1 or (splits and splits[0])):
+            ax.legend(fontsize=tick)
+        self.draw_idle()
+
+    def bar_labels_shown(self) -> bool:
+        return any(t.get_text() for ax in self.figure.axes for t in ax.texts)
+
+
+class ProbabilityChart(Chart):
+    """One photo's probability for every class, as horizontal bars (the top class highlighted)."""
+
+    def __init__(self, parent=None) -> None:  # noqa: ANN001
+        super().__init__(3.6, 1.4, parent)
+        self.setMinimumSize(160, 100)
+        self.classes: list[str] = []
+        self.probs: list[float] = []
+
+    def _size_class(self) -> int:
+        return 2 if self.width() < 300 else 1 if self.width() < 520 else 0  # short by design: width decides
+
+    def show_probs(self, classes: list[str], probs: list[float]) -> None:
+        self.classes, self.probs = list(classes), list(probs)
+        self.render()
+
+    def render(self) -> None:
+        self.figure.clear()
+        ax = self.figure.subplots()
+        top = max(range(len(self.probs)), key=self.probs.__getitem__) if self.probs else -1
+        colours = ["C0" if i == top else "0.7" for i in range(len(self.probs))]
+        bars = ax.barh(self.classes[::-1], self.probs[::-1], color=colours[::-1])
+        ax.bar_label(bars, labels=[f"{p:.1%}" for p in self.probs[::-1]], fontsize=self.fonts()[2], padding=2)
+        ax.set_xlim(0, 1.25)
+        ax.set_xticks([])
+        ax.tick_params(labelsize=self.fonts()[1])
+        for side in ("top", "right", "bottom"):
+            ax.spines[side].set_visible(False)
         self.draw_idle()

@@ -40,6 +40,8 @@ class LabelKeys(QObject):
         self.shortcuts: list[QShortcut] = []
         for n in range(1, 10):
             self._bind(str(n), lambda i=n - 1: self.assign_number(i))
+        self.number_keys = list(self.shortcuts)
+        self.enabled = True
         if step is not None:
             for key, delta in NAVIGATION:
                 self._bind(key, lambda d=delta: step(d))
@@ -59,6 +61,12 @@ class LabelKeys(QObject):
         shortcut.activated.connect(slot)
         self.shortcuts.append(shortcut)
 
+    def set_enabled(self, enabled: bool) -> None:
+        """Labeling on or off (a read-only folder); navigation keys keep working."""
+        self.enabled = enabled
+        for shortcut in self.number_keys:
+            shortcut.setEnabled(enabled)
+
     def assign_number(self, index: int) -> None:
         """Key ``index + 1``: assign the class shown with that number (classes are sorted)."""
         if index < len(self.state.classes):
@@ -66,6 +74,8 @@ class LabelKeys(QObject):
 
     def new_class(self) -> None:
         """Ask for a name, create the class folder and assign the selection to it."""
+        if not self.enabled:
+            return
         name = dialogs.ask_text(self.page, "New class", "Name of the new class:")
         if name and self.state.add_class(name):
             self._assign(name)

@@ -25,11 +25,14 @@ def _read(path: str | Path, side: int) -> tuple[QImage, str]:
     return image, for_display(f"<b>{p.name}</b><br>{p.stat().st_size / 1024:.1f} KB · {dims}<br>{p.parent}")
 
 
+PLACEHOLDER = "Select an image to preview it"
+
+
 class Preview(QWidget):
     def __init__(self, parent: QWidget | None = None, side: int = 640) -> None:
         super().__init__(parent)
         self.side = side
-        self.image = QLabel("Select an image to preview it")
+        self.image = QLabel(PLACEHOLDER)
         self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.image.setMinimumSize(200, 200)
         self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
@@ -48,10 +51,18 @@ class Preview(QWidget):
         run_in_background(lambda: _read(path, self.side), lambda res: self._on_loaded(path, res),
                           lambda msg: self._on_failed(path, msg))
 
+    def follow(self, old: object, new: object) -> None:
+        """The image on show was moved (labeled, undone): show it at its new place."""
+        if self._current and str(old) == str(self._current):
+            self.show_image(new)  # type: ignore[arg-type]
+
+    def current(self) -> str:
+        return str(self._current)
+
     def clear(self) -> None:
         self._current = ""
         self._pixmap = None
-        self.image.setText("")
+        self.image.setText(PLACEHOLDER)
         self.info.setText("")
 
     def _on_loaded(self, path: str | Path, result: tuple[QImage, str]) -> None:

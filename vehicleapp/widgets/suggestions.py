@@ -20,6 +20,7 @@ from trainer.protocol import Status
 from vehicleapp.commands import classify_args
 from vehicleapp.jobs import Job, JobRunner
 from vehicleapp.runs_state import RunsState
+from vehicleapp.widgets.text import ElidedLabel
 
 ORDERS = (("File order", "file"), ("Least confident first", "least"), ("Most confident first", "most"))
 
@@ -57,13 +58,13 @@ class SuggestionBar(QWidget):
         self.accept_button.setToolTip("Label every unlabeled image whose suggestion is at least this sure "
                                       "(one step: Ctrl+Z takes it all back)")
         self.accept_button.clicked.connect(lambda: self.accept_all.emit(self.minimum.value() / 100))
-        self.status = QLabel("")
+        self.status = ElidedLabel("")
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
-        for w in (QLabel("Suggestions from:"), self.run_combo, self.suggest_button, self.order,
-                  self.accept_button, self.minimum, self.status):
+        for w in (QLabel("Suggestions:"), self.run_combo, self.suggest_button, self.order,
+                  self.accept_button, self.minimum):
             row.addWidget(w)
-        row.addStretch(1)
+        row.addWidget(self.status, 1)
         self._enable()
 
     def _enable(self) -> None:
