@@ -105,6 +105,7 @@ class MainWindow(QMainWindow):
         self.runner.finished.connect(self._on_job_finished)
         self.runs.changed.connect(lambda: self.dataset_page.set_run_count(len(self.runs.runs())))
         self.runs_page.resume_requested.connect(self.resume_run)
+        self.runs_page.cell_images.connect(self.review_cell)
         for page in (self.dataset_page, self.label_page):
             page.undo_requested.connect(self.state.undo)
         self.train_page.options_changed.connect(lambda: self.settings.set_train_options(self.train_page.options()))
@@ -222,6 +223,13 @@ class MainWindow(QMainWindow):
         """On the very first launch, the tour opens by itself (once)."""
         if not self.settings.tour_done():
             self.show_tour()
+
+    def review_cell(self, results: list, classes: list[str], root: Path) -> None:
+        """A confusion-matrix cell's images, in the Review page's grid with its keys."""
+        if self.state.root != root:
+            self.show_message(f"open {root} on the Dataset page to fix these images")
+        self.review_page.show_evaluation(results, classes, root)
+        self.tabs.setCurrentWidget(self.review_page)
 
     def open_log_folder(self) -> None:
         """Show the folder of the app's and the jobs' logs, so a user can send them."""

@@ -96,3 +96,45 @@ def test_a_review_job_fills_the_grid_and_the_map(qtbot, window: MainWindow, answ
     assert blocker.args[1] == "done", blocker.args[0].log_tail()
     assert len(page.model.items) == 36 and "likely wrong labels" in page.status.text()
     assert len(page.map.paths) == 36
+
+
+def test_a_confusion_cell_opens_its_images_in_the_review_grid(qtbot, window: MainWindow, answers,  # noqa: ANN001
+                                                              demo_copy: Path) -> None:
+    from trainer.evaluate import evaluate_run
+
+    run_dir = train(TrainConfig(data=str(demo_copy), weights="none", freeze=True, epochs=1, image_size=48, workers=1,
+                                out=str(window.runs.runs_dir)), quiet_events(), lambda: False)
+    rep = evaluate_run(run_dir, demo_copy, quiet_events(), lambda: False)
+    open_folder(qtbot, window, answers, demo_copy)
+    window.runs.refresh()
+    rp = window.runs_page
+    rp.table.selectRow(0)
+    r, c = next((r, c) for r, row in enumerate(rep["confusion"]) for c, v in enumerate(row) if v)
+    ax = rp.confusion.figure.axes[0]
+    x, y = ax.transData.transform((c, r))
+    from matplotlib.backend_bases import MouseEvent
+
+    rp.confusion.callbacks.process("button_press_event", MouseEvent("button_press_event", rp.confusion, x, y, 1))
+    page = window.review_page
+    assert window.tabs.currentWidget() is page
+    assert page.proxy.rowCount() == rep["confusion"][r][c]
+    shown = page.current()
+    assert shown.row.given_label == rep["classes"][r] and shown.row.suggested_label == rep["classes"][c]
+    target = 3 if shown.label != "truck" else 1
+    qtbot.keyClick(page.grid, getattr(Qt.Key, f"Key_{target}"))  # the same keys fix it
+    assert not (demo_copy / shown.row.path).exists()  # moved into the class the key chose
+
+
+def test_retrain_shows_before_and_after_side_by_side(qtbot, window: MainWindow, answers,  # noqa: ANN001
+                                                    demo_root: Path) -> None:
+    train(TrainConfig(data=str(demo_root), weights="none", freeze=True, epochs=1, image_size=48, workers=1,
+                      out=str(window.runs.runs_dir)), quiet_events(), lambda: False)
+    window.runs.refresh()
+    rp = window.runs_page
+    rp.table.selectRow(0)
+    with qtbot.waitSignal(window.runner.finished, timeout=120_000) as blocker:
+        assert rp.retrain_selected() is not None
+    assert blocker.args[1] == "done"
+    assert window.runs_page.model.rowCount() == 2
+    assert len(rp.selected_runs()) == 2  # before and after, curves overlaid
+    assert len({r.config["lr"] for r in rp.selected_runs()}) == 1

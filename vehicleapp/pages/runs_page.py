@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSortFilterProxyModel, Qt, Signal
@@ -21,10 +23,12 @@ from PySide6.QtWidgets import (
 
 from trainer import runs as runs_io
 from trainer.atomic import read_json
+from trainer.config import TrainConfig
+from trainer.csvfile import read_evaluation
 from trainer.protocol import Status
 from trainer.runs import RunInfo
 from vehicleapp import dialogs
-from vehicleapp.commands import evaluate_args
+from vehicleapp.commands import evaluate_args, train_args
 from vehicleapp.jobs import Job, JobRunner
 from vehicleapp.models.runs_model import COLUMNS, SORT_ROLE
 from vehicleapp.runs_state import RunsState
@@ -43,6 +47,8 @@ def resumable(run: RunInfo | None) -> bool:
 
 class RunsPage(QWidget):
     resume_requested = Signal(object)  # RunInfo: the Train page continues it
+    cell_images = Signal(object, object, object)  # list[EvaluatedImage], classes, dataset root
+
     def __init__(self, runner: JobRunner, state: RunsState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.runner = runner
@@ -52,11 +58,28 @@ class RunsPage(QWidget):
         self.proxy.setSourceModel(self.model)
         self.proxy.setSortRole(SORT_ROLE)
         self._kept: tuple[set[Path], Path | None] = (set(), None)
+        self._retraining: tuple[Job, Path] | None = None
         self._build()
+        runner.finished.connect(self._on_job_finished)
         state.about_to_refresh.connect(self._remember_selection)
         state.changed.connect(self._restore_selection)
 
     def _build(self) -> None:
+        """Buttons on top, the runs table, then curves beside the confusion matrix."""
+        bottom = QSplitter()
+        bottom.addWidget(self._build_curves())
+        bottom.addWidget(self._build_detail())
+        bottom.setSizes([800, 360])
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self._build_table())
+        split.addWidget(bottom)
+        split.setSizes([260, 420])
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._build_buttons())
+        layout.addWidget(split, 1)
+        self._on_selection()
+
+    def _build_table(self) -> QTableView:
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
@@ -69,29 +92,43 @@ class RunsPage(QWidget):
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.verticalHeader().setVisible(False)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
-        buttons = QHBoxLayout()
-        self.refresh_button = QPushButton("Refresh")
-        self.refresh_button.setToolTip("Look for new runs in the checkpoints folder (F5)")
-        self.refresh_button.clicked.connect(self.refresh)
-        self.evaluate_button = QPushButton("Evaluate")
-        self.evaluate_button.setToolTip(
-            "Measure the selected run on its dataset: confusion matrix and per-class scores")
-        self.evaluate_button.clicked.connect(self.evaluate_selected)
-        self.resume_button = QPushButton("Resume")
-        self.resume_button.setToolTip("Continue the selected stopped run from its last checkpoint to its epoch target")
-        self.resume_button.clicked.connect(self.resume_selected)
-        self.export_button = QPushButton("Export chart as PNG…")
-        self.export_button.clicked.connect(self.export_chart)
-        self.delete_button = QPushButton("Delete run…")
-        self.delete_button.setToolTip("Delete the selected run folders from disk (asks first)")
-        self.delete_button.clicked.connect(self.delete_selected)
+        return self.table
+
+    def _button(self, text: str, tip: str, slot: Callable[[], object]) -> QPushButton:
+        button = QPushButton(text)
+        button.setToolTip(tip)
+        button.clicked.connect(lambda *_: slot())
+        return button
+
+    def _build_buttons(self) -> QHBoxLayout:
+        self.refresh_button = self._button("Refresh", "Look for new runs in the checkpoints folder (F5)", self.refresh)
+        self.evaluate_button = self._button(
+            "Evaluate", "Measure the selected run on its dataset: confusion matrix and per-class scores; "
+            "click a cell of the matrix to see its images", self.evaluate_selected)
+        self.resume_button = self._button(
+            "Resume", "Continue the selected stopped run from its last checkpoint to its epoch target",
+            self.resume_selected)
+        self.retrain_button = self._button(
+            "Retrain", "Train again with the selected run's settings (after fixing labels); the two runs' curves "
+            "show side by side when it ends", self.retrain_selected)
+        self.export_button = self._button("Export chart as PNG…", "Save the curves shown", self.export_chart)
+        self.delete_button = self._button("Delete run…", "Delete the selected run folders from disk (asks first)",
+                                          self.delete_selected)
         self.folder_label = ElidedLabel("", mode=Qt.TextElideMode.ElideMiddle)
-        for b in (self.refresh_button, self.evaluate_button, self.resume_button, self.export_button,
-                  self.delete_button):
+        buttons = QHBoxLayout()
+        for b in (self.refresh_button, self.evaluate_button, self.resume_button, self.retrain_button,
+                  self.export_button, self.delete_button):
             buttons.addWidget(b)
         buttons.addWidget(self.folder_label, 1)
+        return buttons
+
+    def _build_curves(self) -> CompareCurves:
         self.curves = CompareCurves()
+        return self.curves
+
+    def _build_detail(self) -> QWidget:
         self.confusion = ConfusionChart()
+        self.confusion.cell_clicked.connect(self.drill_down)
         self.per_class = QTableWidget(0, 4)
         self.per_class.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1"])
         self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
@@ -100,18 +137,52 @@ class RunsPage(QWidget):
         dv = QVBoxLayout(detail)
         dv.addWidget(self.confusion, 2)
         dv.addWidget(self.per_class, 1)
-        bottom = QSplitter()
-        bottom.addWidget(self.curves)
-        bottom.addWidget(detail)
-        bottom.setSizes([800, 360])
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.table)
-        split.addWidget(bottom)
-        split.setSizes([260, 420])
-        layout = QVBoxLayout(self)
-        layout.addLayout(buttons)
-        layout.addWidget(split, 1)
-        self._on_selection()
+        return detail
+
+    def drill_down(self, true_index: int, predicted_index: int) -> None:
+        """A confusion-matrix cell was clicked: its images go to the reviewing grid."""
+        run = self.current_run()
+        if run is None or not (run.path / runs_io.PREDICTIONS).is_file():
+            return
+        try:
+            classes, results = read_evaluation(run.path / runs_io.PREDICTIONS)
+            data = Path(read_json(run.path / runs_io.EVALUATION)["data"])
+        except (OSError, ValueError, KeyError, IndexError) as exc:
+            log.warning("cannot drill down into %s: %s", run.path, exc)
+            return
+        if max(true_index, predicted_index) >= len(classes):
+            return
+        cell = [r for r in results if r.true_label == classes[true_index]
+                and r.predicted_label == classes[predicted_index]]
+        self.cell_images.emit(cell, classes, data)
+
+    def retrain_selected(self) -> Job | None:
+        """The selected run's settings, trained again (a new run folder)."""
+        run = self.current_run()
+        if run is None:
+            return None
+        cfg = dataclasses.replace(TrainConfig.from_dict(run.config), out=str(self.state.runs_dir))
+        job = self.runner.run(train_args(cfg), "Training")
+        if job is not None:
+            self._retraining = (job, run.path)
+        return job
+
+    def _on_job_finished(self, job: Job, status: str, message: str) -> None:
+        """After a retrain: the run before and the run after, side by side."""
+        if self._retraining is None or job is not self._retraining[0]:
+            return
+        before = self._retraining[1]
+        self._retraining = None
+        if status != Status.DONE:
+            return
+        self.state.refresh()
+        newest = max(self.state.runs(), key=lambda r: str(r.config.get("created", "")), default=None)
+        if newest is not None:
+            self.select_runs({before, newest.path}, current=newest.path)
+
+    def select_runs(self, paths: set[Path], current: Path | None = None) -> None:
+        self._kept = (paths, current)
+        self._restore_selection()
 
     def refresh(self) -> None:
         """Re-read the runs folder (the selection and the current run are kept)."""

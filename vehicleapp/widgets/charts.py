@@ -12,10 +12,11 @@ import textwrap
 from collections.abc import Sequence
 
 from matplotlib.axes import Axes
+from matplotlib.backend_bases import MouseEvent
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QResizeEvent
 
 from trainer.plots import draw_confusion, draw_curves, save_figure
@@ -199,9 +200,20 @@ class CompareCurves(Chart):
 
 
 class ConfusionChart(Chart):
+    cell_clicked = Signal(int, int)  # true class index, predicted class index
+
     def __init__(self, parent=None) -> None:  # noqa: ANN001
         super().__init__(4, 3.4, parent)
         self._content: tuple = ("message", "")
+        self.mpl_connect("button_press_event", self._on_click)
+
+    def _on_click(self, event: MouseEvent) -> None:
+        if self._content[0] != "matrix" or event.inaxes is None or event.xdata is None or event.ydata is None:
+            return
+        n = len(self._content[2])
+        row, col = round(event.ydata), round(event.xdata)
+        if 0 <= row < n and 0 <= col < n:
+            self.cell_clicked.emit(row, col)
 
     def show_matrix(self, matrix: list[list[int]], classes: list[str], title: str = "") -> None:
         self._content = ("matrix", matrix, classes, title)
