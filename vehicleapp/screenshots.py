@@ -57,6 +57,9 @@ def demo_session(window: MainWindow, work: Path) -> None:
     for src in sorted(data.glob("truck/*.jpg"))[:6]:
         shutil.move(src, unlabeled / f"new-{src.name}")
     (data / "car" / "corrupt.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+    for src in sorted(data.glob("car/car_*.jpg"))[:4]:  # wrong labels for the review to find
+        shutil.move(src, data / "truck" / f"flip-{src.name}")
+    shutil.copy(data / "motorcycle" / "motorcycle_0007.jpg", data / "motorcycle" / "copy-of-0007.jpg")
     window.set_runs_dir(str(work / "runs"))
     window.open_dataset(str(data))
     wait_for(window.state.problems, 60_000)
@@ -84,6 +87,8 @@ def demo_session(window: MainWindow, work: Path) -> None:
     cp.folder.setText(str(data / "car"))
     _run_job(cp.start())
     _run_job(cp.try_photo(sorted(data.glob("motorcycle/*.jpg"))[0]))
+    _run_job(window.label_page.suggestions.start())  # model-assisted labeling of the 6 unlabeled
+    _run_job(window.review_page.start())
 
 
 def grab_pages(window: MainWindow, out_dir: Path, size: tuple[int, int]) -> list[Path]:
@@ -129,6 +134,24 @@ def error_state(window: MainWindow, work: Path, out_dir: Path) -> list[Path]:
     return saved
 
 
+def review_extras(window: MainWindow, out_dir: Path) -> list[Path]:
+    """The review map, and a confusion-matrix cell drilled down into the review grid."""
+    window.resize(1024, 700)
+    page = window.review_page
+    window.tabs.setCurrentWidget(page)
+    page.tabs.setCurrentWidget(page.map)
+    settle(1200)
+    saved = [out_dir / "review-map-1024x700.png"]
+    window.grab().save(str(saved[-1]))
+    rp = window.runs_page
+    rp.table.selectRow(0)
+    rp.drill_down(0, 0)  # the first class's correct predictions, in the review grid
+    settle(1500)
+    saved.append(out_dir / "review-drilldown-1024x700.png")
+    window.grab().save(str(saved[-1]))
+    return saved
+
+
 def take_screenshots(window: MainWindow, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="vehicleapp-shots-"))
@@ -136,4 +159,4 @@ def take_screenshots(window: MainWindow, out_dir: Path) -> list[Path]:
     window.show()
     demo_session(window, work)
     saved = [p for size in SIZES for p in grab_pages(window, out_dir, size)]
-    return saved + error_state(window, work, out_dir)
+    return saved + review_extras(window, out_dir) + error_state(window, work, out_dir)

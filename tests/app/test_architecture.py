@@ -62,3 +62,23 @@ def test_help_opens_the_log_folder(window: MainWindow, monkeypatch: pytest.Monke
     action.trigger()
     assert [Path(u.toLocalFile()) for u in opened] == [C.log_dir()]
     assert C.log_dir().is_dir()
+
+
+def test_a_class_folder_whose_name_is_not_utf8_filters_and_labels(qtbot, window: MainWindow, answers,  # noqa: ANN001
+                                                                   demo_copy: Path) -> None:
+    import os
+    import shutil
+
+    from tests.app.conftest import open_folder
+
+    odd = os.fsdecode(b"v\xe9lo")  # Latin-1 "vélo": not valid UTF-8
+    (demo_copy / odd).mkdir()
+    for i in range(3):
+        shutil.move(demo_copy / "motorcycle" / f"motorcycle_000{i}.jpg", demo_copy / odd / f"m{i}.jpg")
+    open_folder(qtbot, window, answers, demo_copy)
+    page = window.dataset_page
+    assert odd in window.state.classes
+    page.show_class(odd)
+    assert page.filter_label() == odd and page.proxy.rowCount() == 3
+    assert window.state.assign(demo_copy / "car" / "car_0000.jpg", odd)
+    assert (demo_copy / odd / "car_0000.jpg").exists() and page.proxy.rowCount() == 4

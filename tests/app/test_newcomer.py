@@ -190,7 +190,7 @@ def test_the_preview_follows_a_labeled_image_and_forgets_the_previous_folder(
     assert shown.parent.name == "car"
     qtbot.keyClick(page.grid, Qt.Key.Key_3)  # to truck: the grid ("All") keeps the row
     assert Path(page.preview.current()) == demo_copy / "truck" / shown.name
-    page.class_filter.setCurrentIndex(page.class_filter.findData("car"))
+    page.show_class("car")
     page.grid.selectionModel().setCurrentIndex(page.proxy.index(0, 0),
                                                QItemSelectionModel.SelectionFlag.ClearAndSelect)
     before = Path(page.preview.current())
@@ -502,7 +502,7 @@ def test_thumbnails_carry_a_class_badge_in_the_all_view(
     delegate = page.grid.itemDelegate()
     assert delegate.shown()
     assert delegate.colour("car") != delegate.colour("truck")
-    page.class_filter.setCurrentIndex(page.class_filter.findData("car"))
+    page.show_class("car")
     assert not delegate.shown()  # one class on show: the badge would say the same everywhere
     image = page.grid.grab().toImage()
     assert not image.isNull()

@@ -42,7 +42,7 @@ def test_open_demo_dataset_from_the_dialog(qtbot, window: MainWindow, answers, d
     assert page.model.rowCount() == 37
     assert window.state.classes == ["car", "motorcycle", "truck"]
     assert "broken.jpg" in page.problems.item(0).text()
-    page.class_filter.setCurrentIndex(page.class_filter.findData("truck"))
+    page.show_class("truck")
     assert page.proxy.rowCount() == 12
     assert window.train_page.data_root == str(demo_copy)
     assert window.settings.recent_folders() == [str(demo_copy)]
@@ -85,7 +85,7 @@ def test_any_file_name_is_shown_labeled_from_the_grid_and_undone(qtbot, window: 
         pytest.skip("this file system refuses file names that are not UTF-8")
     open_folder(qtbot, window, answers, demo_copy)
     page = window.dataset_page
-    page.class_filter.setCurrentIndex(page.class_filter.findData("(unlabeled)"))
+    page.show_class("(unlabeled)")
     assert page.proxy.rowCount() == 1
     index = page.proxy.index(0, 0)
     assert index.data(PATH_ROLE) == queued

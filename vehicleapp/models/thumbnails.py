@@ -94,7 +94,8 @@ class ThumbnailFilter(FilterProxy):
         self.refilter(change)
 
     def filterAcceptsRow(self, row: int, parent: Index) -> bool:  # noqa: N802
-        idx = self.sourceModel().index(row, 0, parent)
-        if self.label and idx.data(LABEL_ROLE) != self.label:
+        # The entry itself, not its Qt roles: a class name need not fit in a Qt string.
+        e = self.sourceModel().entries[row]  # type: ignore[attr-defined]
+        if self.label and (e.label or UNLABELED) != self.label:
             return False
-        return not (self.split and idx.data(SPLIT_ROLE) != self.split)
+        return not (self.split and e.split != self.split)

@@ -170,7 +170,7 @@ class DatasetPage(QWidget):
         grid.setGridSize(self.model.loader.icon_size() * 1.25)
         grid.selectionModel().currentChanged.connect(self._on_current)
         grid.setItemDelegate(ClassBadgeDelegate(LABEL_ROLE, lambda: self.state.classes,
-                                                lambda: not self.class_filter.currentData(), grid))
+                                                lambda: not self.filter_label(), grid))
         grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         grid.customContextMenuRequested.connect(self._context_menu)
         return grid
@@ -264,19 +264,31 @@ class DatasetPage(QWidget):
         self._apply_filter()
 
     def _refresh_classes(self) -> None:
+        """The class filter's items carry an index into ``self._filter_labels``: class names are
+        folder names, and a Qt string cannot hold every one (e.g. Latin-1 bytes)."""
         s = self.state
-        current = self.class_filter.currentData()
+        current = self.filter_label()
+        self._filter_labels = ["", *s.classes, *([UNLABELED] if s.unlabeled() else [])]
         self.class_filter.blockSignals(True)
         self.class_filter.clear()
-        self.class_filter.addItem("All", "")
-        for i, c in enumerate(s.classes):
-            self.class_filter.addItem(f"{i + 1}  {c}" if i < 9 else c, c)
-        if s.unlabeled():
-            self.class_filter.addItem(UNLABELED, UNLABELED)
-        idx = self.class_filter.findData(current)
-        self.class_filter.setCurrentIndex(max(idx, 0))
+        for i, label in enumerate(self._filter_labels):
+            text = "All" if not label else label if label == UNLABELED or i > 9 else f"{i}  {label}"
+            self.class_filter.addItem(for_display(text), i)
+        idx = self._filter_labels.index(current) if current in self._filter_labels else 0
+        self.class_filter.setCurrentIndex(idx)
         self.class_filter.blockSignals(False)
         self._update_summary()
+
+    def show_class(self, label: str) -> None:
+        """Filter the grid by ``label`` (a class, UNLABELED, or "" for all)."""
+        labels = getattr(self, "_filter_labels", [""])
+        self.class_filter.setCurrentIndex(labels.index(label) if label in labels else 0)
+
+    def filter_label(self) -> str:
+        """The class (or UNLABELED) the grid is filtered by; "" for all."""
+        i = self.class_filter.currentData()
+        labels = getattr(self, "_filter_labels", [""])
+        return labels[i] if isinstance(i, int) and 0 <= i < len(labels) else ""
 
     def _update_summary(self) -> None:
         s = self.state
@@ -313,7 +325,7 @@ class DatasetPage(QWidget):
         self._apply_filter()
 
     def _apply_filter(self) -> None:
-        self.proxy.set_filter(self.class_filter.currentData() or "", self.split_filter.currentData() or "")
+        self.proxy.set_filter(self.filter_label(), self.split_filter.currentData() or "")
         bad = len(self.state.unreadable)
         self.count_label.setText(f"{self.proxy.rowCount()} of {self.model.rowCount()} files"
                                  + (f" · {bad} unreadable" if bad else ""))
