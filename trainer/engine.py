@@ -77,6 +77,7 @@ class Fit:
         if cfg.val_fraction <= 0 and not datasets.find_split_dirs(Path(cfg.data).expanduser()):
             raise datasets.DatasetError("--val-fraction must be > 0 when the data has no val split")
         self.ds = datasets.scan(cfg.data, cfg.val_fraction, cfg.seed)
+        datasets.check_class_names(self.ds.classes)
         self.device = pick_device(cfg.device)
         torch.manual_seed(cfg.seed)
         self.wmap = resolve_weights(cfg.model, cfg.weights)
