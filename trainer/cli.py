@@ -142,15 +142,35 @@ def cmd_classify(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
 
     events = _events(args)
     summary = classify_folder(args.checkpoint, args.folder, args.out, events, stop,
-                              args.recursive, pick_device(args.device), args.workers)
+                              args.recursive, pick_device(args.device), args.workers, args.threshold)
     if args.copy_to:
         _, rows = read_predictions(args.out)
         n = copy_by_label(rows, Path(args.folder).resolve(), Path(args.copy_to))
         events.emit(Event.COPIED, count=n, dest=str(args.copy_to))
     if not args.events:
         counts = ", ".join(f"{k}={v}" for k, v in summary["counts"].items())
-        print(f"{summary['rows']} rows ({counts}; {summary['errors']} unreadable)", file=sys.stderr)
+        print(f"{summary['rows']} rows ({counts}; {summary['errors']} unreadable; unknown below confidence "
+              f"{summary['threshold']:.3f})", file=sys.stderr)
     _result(args, args.out)
+    return Exit.OK
+
+
+def cmd_threshold(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
+    """Show, set or undo the rejection threshold stored in a run's checkpoint."""
+    from trainer import checkpoint
+
+    if args.undo:
+        trust = checkpoint.undo_threshold(args.run)
+    elif args.value is not None:
+        trust = checkpoint.set_threshold(args.run, args.value)
+    else:
+        trust = checkpoint.read_trust(args.run)
+    if args.events:
+        _events(args).emit(Event.DONE, message=f"threshold {trust.threshold:g}", trust=trust.to_dict())
+    else:
+        print(f"temperature {trust.temperature:.4g}, score {trust.score}, undo steps {len(trust.previous)}",
+              file=sys.stderr)
+        print(f"{trust.threshold:g}")
     return Exit.OK
 
 
@@ -227,6 +247,8 @@ def build_parser() -> Parser:
     p.set_defaults(func=cmd_plot)
     _classify_parser(sub.add_parser("classify", help="classify a folder of images into a CSV"))
 
+    _threshold_parser(sub.add_parser("threshold", help="show, set or undo the confidence below which "
+                                      "a run answers 'unknown'"))
     p = sub.add_parser("export", help="write one standalone checkpoint file")
     p.add_argument("run")
     p.add_argument("out")
@@ -261,10 +283,30 @@ def _classify_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="predictions.csv")
     p.add_argument("--recursive", action="store_true")
     p.add_argument("--copy-to", metavar="DIR", help="also copy images into DIR/<label>/")
+    p.add_argument("--threshold", type=_threshold_arg, metavar="CONF",
+                   help="answer 'unknown' below this confidence (default: the run's own, chosen on its "
+                   "validation photos; 0: never)")
     _device_flag(p)
     p.add_argument("--workers", type=int, default=2)
     _events_flag(p)
     p.set_defaults(func=cmd_classify)
+
+
+def _threshold_arg(text: str) -> float:
+    from trainer.trust import check_threshold
+
+    try:
+        return check_threshold(float(text))
+    except (ValueError, UsageError) as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: a confidence between 0 and 1 (0: never unknown)") from exc
+
+
+def _threshold_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="run folder or checkpoint file")
+    p.add_argument("value", nargs="?", type=_threshold_arg, help="the new threshold (0: never unknown)")
+    p.add_argument("--undo", action="store_true", help="bring back the threshold the last change replaced")
+    _events_flag(p)
+    p.set_defaults(func=cmd_threshold)
 
 
 def _demo_parser(p: argparse.ArgumentParser) -> None:

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import quiet_events
+from trainer.checkpoint import read_trust
 from trainer.config import TrainConfig
 from trainer.csvfile import Prediction, read_predictions, safe_cell, write_predictions
 from trainer.engine import train
@@ -53,15 +54,22 @@ def test_csv_columns_sorting_errors_and_injection(run_dir: Path, inbox: Path, tm
     assert paths == ["'=cmd.jpg", "'@sum.jpg", "broken.jpg", "img0.jpg", "img1.jpg", "img2.jpg", "img3.jpg"]
     broken = rows[1:][2]
     assert broken[1] == "" and broken[2] == "" and broken[-1]
+    trust = read_trust(run_dir)
     for r in rows[1:]:
         if not r[-1]:
             probs = [float(x) for x in r[3:6]]
             assert sum(probs) == pytest.approx(1.0, abs=1e-4)
-            assert float(r[2]) == pytest.approx(max(probs), abs=1e-6)
-            assert r[1] in ("car", "motorcycle", "truck")
-    per_label = {c: sum(r[1] == c for r in rows[1:]) for c in ("car", "motorcycle", "truck")}
+            if trust.score == "msp":  # the calibrated top probability ...
+                assert float(r[2]) == pytest.approx(max(probs), abs=1e-6)
+            else:  # ... or that times the photo's familiarity
+                assert 0 <= float(r[2]) <= max(probs) + 1e-6
+            best = ("car", "motorcycle", "truck")[probs.index(max(probs))]
+            assert r[1] == (best if float(r[2]) >= trust.threshold else "unknown")
+    labels = ("car", "motorcycle", "truck", "unknown")
+    per_label = {c: sum(r[1] == c for r in rows[1:]) for c in labels}
     assert sum(per_label.values()) == 6  # every readable image counted once, under its CSV label
-    assert summary == {"rows": 7, "errors": 1, "counts": per_label, "out": str(out)}
+    assert summary == {"rows": 7, "errors": 1, "counts": per_label, "unknown": per_label["unknown"],
+                       "threshold": trust.threshold, "out": str(out)}
 
 
 def test_recursive_includes_subfolders_with_relative_paths(run_dir: Path, inbox: Path, tmp_path: Path) -> None:
