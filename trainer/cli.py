@@ -175,9 +175,23 @@ def cmd_threshold(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
 
 
 def cmd_export(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
+    """``OUT.onnx``: an ONNX model verified against PyTorch; any other name: one standalone checkpoint."""
     from trainer.checkpoint import export_checkpoint
+    from trainer.predict import is_onnx
 
-    print(export_checkpoint(args.run, args.out))
+    if not is_onnx(args.out):
+        out = export_checkpoint(args.run, args.out)
+        if args.events:
+            _events(args).emit(Event.DONE, message=f"exported {out}", out=str(out))
+        _result(args, out)
+        return Exit.OK
+    from trainer.onnx_export import export_onnx
+
+    events = _events(args)
+    parity = export_onnx(args.run, args.out, events)
+    events.emit(Event.DONE, message=f"exported {args.out}; {parity.text()}", out=str(args.out),
+                parity=dataclasses.asdict(parity))
+    _result(args, args.out)
     return Exit.OK
 
 
@@ -249,9 +263,11 @@ def build_parser() -> Parser:
 
     _threshold_parser(sub.add_parser("threshold", help="show, set or undo the confidence below which "
                                       "a run answers 'unknown'"))
-    p = sub.add_parser("export", help="write one standalone checkpoint file")
-    p.add_argument("run")
-    p.add_argument("out")
+    p = sub.add_parser("export", help="write one standalone checkpoint file (.pt), or an ONNX model (.onnx) "
+                       "checked against PyTorch on the spot")
+    p.add_argument("run", help="run folder or checkpoint file")
+    p.add_argument("out", help="OUT.pt or OUT.onnx")
+    _events_flag(p)
     p.set_defaults(func=cmd_export)
     _demo_parser(sub.add_parser("demo", help="make the demo data and train on it (quick start)"))
     return parser
@@ -278,7 +294,7 @@ def _evaluate_parser(p: argparse.ArgumentParser) -> None:
 
 
 def _classify_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="run folder or checkpoint file")
+    p.add_argument("checkpoint", help="run folder, checkpoint file or exported .onnx model")
     p.add_argument("folder")
     p.add_argument("--out", default="predictions.csv")
     p.add_argument("--recursive", action="store_true")

@@ -1,5 +1,5 @@
-"""Classifying a folder with a run or checkpoint: batched, streaming, never stopped by a bad
-file; low-confidence photos are answered ``unknown``."""
+"""Classifying a folder with a run, checkpoint or exported ``.onnx`` model: batched,
+streaming, never stopped by a bad file; low-confidence photos are answered ``unknown``."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from trainer.trust import Trust, answer, check_threshold
 
 class Scorer(Protocol):
     """A model ready to classify: batches of preprocessed images -> (calibrated probabilities,
-    confidence), e.g. :class:`trainer.scoring.TorchScorer`."""
+    confidence). :class:`trainer.scoring.TorchScorer` and :class:`trainer.onnx_export.OnnxScorer`."""
 
     classes: list[str]
     model_name: str
@@ -32,8 +32,16 @@ class Scorer(Protocol):
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
+def is_onnx(path: str | Path) -> bool:
+    return Path(path).suffix.lower() == ".onnx"
+
+
 def load_scorer(model: str | Path, device: torch.device | None = None) -> Scorer:
-    """A run folder or checkpoint, ready to classify."""
+    """A run folder, checkpoint or exported ``.onnx`` file, ready to classify."""
+    if is_onnx(model):
+        from trainer.onnx_export import OnnxScorer
+
+        return OnnxScorer(model)
     from trainer.scoring import load_torch_scorer
 
     return load_torch_scorer(model, device)
@@ -75,8 +83,8 @@ def classify_folder(model: str | Path, folder: str | Path, out_csv: str | Path,
                     threshold: float | None = None) -> dict:
     """Classify every image in ``folder`` into ``out_csv``; returns a summary dict.
 
-    ``model`` is a run folder or a checkpoint; ``threshold`` overrides the model's own (0
-    turns ``unknown`` off).
+    ``model`` is a run folder, a checkpoint or an exported ``.onnx`` file; ``threshold``
+    overrides the model's own (0 turns ``unknown`` off).
     """
     folder = Path(folder).expanduser().resolve()
     if not folder.is_dir():
