@@ -174,6 +174,15 @@ def cmd_threshold(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     return Exit.OK
 
 
+def cmd_explain(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
+    from trainer.engine import pick_device
+    from trainer.explain import explain
+
+    summary = explain(args.run, args.inputs, args.out, _events(args), stop, args.target, pick_device(args.device))
+    _result(args, summary["out"])
+    return Exit.OK
+
+
 def cmd_export(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     """``OUT.onnx``: an ONNX model verified against PyTorch; any other name: one standalone checkpoint."""
     from trainer.checkpoint import export_checkpoint
@@ -261,6 +270,8 @@ def build_parser() -> Parser:
     p.set_defaults(func=cmd_plot)
     _classify_parser(sub.add_parser("classify", help="classify a folder of images into a CSV"))
 
+    _explain_parser(sub.add_parser("explain", help="heatmaps of where the model looked (Grad-CAM), one PNG "
+                                    "per photo"))
     _threshold_parser(sub.add_parser("threshold", help="show, set or undo the confidence below which "
                                       "a run answers 'unknown'"))
     p = sub.add_parser("export", help="write one standalone checkpoint file (.pt), or an ONNX model (.onnx) "
@@ -306,6 +317,17 @@ def _classify_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=2)
     _events_flag(p)
     p.set_defaults(func=cmd_classify)
+
+
+def _explain_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="run folder or checkpoint file")
+    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder that receives one PNG per photo")
+    p.add_argument("--class", dest="target", metavar="NAME",
+                   help="show where this class was seen (default: the predicted class)")
+    _device_flag(p)
+    _events_flag(p)
+    p.set_defaults(func=cmd_explain)
 
 
 def _threshold_arg(text: str) -> float:

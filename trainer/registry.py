@@ -31,12 +31,14 @@ class BackboneInfo:
     builder: str  # torchvision.models.<builder>(weights=None)
     weights_enum: str  # torchvision.models.<weights_enum>.DEFAULT
     head_attr: str  # the classifier attribute replaced by Identity
+    cam_layer: str  # the last convolutional block: where Grad-CAM looks (``explain``)
 
 
 BACKBONES: dict[str, BackboneInfo] = {
     b.name: b for b in (
-        BackboneInfo("resnet50", "ResNet-50", 2048, "resnet50", "ResNet50_Weights", "fc"),
-        BackboneInfo("mobilenet_v2", "MobileNetV2", 1280, "mobilenet_v2", "MobileNet_V2_Weights", "classifier"),
+        BackboneInfo("resnet50", "ResNet-50", 2048, "resnet50", "ResNet50_Weights", "fc", "layer4"),
+        BackboneInfo("mobilenet_v2", "MobileNetV2", 1280, "mobilenet_v2", "MobileNet_V2_Weights", "classifier",
+                     "features.18"),
     )
 }
 
