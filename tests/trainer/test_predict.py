@@ -110,3 +110,20 @@ def test_csv_round_trip_and_copy_by_label(tmp_path: Path) -> None:
     Image.new("RGB", (4, 4)).save(tmp_path / "dest" / "car" / "a.png")  # name collision
     assert copy_by_label(rows, src, tmp_path / "dest") == 2
     assert sorted(p.name for p in (tmp_path / "dest" / "car").iterdir()) == ["a-1.png", "a.png"]
+
+
+def test_phone_photos_heic_and_avif_classify(run_dir: Path, demo_root: Path, tmp_path: Path) -> None:
+    pytest.importorskip("pillow_heif")
+    from trainer import images
+
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    photo = Image.open(sorted((demo_root / "car").iterdir())[0])
+    photo.save(folder / "IMG_0001.HEIC", format="HEIF")  # as an iPhone names it
+    if images.AVIF_SUPPORTED:
+        photo.save(folder / "PXL_0002.avif", format="AVIF")
+    summary = classify_folder(run_dir, folder, tmp_path / "p.csv", quiet_events(), lambda: False)
+    _, rows = read_predictions(tmp_path / "p.csv")
+    rows = list(rows)
+    assert summary["errors"] == 0 and len(rows) == (2 if images.AVIF_SUPPORTED else 1)
+    assert all(r.label and len(r.probs) == 3 and not r.error for r in rows)
