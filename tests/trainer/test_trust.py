@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from tests.conftest import REAL_DATA, REAL_WEIGHTS, quiet_events, run_cli
+from tests.conftest import REAL_DATA, REAL_WEIGHTS, ROOT, quiet_events, run_cli
 from trainer import checkpoint, runs
 from trainer.calibration import Outputs, fit_temperature, fit_trust, threshold_for
 from trainer.config import TrainConfig
@@ -88,6 +90,13 @@ def test_every_checkpoint_carries_its_trust_and_config_json_shows_the_best(run_d
         assert trust.coverage == 0.95 and trust.n_val > 0 and trust.val_coverage is not None
     shown = runs.load_run(run_dir).config["trust"]
     assert shown == {**checkpoint.read_trust(run_dir).display(), "checkpoint": runs.BEST}
+
+
+def test_the_app_reads_the_display_copy_without_torch(run_dir: Path) -> None:
+    info = runs.load_run(run_dir)
+    assert info.trust is not None and info.trust.threshold == checkpoint.read_trust(run_dir).threshold
+    code = "import sys, trainer.runs, trainer.trust; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=60).returncode == 0
 
 
 def test_set_threshold_is_atomic_shown_and_undoable(run_dir: Path, tmp_path: Path) -> None:
