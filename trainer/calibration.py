@@ -35,6 +35,10 @@ from trainer.trust import Trust
 MAX_BANK = 2048  # training photos whose features a checkpoint keeps for score knn
 T_RANGE = (0.05, 20.0)
 KNN_MARGIN = 0.01  # knn must beat msp's held-out-class AUROC by this much to be used
+#: The familiarity's steepest slope. float32 rounds a cosine similarity near 1 by ~1e-6, which a
+#: slope a moves the confidence by up to a/4 * 1e-6: at 400, a tenth of the parity tolerance.
+#: Features that would need more (an untrained backbone's all point one way) rank by msp instead.
+MAX_SLOPE = 400.0
 BATCH = 64
 
 
@@ -138,7 +142,8 @@ def proxy_msp(x: torch.Tensor, y: torch.Tensor, val_x: torch.Tensor, val_y: torc
 
 def fit_familiarity(folds: list[Fold]) -> tuple[float, float]:
     """``(a, b)`` of ``sigmoid(a * similarity + b)`` ~ P(known), class-balanced, lightly
-    regularised logistic regression on the folds' pairs (fitted on standardised similarity)."""
+    regularised logistic regression on the folds' pairs (fitted on standardised similarity),
+    no steeper than :data:`MAX_SLOPE`."""
     s = torch.cat([f.similarity for f in folds]).float()
     y = torch.cat([f.known for f in folds]).float()
     w = torch.where(y > 0, 0.5 / y.sum().clamp(min=1), 0.5 / (1 - y).sum().clamp(min=1))
@@ -157,7 +162,10 @@ def fit_familiarity(folds: list[Fold]) -> tuple[float, float]:
     with torch.enable_grad():
         opt.step(closure)
     a, b = (float(v) for v in p.detach())
-    return a / float(sd), b - a * float(mu) / float(sd)
+    slope, intercept = a / float(sd), b - a * float(mu) / float(sd)
+    if abs(slope) > MAX_SLOPE:  # as steep as float32 allows, same midpoint
+        slope, intercept = math.copysign(MAX_SLOPE, slope), intercept * MAX_SLOPE / abs(slope)
+    return slope, intercept
 
 
 def measure(folds: list[Fold], familiarity: tuple[float, float] | None) -> dict[str, float]:

@@ -14,7 +14,7 @@ import torch
 
 from tests.conftest import REAL_DATA, REAL_WEIGHTS, ROOT, quiet_events, run_cli
 from trainer import checkpoint, runs
-from trainer.calibration import Outputs, fit_temperature, fit_trust, threshold_for
+from trainer.calibration import MAX_SLOPE, Fold, Outputs, fit_familiarity, fit_temperature, fit_trust, threshold_for
 from trainer.config import TrainConfig
 from trainer.csvfile import read_predictions
 from trainer.engine import train
@@ -64,6 +64,17 @@ def test_fit_trust_measures_both_scores_and_keeps_the_coverage() -> None:
     assert (bank is not None) == (trust.score == "knn")
     assert trust.val_coverage is not None and trust.val_coverage >= 0.9
     assert trust.n_val == 90 and trust.ece_after is not None
+
+
+def test_familiarity_is_never_steeper_than_float32_can_follow() -> None:
+    g = torch.Generator().manual_seed(5)
+    near_one = 1 - 1e-4 * torch.rand(200, generator=g)  # an untrained backbone: every photo looks alike
+    known = torch.arange(200) < 100
+    fold = Fold(torch.ones(200), torch.where(known, near_one, near_one - 2e-4), known)
+    slope, intercept = fit_familiarity([fold])
+    assert slope == MAX_SLOPE
+    midpoint = -intercept / slope
+    assert float(near_one.min()) - 2e-4 < midpoint < float(near_one.max())
 
 
 def test_answer_uncalibrated_and_the_trust_record_round_trip() -> None:
