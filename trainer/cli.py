@@ -149,8 +149,8 @@ def cmd_classify(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
         events.emit(Event.COPIED, count=n, dest=str(args.copy_to))
     if not args.events:
         counts = ", ".join(f"{k}={v}" for k, v in summary["counts"].items())
-        print(f"{summary['rows']} rows ({counts}; {summary['errors']} unreadable; unknown below confidence "
-              f"{summary['threshold']:.3f})", file=sys.stderr)
+        unknown = f"unknown below confidence {summary['threshold']:.3f}" if summary["threshold"] else "unknown off"
+        print(f"{summary['rows']} rows ({counts}; {summary['errors']} unreadable; {unknown})", file=sys.stderr)
     _result(args, args.out)
     return Exit.OK
 
@@ -159,6 +159,8 @@ def cmd_threshold(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     """Show, set or undo the rejection threshold stored in a run's checkpoint."""
     from trainer import checkpoint
 
+    if args.undo and args.value is not None:
+        raise UsageError("give a new threshold or --undo, not both")
     if args.undo:
         trust = checkpoint.undo_threshold(args.run)
     elif args.value is not None:

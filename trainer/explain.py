@@ -77,14 +77,11 @@ def explain_image(scored: ScoredModel, img: Image.Image, pre: Preprocess, classe
     with torch.no_grad():
         probs = scored(x)[0][0].cpu()
     predicted = int(probs.argmax())
-    cls = predicted if target is None else target
     said = f"{classes[predicted]} {float(probs[predicted]):.0%}"
+    caption = said if target is None else f"{classes[target]} (answer: {said})"
     photo = pre.view(img)
-    panels = []
-    for name, heat in heatmaps(scored, x, cls).items():
-        what = classes[cls] if target is None else f"{classes[cls]} (answer: {said})"
-        panels.append(overlay(photo, heat, f"{BACKBONES[name].title}: {what}" if target is not None
-                              else f"{BACKBONES[name].title}: {said}"))
+    maps = heatmaps(scored, x, predicted if target is None else target)
+    panels = [overlay(photo, heat, f"{BACKBONES[name].title}: {caption}") for name, heat in maps.items()]
     sheet = Image.new("RGB", (sum(p.width for p in panels), panels[0].height), "white")
     for i, panel in enumerate(panels):
         sheet.paste(panel, (i * panels[0].width, 0))

@@ -150,6 +150,8 @@ def test_cli_threshold_and_classify_override(run_dir: Path, demo_root: Path, tmp
     assert done["event"] == "done" and done["trust"]["threshold"] == checkpoint.read_trust(run_dir).threshold
     bad = run_cli("threshold", str(run), "2")
     assert bad.returncode == Exit.USAGE and "between 0 and 1" in bad.stderr
+    both = run_cli("threshold", str(run), "0.5", "--undo")
+    assert both.returncode == Exit.USAGE and "not both" in both.stderr
 
 
 def test_coverage_option_is_validated(demo_root: Path, tmp_path: Path) -> None:
