@@ -1,7 +1,8 @@
 """What a training run does besides optimizing, one :class:`~trainer.loop.Callback` each.
 
 :func:`standard_callbacks` lists them in the order they run at each hook: progress events,
-precise BN, metrics, early stopping, then checkpoints (which save every callback's state).
+precise BN, metrics, early stopping, calibration, then checkpoints (which save every
+callback's state).
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from torch import nn
 
 from trainer import checkpoint as ckpt_io
 from trainer import runs
+from trainer.calibration import calibrate
 from trainer.events import Events
 from trainer.features import Cancelled
 from trainer.loop import Callback, FitLoop
 from trainer.protocol import Event
+from trainer.scoring import BANK
+from trainer.trust import Trust
 
 
 class ProgressEvents(Callback):
@@ -157,7 +161,36 @@ class Checkpointer(Callback):
         loop.history = loop.history[: int(last["epoch"])]
 
 
+class Calibrator(Callback):
+    """After the last epoch, every saved checkpoint gets its temperature and rejection
+    threshold (and feature bank), fitted on val with that checkpoint's own weights
+    (:mod:`trainer.calibration`); ``config.json`` shows the run's (best) checkpoint's."""
+
+    def __init__(self, run_dir: Path, events: Events, coverage: float, seed: int) -> None:
+        self.run_dir, self.events, self.coverage, self.seed = run_dir, events, coverage, seed
+        self.trust: Trust | None = None  # the checkpoint the run folder stands for
+
+    def on_fit_end(self, loop: FitLoop) -> None:
+        last_state, _ = ckpt_io.split_state(loop.model)
+        names = [n for n in (runs.LAST, runs.BEST) if (self.run_dir / n).is_file()]
+        fitted: dict[int, tuple[Trust, torch.Tensor | None]] = {}  # by epoch: best may be last
+        try:
+            for i, name in enumerate(names):
+                ckpt = ckpt_io.read_checkpoint(self.run_dir / name)
+                if int(ckpt["epoch"]) not in fitted:
+                    loop.model.load_state_dict(ckpt["state_dict"])
+                    fitted[int(ckpt["epoch"])] = calibrate(loop.model, loop.splits, loop.eval_batcher, loop.device,
+                                                           loop.should_stop, self.coverage, self.seed)
+                trust, bank = fitted[int(ckpt["epoch"])]
+                ckpt_io.write_trust(self.run_dir / name, trust, **{BANK: bank})
+                self.trust = trust
+                self.events.progress("calibrate", i + 1, len(names))
+        finally:
+            loop.model.load_state_dict(last_state, strict=False)  # the loop's model is the last epoch's
+
+
 def standard_callbacks(run_dir: Path, events: Events, early_stop: int,
-                       meta: Callable[[list[dict[str, Any]]], dict[str, Any]], resume: bool) -> list[Callback]:
+                       meta: Callable[[list[dict[str, Any]]], dict[str, Any]], resume: bool,
+                       coverage: float, seed: int) -> list[Callback]:
     return [ProgressEvents(events), PreciseBN(), MetricsWriter(run_dir, events), EarlyStopping(early_stop, events),
-            Checkpointer(run_dir, events, meta, resume)]
+            Calibrator(run_dir, events, coverage, seed), Checkpointer(run_dir, events, meta, resume)]

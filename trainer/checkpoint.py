@@ -3,7 +3,9 @@
 A checkpoint holds the model name, class names and preprocessing, so classifying needs
 nothing else. Frozen backbones are written once per run to ``backbone.pt``; the per-epoch
 ``best.pt`` / ``last.pt`` hold the trainable tensors and name that file with its hash.
-``export_checkpoint`` merges both into one standalone file to carry elsewhere.
+``export_checkpoint`` merges both into one standalone file to carry elsewhere. After training a
+checkpoint also holds its ``trust`` entry (temperature, rejection threshold; see
+:mod:`trainer.trust`), the one place those live.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from trainer.atomic import torch_save
 from trainer.models import TransferModel, create_model
 from trainer.preprocess import Preprocess
 from trainer.protocol import UsageError
+from trainer.trust import Trust
 from trainer.weights import file_sha256
 
 FORMAT = "vehicleapp-checkpoint"
@@ -133,3 +136,46 @@ def export_checkpoint(src: str | Path, dest: str | Path) -> Path:
         ckpt.pop(key, None)
     torch_save(ckpt, Path(dest))
     return Path(dest)
+
+
+def read_trust(path: str | Path) -> Trust:
+    """The checkpoint's calibration and threshold (defaults for checkpoints made before them)."""
+    return Trust.from_dict(_safe_load(resolve(path)).get("trust"))
+
+
+def write_trust(path: str | Path, trust: Trust, **tensors: torch.Tensor | None) -> Path:
+    """Store ``trust`` (and tensors such as the feature bank; None removes one) in the
+    checkpoint, atomically; the run's ``config.json`` gets a copy for display."""
+    path = resolve(path)
+    payload = _safe_load(path)
+    payload["trust"] = trust.to_dict()
+    for key, value in tensors.items():
+        if value is None:
+            payload.pop(key, None)
+        else:
+            payload[key] = value
+    torch_save(payload, path)
+    _show_trust(path, trust)
+    return path
+
+
+def _show_trust(path: Path, trust: Trust) -> None:
+    """Copy the trust settings of the checkpoint a run folder stands for into its config.json."""
+    run_dir = path.parent
+    if (run_dir / runs.CONFIG).is_file() and runs.find_checkpoint(run_dir) == path:
+        runs.update_config(run_dir, trust={**trust.display(), "checkpoint": path.name})
+
+
+def set_threshold(run: str | Path, value: float) -> Trust:
+    """Write a new rejection threshold into the run's checkpoint (atomic); the previous one is
+    kept, so :func:`undo_threshold` restores it. Returns the new settings."""
+    trust = read_trust(run).with_threshold(value)
+    write_trust(run, trust)
+    return trust
+
+
+def undo_threshold(run: str | Path) -> Trust:
+    """Bring back the threshold :func:`set_threshold` replaced."""
+    trust = read_trust(run).undone()
+    write_trust(run, trust)
+    return trust

@@ -179,14 +179,16 @@ def cmd_classify(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
 
     events = _events(args)
     summary = classify_folder(args.checkpoint, args.folder, args.out, events, stop,
-                              args.recursive, pick_device(args.device), args.workers, args.unlabeled)
+                              args.recursive, pick_device(args.device), args.workers, args.threshold,
+                              args.unlabeled)
     if args.copy_to:
         _, rows = read_predictions(args.out)
         n = copy_by_label(rows, Path(args.folder).resolve(), Path(args.copy_to))
         events.emit(Event.COPIED, count=n, dest=str(args.copy_to))
     if not args.events:
         counts = ", ".join(f"{k}={v}" for k, v in summary["counts"].items())
-        print(f"{summary['rows']} rows ({counts}; {summary['errors']} unreadable)", file=sys.stderr)
+        unknown = f"unknown below confidence {summary['threshold']:.3f}" if summary["threshold"] else "unknown off"
+        print(f"{summary['rows']} rows ({counts}; {summary['errors']} unreadable; {unknown})", file=sys.stderr)
     _result(args, args.out)
     return Exit.OK
 
@@ -210,10 +212,54 @@ def cmd_review(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     return Exit.OK
 
 
-def cmd_export(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
-    from trainer.checkpoint import export_checkpoint
+def cmd_threshold(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
+    """Show, set or undo the rejection threshold stored in a run's checkpoint."""
+    from trainer import checkpoint
 
-    print(export_checkpoint(args.run, args.out))
+    if args.undo and args.value is not None:
+        raise UsageError("give a new threshold or --undo, not both")
+    if args.undo:
+        trust = checkpoint.undo_threshold(args.run)
+    elif args.value is not None:
+        trust = checkpoint.set_threshold(args.run, args.value)
+    else:
+        trust = checkpoint.read_trust(args.run)
+    if args.events:
+        _events(args).emit(Event.DONE, message=f"threshold {trust.threshold:g}", trust=trust.to_dict())
+    else:
+        print(f"temperature {trust.temperature:.4g}, score {trust.score}, undo steps {len(trust.previous)}",
+              file=sys.stderr)
+        print(f"{trust.threshold:g}")
+    return Exit.OK
+
+
+def cmd_explain(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
+    from trainer.engine import pick_device
+    from trainer.explain import explain
+
+    summary = explain(args.run, args.inputs, args.out, _events(args), stop, args.target, pick_device(args.device))
+    _result(args, summary["out"])
+    return Exit.OK
+
+
+def cmd_export(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
+    """``OUT.onnx``: an ONNX model verified against PyTorch; any other name: one standalone checkpoint."""
+    from trainer.checkpoint import export_checkpoint
+    from trainer.predict import is_onnx
+
+    if not is_onnx(args.out):
+        out = export_checkpoint(args.run, args.out)
+        if args.events:
+            _events(args).emit(Event.DONE, message=f"exported {out}", out=str(out))
+        _result(args, out)
+        return Exit.OK
+    from trainer.onnx_export import export_onnx
+
+    events = _events(args)
+    parity = export_onnx(args.run, args.out, events)
+    events.emit(Event.DONE, message=f"exported {args.out}; {parity.text()}", out=str(args.out),
+                parity=dataclasses.asdict(parity))
+    _result(args, args.out)
     return Exit.OK
 
 
@@ -289,10 +335,15 @@ def build_parser() -> Parser:
     _classify_parser(sub.add_parser("classify", help="classify a folder of images into a CSV"))
 
     _review_parser(sub.add_parser("review", help="rank likely label errors, near-duplicates and outliers"))
-
-    p = sub.add_parser("export", help="write one standalone checkpoint file")
-    p.add_argument("run")
-    p.add_argument("out")
+    _explain_parser(sub.add_parser("explain", help="heatmaps of where the model looked (Grad-CAM), one PNG "
+                                    "per photo"))
+    _threshold_parser(sub.add_parser("threshold", help="show, set or undo the confidence below which "
+                                      "a run answers 'unknown'"))
+    p = sub.add_parser("export", help="write one standalone checkpoint file (.pt), or an ONNX model (.onnx) "
+                       "checked against PyTorch on the spot")
+    p.add_argument("run", help="run folder or checkpoint file")
+    p.add_argument("out", help="OUT.pt or OUT.onnx")
+    _events_flag(p)
     p.set_defaults(func=cmd_export)
     _demo_parser(sub.add_parser("demo", help="make the demo data and train on it (quick start)"))
     return parser
@@ -319,13 +370,16 @@ def _evaluate_parser(p: argparse.ArgumentParser) -> None:
 
 
 def _classify_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="run folder or checkpoint file")
+    p.add_argument("checkpoint", help="run folder, checkpoint file or exported .onnx model")
     p.add_argument("folder")
     p.add_argument("--out", default="predictions.csv")
     p.add_argument("--recursive", action="store_true")
     p.add_argument("--unlabeled", action="store_true",
                    help="FOLDER is a dataset: classify only its unlabeled images (loose ones and unlabeled/)")
     p.add_argument("--copy-to", metavar="DIR", help="also copy images into DIR/<label>/")
+    p.add_argument("--threshold", type=_threshold_arg, metavar="CONF",
+                   help="answer 'unknown' below this confidence (default: the run's own, chosen on its "
+                   "validation photos; 0: never)")
     _device_flag(p)
     p.add_argument("--workers", type=int, default=2)
     _events_flag(p)
@@ -346,6 +400,34 @@ def _review_parser(p: argparse.ArgumentParser) -> None:
     _device_flag(p)
     _events_flag(p)
     p.set_defaults(func=cmd_review)
+
+
+def _explain_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="run folder or checkpoint file")
+    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder that receives one PNG per photo")
+    p.add_argument("--class", dest="target", metavar="NAME",
+                   help="show where this class was seen (default: the predicted class)")
+    _device_flag(p)
+    _events_flag(p)
+    p.set_defaults(func=cmd_explain)
+
+
+def _threshold_arg(text: str) -> float:
+    from trainer.trust import check_threshold
+
+    try:
+        return check_threshold(float(text))
+    except (ValueError, UsageError) as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: a confidence between 0 and 1 (0: never unknown)") from exc
+
+
+def _threshold_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="run folder or checkpoint file")
+    p.add_argument("value", nargs="?", type=_threshold_arg, help="the new threshold (0: never unknown)")
+    p.add_argument("--undo", action="store_true", help="bring back the threshold the last change replaced")
+    _events_flag(p)
+    p.set_defaults(func=cmd_threshold)
 
 
 def _demo_parser(p: argparse.ArgumentParser) -> None:

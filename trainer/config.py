@@ -75,6 +75,10 @@ class TrainConfig:
                                    metavar="DIR")
     out: str = option(DEFAULT_RUNS_DIR, "Folder that receives the run folders.", label="Runs folder",
                       metavar="DIR")
+    coverage: float = option(0.95, "Share of the validation photos that must keep their answer: the threshold "
+                             "below which a photo is answered 'unknown' is set after training so that this "
+                             "share passes it (1 = never answer unknown).", label="Known share kept",
+                             metavar="SHARE")
     plateau_patience: int = option(3, "Epochs without val-loss improvement before the learning rate "
                                    "drops 5x.", metavar="N")
     workers: int = option(2, "Threads decoding images.", metavar="N")
@@ -91,6 +95,7 @@ class TrainConfig:
             (self.image_size is None or self.image_size >= 32,
              f"--image-size must be >= 32, got {self.image_size}"),
             (0 <= self.val_fraction < 1, f"--val-fraction must be in [0, 1), got {self.val_fraction}"),
+            (0 < self.coverage <= 1, f"--coverage must be in (0, 1], got {self.coverage}"),
             (self.workers >= 1, f"--workers must be >= 1, got {self.workers}"),
         ]
         for ok, message in checks:

@@ -27,14 +27,20 @@ class SplitData:
     def forward(self, model: TransferModel, idx: list[int], batcher: ImageBatcher | None,
                 device: torch.device) -> tuple[torch.Tensor | None, torch.Tensor]:
         """Logits and labels of the samples at ``idx`` (files that vanished are dropped)."""
+        feats, labels = self.features(model, idx, batcher, device)
+        return (model.head(feats) if feats is not None else None), labels
+
+    def features(self, model: TransferModel, idx: list[int], batcher: ImageBatcher | None,
+                 device: torch.device) -> tuple[dict[str, torch.Tensor] | None, torch.Tensor]:
+        """Pooled backbone features (cached rows, or the model's backbones) and labels at ``idx``."""
         labels = self.labels[idx]
         if self.feats is not None:
-            return model.head({n: f[idx].to(device) for n, f in self.feats.items()}), labels.to(device)
+            return {n: f[idx].to(device) for n, f in self.feats.items()}, labels.to(device)
         assert self.paths is not None and batcher is not None
         x, ok, _ = batcher([self.paths[i] for i in idx])
         if x is None:
             return None, labels[:0].to(device)
-        return model(x.to(device)), labels[torch.tensor(ok)].to(device)
+        return model.features(x.to(device)), labels[torch.tensor(ok)].to(device)
 
 
 def batch_order(n: int, batch_size: int, generator: torch.Generator,

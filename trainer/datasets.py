@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trainer.layout import class_dirs, detect, find_split_dirs, walk_images
-from trainer.protocol import UsageError
+from trainer.protocol import UNKNOWN, UsageError
 
-__all__ = ["Dataset", "DatasetError", "Entry", "Sample", "browse", "check_usable", "class_folders",
-           "find_split_dirs", "hash_split", "in_val", "scan", "walk_images"]
+__all__ = ["Dataset", "DatasetError", "Entry", "Sample", "browse", "check_class_names", "check_usable",
+           "class_folders", "find_split_dirs", "hash_split", "in_val", "scan", "walk_images"]
 
 
 class DatasetError(UsageError):
@@ -177,6 +177,16 @@ def check_usable(ds: Dataset, unreadable: Collection[str] = ()) -> None:
     for split, row in counts.items():
         if not sum(row.values()):
             raise DatasetError(f"the {split} split has no usable images")
+
+
+def check_class_names(classes: Collection[str]) -> None:
+    """Refuse a class that could be mistaken for the ``unknown`` answer (in any case)."""
+    clash = sorted(c for c in classes if c.casefold() == UNKNOWN)
+    if clash:
+        raise DatasetError(
+            f"a class folder is named '{clash[0]}', the answer given to photos the model does not "
+            "recognise; rename that folder (e.g. to 'other') to train on it"
+        )
 
 
 @dataclass(frozen=True)

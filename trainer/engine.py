@@ -24,7 +24,7 @@ from trainer import datasets, runs
 from trainer import weights as W
 from trainer.atomic import write_json
 from trainer.batches import ImageBatcher
-from trainer.callbacks import Checkpointer, standard_callbacks
+from trainer.callbacks import Calibrator, Checkpointer, standard_callbacks
 from trainer.config import TrainConfig, default_cache_dir
 from trainer.data import SplitData, class_weights
 from trainer.events import Events, FileSink
@@ -34,6 +34,7 @@ from trainer.loop import Callback, FitLoop, LoopSettings
 from trainer.models import create_model, frozen_backbones, preprocess_for, resolve_weights
 from trainer.protocol import Event, Status, UsageError
 from trainer.training_data import TrainingData
+from trainer.trust import Trust
 
 StopFn = Callable[[], bool]
 log = logging.getLogger(__name__)
@@ -54,6 +55,14 @@ def pick_device(name: str) -> torch.device:
 def versions() -> dict[str, str]:
     return {"python": platform.python_version(), "torch": torch.__version__,
             "torchvision": torchvision.__version__, "trainer": trainer.__version__}
+
+
+def _trust_text(trust: Trust | None) -> str:
+    if trust is None:
+        return ""
+    unknown = (f"unknown below confidence {trust.threshold:.3f} ({trust.score}; answers "
+               f"{trust.val_coverage or 0:.0%} of val)" if trust.threshold > 0 else "unknown off")
+    return f"; temperature {trust.temperature:.3g}; {unknown}"
 
 
 def train(cfg: TrainConfig, events: Events, should_stop: StopFn,
@@ -77,6 +86,7 @@ class Fit:
         if cfg.val_fraction <= 0 and not datasets.find_split_dirs(Path(cfg.data).expanduser()):
             raise datasets.DatasetError("--val-fraction must be > 0 when the data has no val split")
         self.ds = datasets.scan(cfg.data, cfg.val_fraction, cfg.seed)
+        datasets.check_class_names(self.ds.classes)
         self.device = pick_device(cfg.device)
         torch.manual_seed(cfg.seed)
         self.wmap = resolve_weights(cfg.model, cfg.weights)
@@ -93,7 +103,8 @@ class Fit:
         self.optimizer = torch.optim.Adam(params, lr=cfg.lr)
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer, mode="min", factor=0.2, patience=cfg.plateau_patience)
-        standard = standard_callbacks(self.run_dir, events, cfg.early_stop, self._meta, self.resumed)
+        standard = standard_callbacks(self.run_dir, events, cfg.early_stop, self._meta, self.resumed,
+                                      cfg.coverage, cfg.seed)
         self.callbacks = [*standard[:-1], *callbacks, standard[-1]]
 
     # -- set-up ---------------------------------------------------------------------------
@@ -150,8 +161,9 @@ class Fit:
             self.batcher.close()
             self.eval_batcher.close()
         best = next(cb for cb in self.callbacks if isinstance(cb, Checkpointer)).best_acc
-        self.events.emit(Event.DONE, message=f"finished: best val acc {best:.1%}", best_val_acc=best,
-                         run_dir=str(self.run_dir))
+        trust = next(cb for cb in self.callbacks if isinstance(cb, Calibrator)).trust
+        self.events.emit(Event.DONE, message=f"finished: best val acc {best:.1%}{_trust_text(trust)}",
+                         best_val_acc=best, run_dir=str(self.run_dir), trust=trust.display() if trust else None)
         previous = float(runs.load_run(self.run_dir).config.get("duration_s", 0.0)) if self.resumed else 0.0
         runs.update_config(self.run_dir, status=Status.DONE,
                            duration_s=round(previous + time.monotonic() - started, 2))

@@ -1,4 +1,4 @@
-"""``evaluate RUN DATA``: a trained run measured on a dataset split."""
+"""``evaluate RUN DATA``: a trained run measured on a dataset split, its calibration included."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ from trainer.batches import ImageBatcher
 from trainer.csvfile import EvaluatedImage, write_evaluation
 from trainer.events import Events
 from trainer.layout import detect
-from trainer.metrics import report
-from trainer.models import TransferModel
+from trainer.metrics import calibration_bins, expected_calibration_error, report
 from trainer.pathtext import encode
-from trainer.predict import predict
+from trainer.predict import Scorer, predict
+from trainer.scoring import TorchScorer, load_scored
+from trainer.trust import Trust, uncalibrated
 
 Picked = list[tuple[datasets.Sample, str]]  # each sample with its split
 
@@ -74,28 +75,28 @@ def recorded_members(ds: datasets.Dataset, recorded: dict[str, str], split: str,
 def evaluate_run(run: str | Path, data: str | Path, events: Events,
                  should_stop: Callable[[], bool], split: str = "auto",
                  device: torch.device | None = None) -> dict[str, Any]:
-    """Accuracy, per-class P/R/F1 and confusion matrix, saved as ``evaluation.json``, and each
-    image's result, saved as ``predictions.csv`` (both in the run folder, when there is one)."""
+    """Accuracy, per-class P/R/F1, confusion matrix, calibration error before and after the
+    temperature, and the share answered ``unknown``, saved as ``evaluation.json``; each image's
+    result saved as ``predictions.csv`` (both in the run folder, when there is one)."""
     ckpt_path = ckpt_io.resolve(run)
     run_dir = ckpt_path.parent if (ckpt_path.parent / runs.CONFIG).is_file() else None
-    model, ckpt = ckpt_io.load_model(ckpt_path)
-    device = device or torch.device("cpu")
-    model.to(device)
-    classes = list(ckpt["classes"])
+    scored, ckpt = load_scored(ckpt_path)
+    scorer = TorchScorer(scored, ckpt, device or torch.device("cpu"))
+    classes = scorer.classes
     picked, data_classes, used = pick_samples(run_dir, Path(data), split, events)
     unknown = sorted(set(data_classes) - set(classes))
     if unknown:
         events.warning(f"classes not known to the model are skipped: {', '.join(unknown)}")
     picked = [(s, name) for s, name in picked if data_classes[s.label] in classes]
-    events.emit("start", total=len(picked), split=used, model=ckpt["model"])
+    events.emit("start", total=len(picked), split=used, model=scorer.model_name)
     root = Path(data).expanduser().resolve()
-    with ImageBatcher(ckpt_io.preprocess_of(ckpt).transform()) as batcher:
-        results = list(_results(model, classes, data_classes, batcher, picked, root, device, events,
-                                should_stop))
+    with ImageBatcher(scorer.preprocess.transform()) as batcher:
+        results = list(_results(scorer, data_classes, batcher, picked, root, events, should_stop))
     index = {c: i for i, c in enumerate(classes)}
     y_true = [index[r.true_label] for r in results]
     y_pred = [index[r.predicted_label] for r in results]
-    rep = {**report(y_true, y_pred, classes), "split": used, "data": str(root), "checkpoint": str(ckpt_path)}
+    rep = {**report(y_true, y_pred, classes), **trust_report(results, scorer.trust),
+           "split": used, "data": str(root), "checkpoint": str(ckpt_path)}
     if run_dir:
         write_json(run_dir / runs.EVALUATION, rep)
         write_evaluation(run_dir / runs.PREDICTIONS, classes, results)
@@ -103,12 +104,28 @@ def evaluate_run(run: str | Path, data: str | Path, events: Events,
     return rep
 
 
-def _results(model: TransferModel, classes: list[str], data_classes: list[str], batcher: ImageBatcher,
-             picked: Picked, root: Path, device: torch.device, events: Events,
-             should_stop: Callable[[], bool]) -> Iterator[EvaluatedImage]:
-    """One :class:`EvaluatedImage` per readable sample (classify's predictor); others warn."""
+def trust_report(results: list[EvaluatedImage], trust: Trust) -> dict[str, Any]:
+    """``calibration``: expected calibration error of the top probability without and with the
+    temperature, and the reliability bins; ``unknown``: what the threshold answers unknown."""
+    correct = [r.true_label == r.predicted_label for r in results]
+    top = [max(r.probs) for r in results]
+    raw_top = [max(uncalibrated(r.probs, trust.temperature)) for r in results]
+    kept = [ok for r, ok in zip(results, correct) if r.confidence >= trust.threshold]
+    n = len(results)
+    return {
+        "calibration": {"temperature": trust.temperature, "ece_before": expected_calibration_error(raw_top, correct),
+                        "ece_after": expected_calibration_error(top, correct), "bins": calibration_bins(top, correct)},
+        "unknown": {"threshold": trust.threshold, "score": trust.score, "rate": (n - len(kept)) / n if n else 0.0,
+                    "accuracy_of_answered": sum(kept) / len(kept) if kept else 0.0},
+    }
+
+
+def _results(scorer: Scorer, data_classes: list[str], batcher: ImageBatcher, picked: Picked, root: Path,
+             events: Events, should_stop: Callable[[], bool]) -> Iterator[EvaluatedImage]:
+    """One :class:`EvaluatedImage` per readable sample (classify's predictor, threshold off: the
+    predicted class is always a class); unreadable samples warn."""
     items = [(s.path.relative_to(root).as_posix(), s.path) for s, _ in picked]
-    for (s, split), p in zip(picked, predict(model, classes, batcher, items, device, events, should_stop)):
+    for (s, split), p in zip(picked, predict(scorer, batcher, items, events, should_stop)):
         if p.error:
             events.warning(f"skipped {encode(p.path)}: {p.error}")
             continue

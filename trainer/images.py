@@ -2,6 +2,8 @@
 
 Every decode in the product goes through :func:`load_image`, which either returns an RGB
 ``PIL.Image`` or raises :class:`ImageLoadError` with a one-line, human-readable reason.
+Phone photos load too: HEIC/HEIF through pillow-heif (registered here, once) and AVIF through
+Pillow's own plugin when this Pillow was built with it (``PIL.features.check("avif")``).
 """
 
 from __future__ import annotations
@@ -13,14 +15,32 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, features
 
-#: File extensions treated as images when scanning folders (lower case).
+HEIF_EXTENSIONS = frozenset({".heic", ".heif", ".hif"})
+AVIF_EXTENSIONS = frozenset({".avif"})
+#: File extensions treated as images when scanning folders (lower case). Phone formats are
+#: listed even where their decoder is missing, so such a file is reported, not silently ignored.
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
-)
+) | HEIF_EXTENSIONS | AVIF_EXTENSIONS
+
+
+def _register_heif() -> bool:
+    """Teach Pillow HEIC/HEIF (iPhone photos) through pillow-heif; False when it is not installed."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
+
+
+HEIF_SUPPORTED = _register_heif()
+AVIF_SUPPORTED = bool(features.check("avif"))
 #: Decoders Pillow may use; anything else (EPS, PSD plugins, ...) is refused.
-ALLOWED_FORMATS = ("JPEG", "PNG", "BMP", "GIF", "WEBP", "TIFF", "PPM")
+ALLOWED_FORMATS = ("JPEG", "PNG", "BMP", "GIF", "WEBP", "TIFF", "PPM",
+                   *(("HEIF",) if HEIF_SUPPORTED else ()), *(("AVIF",) if AVIF_SUPPORTED else ()))
 
 
 class ImageLoadError(Exception):
@@ -64,6 +84,7 @@ def load_image(path: str | os.PathLike[str], max_side: int | None = None) -> Ima
 def _decode(path: Path, max_side: int | None) -> Image.Image:
     if path.stat().st_size == 0:
         raise ImageLoadError("empty file (0 bytes)")
+    _check_decoder(path.suffix.lower())
     with warnings.catch_warnings():
         # Pillow only *warns* between MAX_IMAGE_PIXELS and twice that; refuse those too.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -73,6 +94,14 @@ def _decode(path: Path, max_side: int | None) -> Image.Image:
             img.load()
             img = ImageOps.exif_transpose(img) or img
             return to_rgb(img)
+
+
+def _check_decoder(suffix: str) -> None:
+    """A phone format whose decoder is missing gets a reason that says what to install."""
+    if suffix in HEIF_EXTENSIONS and not HEIF_SUPPORTED:
+        raise ImageLoadError("HEIC/HEIF photos need pillow-heif (pip install pillow-heif)")
+    if suffix in AVIF_EXTENSIONS and not AVIF_SUPPORTED:
+        raise ImageLoadError("AVIF photos need Pillow built with AVIF support (pip install -U pillow)")
 
 
 def to_rgb(img: Image.Image) -> Image.Image:

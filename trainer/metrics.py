@@ -1,7 +1,8 @@
-"""Classification metrics: accuracy, per-class precision/recall/F1, confusion matrix."""
+"""Classification metrics: accuracy, per-class P/R/F1, confusion matrix, calibration error, AUROC."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -49,4 +50,58 @@ def format_report(rep: dict[str, Any]) -> str:
               " " * width + "".join(f"{c[:8]:>9}" for c in classes)]
     for name, row in zip(classes, rep["confusion"]):
         lines.append(f"{name:<{width}}" + "".join(f"{v:>9}" for v in row))
-    return "\n".join(lines)
+    return "\n".join(lines + _trust_lines(rep))
+
+
+def _trust_lines(rep: dict[str, Any]) -> list[str]:
+    """The calibration and ``unknown`` part of the report (absent in older reports)."""
+    lines = []
+    if "calibration" in rep:
+        cal = rep["calibration"]
+        lines += ["", f"calibration: temperature {cal['temperature']:.3g}; expected calibration error "
+                  f"{cal['ece_before']:.3f} before, {cal['ece_after']:.3f} after"]
+    if "unknown" in rep and rep["unknown"]["threshold"] > 0:
+        unk = rep["unknown"]
+        lines.append(f"unknown below confidence {unk['threshold']:.3f} ({unk['score']}): {unk['rate']:.1%} of these "
+                     f"images; accuracy on the rest {unk['accuracy_of_answered']:.1%}")
+    return lines
+
+
+def calibration_bins(confidences: Sequence[float], correct: Sequence[bool], bins: int = 15) -> list[dict[str, float]]:
+    """Equal-width confidence bins (a reliability diagram): ``lo``, ``hi``, ``count``, mean
+    ``confidence`` and ``accuracy`` of the predictions in each (empty bins included)."""
+    rows = [{"lo": i / bins, "hi": (i + 1) / bins, "count": 0, "confidence": 0.0, "accuracy": 0.0}
+            for i in range(bins)]
+    for c, ok in zip(confidences, correct):
+        row = rows[min(int(c * bins), bins - 1)]
+        row["count"] += 1
+        row["confidence"] += c
+        row["accuracy"] += float(ok)
+    for row in rows:
+        if row["count"]:
+            row["confidence"] /= row["count"]
+            row["accuracy"] /= row["count"]
+    return rows
+
+
+def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool], bins: int = 15) -> float:
+    """ECE (Guo et al. 2017): the count-weighted gap between confidence and accuracy per bin."""
+    n = len(confidences)
+    rows = calibration_bins(confidences, correct, bins)
+    return sum(r["count"] * abs(r["confidence"] - r["accuracy"]) for r in rows) / n if n else 0.0
+
+
+def auroc(positive: Sequence[float], negative: Sequence[float]) -> float:
+    """P(a positive scores above a negative), ties counting half (Mann-Whitney); 0.5 if one is empty."""
+    if not positive or not negative:
+        return 0.5
+    ranked = sorted([(s, 1) for s in positive] + [(s, 0) for s in negative])
+    rank_sum, i = 0.0, 0
+    while i < len(ranked):  # average ranks over ties
+        j = i
+        while j < len(ranked) and ranked[j][0] == ranked[i][0]:
+            j += 1
+        rank_sum += sum(flag for _, flag in ranked[i:j]) * (i + j + 1) / 2
+        i = j
+    n_pos, n_neg = len(positive), len(negative)
+    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)

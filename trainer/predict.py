@@ -1,21 +1,50 @@
-"""Classifying a folder with a checkpoint: batched, streaming, never stopped by a bad file."""
+"""Classifying a folder with a run, checkpoint or exported ``.onnx`` model: batched,
+streaming, never stopped by a bad file; low-confidence photos are answered ``unknown``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 import torch
 
-from trainer import checkpoint as ckpt_io
 from trainer.batches import ImageBatcher, chunks
 from trainer.csvfile import Prediction, write_predictions
 from trainer.events import Events
 from trainer.features import Cancelled
 from trainer.layout import detect, walk_images
-from trainer.models import TransferModel
 from trainer.pathtext import encode
-from trainer.protocol import UsageError
+from trainer.preprocess import Preprocess
+from trainer.protocol import UNKNOWN, UsageError
+from trainer.trust import Trust, answer, check_threshold
+
+
+class Scorer(Protocol):
+    """A model ready to classify: batches of preprocessed images -> (calibrated probabilities,
+    confidence). :class:`trainer.scoring.TorchScorer` and :class:`trainer.onnx_export.OnnxScorer`."""
+
+    classes: list[str]
+    model_name: str
+    preprocess: Preprocess
+    trust: Trust
+
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+def is_onnx(path: str | Path) -> bool:
+    return Path(path).suffix.lower() == ".onnx"
+
+
+def load_scorer(model: str | Path, device: torch.device | None = None) -> Scorer:
+    """A run folder, checkpoint or exported ``.onnx`` file, ready to classify."""
+    if is_onnx(model):
+        from trainer.onnx_export import OnnxScorer
+
+        return OnnxScorer(model)
+    from trainer.scoring import load_torch_scorer
+
+    return load_torch_scorer(model, device)
 
 
 def list_inputs(folder: Path, recursive: bool, unlabeled: bool = False) -> list[tuple[str, Path]]:
@@ -26,58 +55,64 @@ def list_inputs(folder: Path, recursive: bool, unlabeled: bool = False) -> list[
 
 
 @torch.no_grad()
-def predict(model: TransferModel, classes: list[str], batcher: ImageBatcher,
-            items: list[tuple[str, Path]], device: torch.device, events: Events,
-            should_stop: Callable[[], bool], batch_size: int = 32) -> Iterator[Prediction]:
-    """Yield one :class:`Prediction` per item, in order; unreadable files carry ``error``."""
+def predict(scorer: Scorer, batcher: ImageBatcher, items: list[tuple[str, Path]], events: Events,
+            should_stop: Callable[[], bool], threshold: float = 0.0, batch_size: int = 32) -> Iterator[Prediction]:
+    """Yield one :class:`Prediction` per item, in order; unreadable files carry ``error``.
+    Below ``threshold`` (0: never) a prediction's label is ``unknown``, its probabilities kept."""
     done = 0
     for batch in chunks(items, batch_size):
         if should_stop():
             raise Cancelled("classification stopped")
         x, ok, failed = batcher([p for _, p in batch])
-        probs = torch.softmax(model(x.to(device)), dim=1).cpu() if x is not None else torch.empty(0)
+        probs, conf = scorer(x) if x is not None else (torch.empty(0), torch.empty(0))
         k = 0
         for (rel, path), good in zip(batch, ok):
             if not good:
                 yield Prediction(rel, error=failed[str(path)])
                 continue
-            row = probs[k].tolist()
+            row, c = probs[k].tolist(), float(conf[k])
             k += 1
             best = max(range(len(row)), key=row.__getitem__)
-            yield Prediction(rel, classes[best], row[best], row)
+            yield Prediction(rel, answer(scorer.classes[best], c, threshold), c, row)
         done += len(batch)
         events.progress("classify", done, len(items))
 
 
-def classify_folder(checkpoint: str | Path, folder: str | Path, out_csv: str | Path,
+def classify_folder(model: str | Path, folder: str | Path, out_csv: str | Path,
                     events: Events, should_stop: Callable[[], bool], recursive: bool = False,
-                    device: torch.device | None = None, workers: int = 2, unlabeled: bool = False) -> dict:
-    """Classify every image in ``folder`` into ``out_csv``; returns a summary dict."""
+                    device: torch.device | None = None, workers: int = 2,
+                    threshold: float | None = None, unlabeled: bool = False) -> dict:
+    """Classify every image in ``folder`` into ``out_csv``; returns a summary dict.
+
+    ``model`` is a run folder, a checkpoint or an exported ``.onnx`` file; ``threshold``
+    overrides the model's own (0 turns ``unknown`` off).
+    """
     folder = Path(folder).expanduser().resolve()
     if not folder.is_dir():
         raise UsageError(f"folder not found: {folder}")
-    model, ckpt = ckpt_io.load_model(checkpoint)
-    device = device or torch.device("cpu")
-    model.to(device)
-    classes = list(ckpt["classes"])
+    scorer = load_scorer(model, device)
+    threshold = scorer.trust.threshold if threshold is None else check_threshold(threshold)
+    classes = scorer.classes
     items = list_inputs(folder, recursive, unlabeled)
-    events.emit("start", total=len(items), classes=classes, model=ckpt["model"], out=str(out_csv))
-    counts = dict.fromkeys(classes, 0)
+    events.emit("start", total=len(items), classes=classes, model=scorer.model_name, out=str(out_csv),
+                threshold=threshold)
+    counts = dict.fromkeys([*classes, UNKNOWN], 0)
     errors = 0
 
     def counted() -> Iterator[Prediction]:
         nonlocal errors
-        for p in predict(model, classes, batcher, items, device, events, should_stop):
+        for p in predict(scorer, batcher, items, events, should_stop, threshold):
             if p.error:
                 errors += 1
                 events.warning(f"skipped {encode(p.path)}: {p.error}")
             else:
-                counts[p.label] += 1
+                counts[p.label or ""] += 1
             yield p
 
-    with ImageBatcher(ckpt_io.preprocess_of(ckpt).transform(), workers) as batcher:
+    with ImageBatcher(scorer.preprocess.transform(), workers) as batcher:
         n = write_predictions(out_csv, classes, counted())
-    summary = {"rows": n, "errors": errors, "counts": counts, "out": str(out_csv)}
-    events.emit("done", message=f"classified {n - errors} images ({errors} unreadable) -> {out_csv}",
-                **summary)
+    summary = {"rows": n, "errors": errors, "counts": counts, "unknown": counts[UNKNOWN],
+               "threshold": threshold, "out": str(out_csv)}
+    events.emit("done", message=f"classified {n - errors} images ({counts[UNKNOWN]} unknown, {errors} "
+                f"unreadable) -> {out_csv}", **summary)
     return summary

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from PIL import Image
 from torchvision import transforms as T
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -41,6 +42,10 @@ class Preprocess:
                 *norm,
             ])
         return T.Compose([T.Resize(self.resize, antialias=True), T.CenterCrop(self.crop), *norm])
+
+    def view(self, img: Image.Image) -> Image.Image:
+        """The photo as the model sees it, before normalisation: resized, centre-cropped."""
+        return T.CenterCrop(self.crop)(T.Resize(self.resize, antialias=True)(img))
 
     def to_dict(self) -> dict:
         return asdict(self)

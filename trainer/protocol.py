@@ -69,7 +69,19 @@ PHASES = {
     "train": "Training",
     "classify": "Classifying",
     "evaluate": "Evaluating",
+    "calibrate": "Calibrating confidence",
+    "explain": "Drawing heatmaps",
+    "verify": "Checking the exported model",
 }
+
+#: The ``label`` a prediction gets when its confidence is below the rejection threshold
+#: (never a class name: training refuses a class folder of that name).
+UNKNOWN = "unknown"
+
+#: The product's one parity tolerance: an exported model must agree with PyTorch on at least
+#: this share of top-1 answers, and no probability may differ by more than this.
+PARITY_MIN_AGREEMENT = 0.999
+PARITY_MAX_PROB_DIFF = 1e-3
 
 
 class ProgressEvent(TypedDict, total=False):
@@ -95,7 +107,7 @@ class DoneEvent(TypedDict, total=False):
     time: float
     message: str
     run_dir: str  # train / sweep / demo
-    out: str  # classify
+    out: str  # classify, explain, export
     report: dict[str, Any]  # evaluate
 
 

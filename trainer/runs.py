@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from trainer.atomic import atomic_open, read_json, write_json
 from trainer.csvfile import read_splits, write_splits
+from trainer.trust import Trust
 
 if TYPE_CHECKING:
     from trainer.datasets import Dataset
@@ -122,6 +123,13 @@ class RunInfo:
         if len(set(words.values())) <= 1:
             return next(iter(words.values()), "")
         return ", ".join(f"{b}: {w}" for b, w in words.items())
+
+    @property
+    def trust(self) -> Trust | None:
+        """Temperature and threshold of the run's checkpoint as ``config.json`` shows them (a copy
+        for display; the checkpoint is the source of truth); None for runs never calibrated."""
+        shown = self.config.get("trust")
+        return Trust.from_dict(shown) if isinstance(shown, dict) else None
 
     def checkpoint(self) -> Path | None:
         return find_checkpoint(self.path)

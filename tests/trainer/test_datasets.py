@@ -142,3 +142,13 @@ def test_fingerprint_changes_when_data_changes(tmp_path: Path) -> None:
     before = scan(root).fingerprint()
     _img(root / "a" / "new.png")
     assert scan(root).fingerprint() != before
+
+
+def test_heic_photos_are_training_samples(tmp_path: Path) -> None:
+    pytest.importorskip("pillow_heif")
+    for cls in ("a", "b"):
+        (tmp_path / cls).mkdir()
+        for i in range(6):
+            Image.new("RGB", (8, 8)).save(tmp_path / cls / f"{cls}{i}.heic", format="HEIF")
+    ds = scan(tmp_path, val_fraction=0.5)
+    assert sorted(s.path.suffix for s in ds.all_samples()) == [".heic"] * 12

@@ -112,6 +112,14 @@ def test_too_few_usable_classes_fails_before_training(tmp_path: Path) -> None:
         train(_cfg(tmp_path / "d", tmp_path), quiet_events(), lambda: False)
 
 
+@pytest.mark.parametrize("name", ["unknown", "Unknown"])
+def test_a_class_named_unknown_is_refused_before_training(demo_copy: Path, tmp_path: Path, name: str) -> None:
+    (demo_copy / "truck").rename(demo_copy / name)  # "unknown" is the answer for unrecognised photos
+    with pytest.raises(DatasetError, match=f"class folder is named '{name}'.*rename"):
+        train(_cfg(demo_copy, tmp_path), quiet_events(), lambda: False)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
 @pytest.mark.parametrize("balance", ["sampler", "loss"])
 def test_balance_options_train(demo_copy: Path, tmp_path: Path, balance: str) -> None:
     for p in sorted((demo_copy / "truck").glob("*.jpg"))[3:]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from pathlib import Path
 
@@ -10,11 +11,13 @@ import pytest
 
 from tests.conftest import quiet_events
 from trainer import runs
+from trainer.checkpoint import read_trust
 from trainer.config import TrainConfig
 from trainer.csvfile import read_evaluation
 from trainer.datasets import scan
 from trainer.engine import train
 from trainer.evaluate import evaluate_run, pick_samples
+from trainer.metrics import format_report
 
 
 def _train(data: Path, out: Path) -> Path:
@@ -82,8 +85,25 @@ def test_evaluate_writes_each_images_result(demo_root: Path, tmp_path: Path) -> 
         assert split == recorded[path]
         assert predicted in ("car", "motorcycle", "truck")
         assert sum(map(float, probs)) == pytest.approx(1.0, abs=1e-4)
-        assert float(confidence) == pytest.approx(max(map(float, probs)), abs=1e-6)
+        assert 0 <= float(confidence) <= max(map(float, probs)) + 1e-6  # on --threshold's scale
     classes, results = read_evaluation(run_dir / runs.PREDICTIONS)
     assert classes == ["car", "motorcycle", "truck"]
     assert [r.path for r in results] == [r[0] for r in rows[1:]]
     assert sum(r.true_label == r.predicted_label for r in results) == round(rep["accuracy"] * 36)
+
+
+def test_evaluation_reports_calibration_error_before_and_after_and_the_unknown_share(demo_root: Path,
+                                                                                     tmp_path: Path) -> None:
+    run_dir = _train(demo_root, tmp_path / "runs")
+    rep = evaluate_run(run_dir, demo_root, quiet_events(), lambda: False)  # the run's own val photos
+    saved = json.loads((run_dir / runs.EVALUATION).read_text())
+    trust = read_trust(run_dir)
+    assert saved["calibration"]["temperature"] == trust.temperature
+    # on the photos the temperature was fitted on, evaluate finds what calibration recorded
+    assert saved["calibration"]["ece_before"] == pytest.approx(trust.ece_before, abs=1e-4)
+    assert saved["calibration"]["ece_after"] == pytest.approx(trust.ece_after, abs=1e-4)
+    assert sum(b["count"] for b in saved["calibration"]["bins"]) == rep["n"]
+    assert saved["unknown"]["threshold"] == trust.threshold
+    assert saved["unknown"]["rate"] == pytest.approx(1 - trust.val_coverage, abs=1e-6)
+    text = format_report(rep)
+    assert "expected calibration error" in text and "before" in text and "after" in text

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from trainer import images
 from trainer.images import ImageLoadError, load_image
 
 
@@ -105,4 +106,52 @@ def test_permission_denied_is_reported(tmp_path: Path, monkeypatch: pytest.Monke
 
         monkeypatch.setattr(Image, "open", refuse)
     with pytest.raises(ImageLoadError, match="permission denied"):
+        load_image(path)
+
+
+def _heic(path: Path, size: tuple[int, int] = (64, 48)) -> Path:
+    """A real HEIC file written by pillow-heif (an x265 encoder ships in its wheels)."""
+    pytest.importorskip("pillow_heif")
+    Image.new("RGB", size, (200, 30, 30)).save(path, format="HEIF")
+    return path
+
+
+def test_heic_photo_loads_upright_rgb(tmp_path: Path) -> None:
+    out = load_image(_heic(tmp_path / "IMG_0001.HEIC"))
+    assert out.mode == "RGB" and out.size == (64, 48)
+    r, g, b = out.getpixel((32, 24))
+    assert r > 150 and g < 80 and b < 80  # lossy, but still red
+
+
+@pytest.mark.skipif(not images.AVIF_SUPPORTED, reason="this Pillow has no AVIF plugin")
+def test_avif_photo_loads(tmp_path: Path) -> None:
+    path = _save(Image.new("RGB", (40, 30), (20, 200, 40)), tmp_path / "p.avif", format="AVIF")
+    assert load_image(path).size == (40, 30)
+
+
+def test_phone_formats_are_image_files_in_any_case() -> None:
+    for name in ("a.heic", "b.HEIF", "c.avif", "d.HIF"):
+        assert images.is_image_file(Path(name)), name
+
+
+def test_truncated_heic_is_a_one_line_reason(tmp_path: Path) -> None:
+    data = _heic(tmp_path / "whole.heic").read_bytes()
+    cut = tmp_path / "cut.heic"
+    cut.write_bytes(data[: int(len(data) * 0.8)])
+    with pytest.raises(ImageLoadError) as info:
+        load_image(cut)
+    assert str(info.value) and "\n" not in str(info.value)
+
+
+def test_heic_decompression_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _heic(tmp_path / "big.heic")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 64 * 48 // 3)  # over twice the limit: an error
+    with pytest.raises(ImageLoadError, match="decompression bomb"):
+        load_image(path)
+
+
+def test_heic_without_pillow_heif_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _heic(tmp_path / "x.heic")
+    monkeypatch.setattr(images, "HEIF_SUPPORTED", False)
+    with pytest.raises(ImageLoadError, match="pip install pillow-heif"):
         load_image(path)

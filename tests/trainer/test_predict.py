@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import quiet_events
+from trainer.checkpoint import read_trust
 from trainer.config import TrainConfig
 from trainer.csvfile import Prediction, read_predictions, safe_cell, write_predictions
 from trainer.engine import train
@@ -53,15 +54,22 @@ def test_csv_columns_sorting_errors_and_injection(run_dir: Path, inbox: Path, tm
     assert paths == ["'=cmd.jpg", "'@sum.jpg", "broken.jpg", "img0.jpg", "img1.jpg", "img2.jpg", "img3.jpg"]
     broken = rows[1:][2]
     assert broken[1] == "" and broken[2] == "" and broken[-1]
+    trust = read_trust(run_dir)
     for r in rows[1:]:
         if not r[-1]:
             probs = [float(x) for x in r[3:6]]
             assert sum(probs) == pytest.approx(1.0, abs=1e-4)
-            assert float(r[2]) == pytest.approx(max(probs), abs=1e-6)
-            assert r[1] in ("car", "motorcycle", "truck")
-    per_label = {c: sum(r[1] == c for r in rows[1:]) for c in ("car", "motorcycle", "truck")}
+            if trust.score == "msp":  # the calibrated top probability ...
+                assert float(r[2]) == pytest.approx(max(probs), abs=1e-6)
+            else:  # ... or that times the photo's familiarity
+                assert 0 <= float(r[2]) <= max(probs) + 1e-6
+            best = ("car", "motorcycle", "truck")[probs.index(max(probs))]
+            assert r[1] == (best if float(r[2]) >= trust.threshold else "unknown")
+    labels = ("car", "motorcycle", "truck", "unknown")
+    per_label = {c: sum(r[1] == c for r in rows[1:]) for c in labels}
     assert sum(per_label.values()) == 6  # every readable image counted once, under its CSV label
-    assert summary == {"rows": 7, "errors": 1, "counts": per_label, "out": str(out)}
+    assert summary == {"rows": 7, "errors": 1, "counts": per_label, "unknown": per_label["unknown"],
+                       "threshold": trust.threshold, "out": str(out)}
 
 
 def test_recursive_includes_subfolders_with_relative_paths(run_dir: Path, inbox: Path, tmp_path: Path) -> None:
@@ -120,3 +128,20 @@ def test_classify_only_the_unlabeled_queue_of_a_dataset(demo_copy: Path, tmp_pat
     assert res.returncode == 0, res.stderr
     _, rows = read_predictions(out)
     assert [p.path for p in rows] == ["loose.jpg", "unlabeled/u1.jpg"]
+
+
+def test_phone_photos_heic_and_avif_classify(run_dir: Path, demo_root: Path, tmp_path: Path) -> None:
+    pytest.importorskip("pillow_heif")
+    from trainer import images
+
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    photo = Image.open(sorted((demo_root / "car").iterdir())[0])
+    photo.save(folder / "IMG_0001.HEIC", format="HEIF")  # as an iPhone names it
+    if images.AVIF_SUPPORTED:
+        photo.save(folder / "PXL_0002.avif", format="AVIF")
+    summary = classify_folder(run_dir, folder, tmp_path / "p.csv", quiet_events(), lambda: False)
+    _, rows = read_predictions(tmp_path / "p.csv")
+    rows = list(rows)
+    assert summary["errors"] == 0 and len(rows) == (2 if images.AVIF_SUPPORTED else 1)
+    assert all(r.label and len(r.probs) == 3 and not r.error for r in rows)

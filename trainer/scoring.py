@@ -1,0 +1,106 @@
+"""The one definition of the product's probabilities and confidence, for every consumer.
+
+:class:`ScoredModel` turns images into ``(probs, confidence, logits)``: calibrated
+probabilities ``softmax(logits / T)`` and the confidence that ``--threshold`` and the CSV's
+``confidence`` column mean (see :mod:`trainer.trust`). Classify, evaluate, explain and the
+ONNX export all run it, and calibration computes validation confidences with the same
+:func:`confidence`, so the threshold it picks means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from trainer import checkpoint as ckpt_io
+from trainer.models import TransferModel
+from trainer.preprocess import Preprocess
+from trainer.trust import Trust
+
+BANK = "feature_bank"  # checkpoint key: unit feature rows of training photos (score knn)
+
+
+def embed(feats: dict[str, torch.Tensor]) -> torch.Tensor:
+    """One unit vector per image: each backbone's pooled features normalised, concatenated,
+    normalised again (so both backbones of an ensemble weigh the same)."""
+    parts = [F.normalize(f.float(), dim=1) for f in feats.values()]
+    return F.normalize(torch.cat(parts, dim=1), dim=1)
+
+
+def nearest_similarity(emb: torch.Tensor, bank: torch.Tensor) -> torch.Tensor:
+    """Cosine similarity of each row of ``emb`` to its nearest row of ``bank``."""
+    return (emb @ bank.T).max(dim=1).values
+
+
+def confidence(probs: torch.Tensor, similarity: torch.Tensor | None = None,
+               familiarity: tuple[float, float] | None = None) -> torch.Tensor:
+    """The top calibrated probability, times ``sigmoid(a * similarity + b)`` for score knn."""
+    top = probs.max(dim=1).values
+    if similarity is None or familiarity is None:
+        return top
+    slope, intercept = familiarity
+    return top * torch.sigmoid(similarity * slope + intercept)
+
+
+class ScoredModel(nn.Module):
+    """A trained model with its trust settings: images -> ``(probs, confidence, logits)``.
+
+    Backbones are called directly (not through ``TransferModel.features``, whose ``no_grad``
+    would hide activations from Grad-CAM and from the ONNX exporter); callers choose no_grad.
+    """
+
+    def __init__(self, model: TransferModel, trust: Trust, bank: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.model, self.trust = model.eval(), trust
+        self.knn = trust.score == "knn" and bank is not None and trust.familiarity is not None
+        self.bank: torch.Tensor
+        self.register_buffer("bank", bank.float() if self.knn and bank is not None else torch.empty(0))
+
+    def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {name: bb(x) for name, bb in self.model.backbones.items()}
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.score(self.features(x))
+
+    def score(self, feats: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        logits = self.model.head(feats)
+        probs = torch.softmax(logits / self.trust.temperature, dim=1)
+        if not self.knn:
+            return probs, confidence(probs), logits
+        sim = nearest_similarity(embed(feats), self.bank)
+        return probs, confidence(probs, sim, self.trust.familiarity), logits
+
+
+class TorchScorer:
+    """A checkpoint ready to classify batches: what :func:`trainer.predict.predict` needs."""
+
+    def __init__(self, scored: ScoredModel, ckpt: dict[str, Any], device: torch.device) -> None:
+        self.scored, self.device = scored.to(device), device
+        self.classes: list[str] = list(ckpt["classes"])
+        self.model_name: str = ckpt["model"]
+        self.preprocess: Preprocess = ckpt_io.preprocess_of(ckpt)
+        self.trust = scored.trust
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        probs, conf, _ = self.scored(x.to(self.device))
+        return probs.cpu(), conf.cpu()
+
+
+def scored_model(model: TransferModel, ckpt: dict[str, Any]) -> ScoredModel:
+    return ScoredModel(model, Trust.from_dict(ckpt.get("trust")), ckpt.get(BANK))
+
+
+def load_scored(path: str | Path) -> tuple[ScoredModel, dict[str, Any]]:
+    """A run folder or checkpoint as a :class:`ScoredModel` (eval mode, CPU) and its dict."""
+    model, ckpt = ckpt_io.load_model(path)
+    return scored_model(model, ckpt), ckpt
+
+
+def load_torch_scorer(path: str | Path, device: torch.device | None = None) -> TorchScorer:
+    scored, ckpt = load_scored(path)
+    return TorchScorer(scored, ckpt, device or torch.device("cpu"))
