@@ -11,6 +11,7 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from trainer.pathtext import for_display
 from trainer.protocol import UsageError
 from trainer.runs import CONFIG, RunInfo, load_run
 
@@ -42,7 +43,7 @@ def run_labels(runs: Sequence[RunInfo]) -> list[str]:
                 break
         for i, d in zip(group, details):
             labels[i] = " · ".join([base, *(d[k][1] for k in chosen)])
-    return labels
+    return [for_display(label) for label in labels]
 
 
 def draw_curves(fig: Figure, runs: Sequence[RunInfo]) -> None:
@@ -74,8 +75,9 @@ def draw_confusion(fig: Figure, matrix: list[list[int]], classes: list[str], tit
     fig.clear()
     ax = fig.subplots()
     ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(len(classes)), classes, rotation=30, ha="right")
-    ax.set_yticks(range(len(classes)), classes)
+    names = [for_display(c) for c in classes]  # folder names: any bytes; fonts need real text
+    ax.set_xticks(range(len(classes)), names, rotation=30, ha="right")
+    ax.set_yticks(range(len(classes)), names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     top = max((max(r) for r in matrix), default=0)

@@ -19,6 +19,7 @@ from matplotlib.ticker import MaxNLocator
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QResizeEvent
 
+from trainer.pathtext import for_display
 from trainer.plots import draw_confusion, draw_curves, save_figure
 from trainer.runs import RunInfo
 
@@ -270,7 +271,8 @@ class CountsChart(Chart):
             top = max((counts[split].get(c, 0) for c in classes), default=0)
             if bar_px >= len(str(top)) * tick * 0.8:  # room for the number above each bar
                 ax.bar_label(bars, fontsize=tick)
-        ax.set_xticks([k + width * (len(splits) - 1) / 2 for k in range(len(classes))], classes,
+        ax.set_xticks([k + width * (len(splits) - 1) / 2 for k in range(len(classes))],
+                      [for_display(c) for c in classes],
                       rotation=20, fontsize=tick)
         ax.set_ylabel("images", fontsize=label)
         ax.tick_params(axis="y", labelsize=tick)
@@ -307,7 +309,7 @@ class ProbabilityChart(Chart):
         ax = self.figure.subplots()
         top = max(range(len(self.probs)), key=self.probs.__getitem__) if self.probs else -1
         colours = ["C0" if i == top else "0.7" for i in range(len(self.probs))]
-        bars = ax.barh(self.classes[::-1], self.probs[::-1], color=colours[::-1])
+        bars = ax.barh([for_display(c) for c in self.classes[::-1]], self.probs[::-1], color=colours[::-1])
         ax.bar_label(bars, labels=[f"{p:.1%}" for p in self.probs[::-1]], fontsize=self.fonts()[2], padding=2)
         ax.set_xlim(0, 1.25)
         ax.set_xticks([])

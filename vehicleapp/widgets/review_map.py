@@ -16,6 +16,7 @@ from matplotlib.path import Path as MplPath
 from matplotlib.widgets import LassoSelector
 from PySide6.QtCore import Signal
 
+from trainer.pathtext import for_display
 from vehicleapp.widgets.charts import Chart
 
 HOVER_PIXELS = 8
@@ -50,7 +51,7 @@ class ReviewMap(Chart):
                                        edgecolors=["black" if s else "none" for s in suspect] or None,
                                        linewidths=1.0)
         for c in classes:
-            self.ax.scatter([], [], s=14, color=colour[c], label=c)
+            self.ax.scatter([], [], s=14, color=colour[c], label=for_display(c))
         if classes:
             self.ax.legend(fontsize=7, loc="upper right", markerscale=1.5)
             self.ax.set_title("Each dot an image: similar images lie close · click or right-drag to select",
