@@ -29,32 +29,16 @@ from trainer.config import user_data_dir
 from trainer.csvfile import read_predictions, write_predictions
 from trainer.files import copy_by_label
 from trainer.images import is_image_file
-from trainer.plots import run_labels
 from trainer.protocol import Event, Status
-from trainer.runs import RunInfo
 from vehicleapp import dialogs
 from vehicleapp.commands import classify_args
 from vehicleapp.jobs import Job, JobRunner
 from vehicleapp.models.predictions import UNREADABLE, PredictionFilter, PredictionsModel
 from vehicleapp.runs_state import RunsState
 from vehicleapp.widgets.charts import ProbabilityChart
+from vehicleapp.widgets.run_picker import fill_run_combo
 from vehicleapp.widgets.text import ElidedLabel
 from vehicleapp.workers import ThumbnailLoader, run_in_background
-
-
-def default_run(runs: list[RunInfo], dataset: str) -> RunInfo | None:
-    """The best finished run trained on ``dataset``, else the best finished run, else the newest."""
-    usable = [r for r in runs if r.checkpoint() is not None]
-    done = [r for r in usable if r.status == Status.DONE]
-    here = [r for r in done if dataset and _same_folder(r.config.get("data", ""), dataset)]
-    for group in (here, done):
-        if group:
-            return max(group, key=lambda r: r.best_val_acc or 0.0)
-    return usable[0] if usable else None
-
-
-def _same_folder(a: str, b: str) -> bool:
-    return bool(a) and Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
 
 
 class ClassifyPage(QWidget):
@@ -191,19 +175,8 @@ class ClassifyPage(QWidget):
 
     def refresh_runs(self) -> None:
         """List the runs that have a checkpoint, marked with their dataset and status."""
-        current = self.run_combo.currentData() if self._user_chose else None
-        runs = [r for r in self.runs.runs() if r.checkpoint() is not None]
-        self.run_combo.clear()
-        for run, label in zip(runs, run_labels(runs)):
-            acc = f"val {run.best_val_acc:.1%}" if run.best_val_acc is not None else "no epochs"
-            status = "" if run.status == Status.DONE else f" · {run.status.upper()}"
-            self.run_combo.addItem(f"{label} · {run.dataset} · {acc}{status}", str(run.path))
-            self.run_combo.setItemData(self.run_combo.count() - 1, str(run.path), Qt.ItemDataRole.ToolTipRole)
-        best = default_run(runs, self.dataset)
-        idx = self.run_combo.findData(current) if current else -1
-        if idx < 0 and best is not None:
-            idx = self.run_combo.findData(str(best.path))
-        self.run_combo.setCurrentIndex(max(idx, 0))
+        fill_run_combo(self.run_combo, self.runs.runs(), self.dataset,
+                       self.run_combo.currentData() if self._user_chose else None)
 
     def _browse(self) -> None:
         folder = dialogs.ask_folder(self, "Folder to classify")

@@ -38,6 +38,7 @@ from vehicleapp.runs_state import RunsState
 from vehicleapp.widgets.label_keys import LabelKeys
 from vehicleapp.widgets.preview import Preview
 from vehicleapp.widgets.review_map import ReviewMap
+from vehicleapp.widgets.run_picker import fill_run_combo
 from vehicleapp.widgets.text import ElidedLabel, Hint
 from vehicleapp.workers import ThumbnailLoader
 
@@ -168,16 +169,7 @@ class ReviewPage(QWidget):
 
     # -- data -----------------------------------------------------------------------------
     def _refresh_runs(self) -> None:
-        current = self.run_combo.currentData()
-        self.run_combo.clear()
-        root = str(self.state.root) if self.state.root else ""
-        runs = [r for r in self.runs.runs() if r.checkpoint() is not None]
-        runs.sort(key=lambda r: (r.config.get("data") != root, -(r.best_val_acc or 0)))  # this dataset's best first
-        for r in runs:
-            acc = f"val {r.best_val_acc:.1%}" if r.best_val_acc is not None else "no epochs"
-            self.run_combo.addItem(f"{r.config.get('model', '?')} · {acc} · {r.name}", str(r.path))
-        idx = self.run_combo.findData(current)
-        self.run_combo.setCurrentIndex(max(idx, 0))
+        fill_run_combo(self.run_combo, self.runs.runs(), str(self.state.root or ""), self.run_combo.currentData())
 
     def _on_dataset(self) -> None:
         self.marks = ReviewMarks(self.state.root) if self.state.root else None

@@ -20,6 +20,7 @@ from trainer.protocol import Status
 from vehicleapp.commands import classify_args
 from vehicleapp.jobs import Job, JobRunner
 from vehicleapp.runs_state import RunsState
+from vehicleapp.widgets.run_picker import fill_run_combo
 from vehicleapp.widgets.text import ElidedLabel
 
 ORDERS = (("File order", "file"), ("Least confident first", "least"), ("Most confident first", "most"))
@@ -73,15 +74,7 @@ class SuggestionBar(QWidget):
             w.setEnabled(has)
 
     def _refresh_runs(self) -> None:
-        current = self.run_combo.currentData()
-        self.run_combo.clear()
-        runs = [r for r in self.runs.runs() if r.checkpoint() is not None]
-        runs.sort(key=lambda r: (r.config.get("data") != str(self.root), -(r.best_val_acc or 0)))
-        for r in runs:
-            acc = f"val {r.best_val_acc:.1%}" if r.best_val_acc is not None else "no epochs"
-            self.run_combo.addItem(f"{r.config.get('model', '?')} · {acc} · {r.name}", str(r.path))
-        idx = self.run_combo.findData(current)
-        self.run_combo.setCurrentIndex(max(idx, 0))
+        fill_run_combo(self.run_combo, self.runs.runs(), str(self.root or ""), self.run_combo.currentData())
 
     def set_dataset(self, root: Path | None) -> None:
         self.root, self.suggested = root, {}

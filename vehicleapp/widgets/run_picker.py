@@ -1,0 +1,45 @@
+"""Choosing a trained run: one combo-box filler for every page that uses a run (Classify,
+Review, the Labeling page's suggestions), so they list and default the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox
+
+from trainer.plots import run_labels
+from trainer.protocol import Status
+from trainer.runs import RunInfo
+
+
+def _same_folder(a: str, b: str) -> bool:
+    return bool(a) and bool(b) and Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+
+
+def default_run(runs: list[RunInfo], dataset: str) -> RunInfo | None:
+    """The best finished run trained on ``dataset``, else the best finished run, else the newest."""
+    usable = [r for r in runs if r.checkpoint() is not None]
+    done = [r for r in usable if r.status == Status.DONE]
+    here = [r for r in done if dataset and _same_folder(r.config.get("data", ""), dataset)]
+    for group in (here, done):
+        if group:
+            return max(group, key=lambda r: r.best_val_acc or 0.0)
+    return usable[0] if usable else None
+
+
+def fill_run_combo(combo: QComboBox, runs: list[RunInfo], dataset: str, keep: str | None = None) -> None:
+    """List the runs that have a checkpoint (unique labels, dataset, accuracy, a stopped run's
+    status); select ``keep`` when it is still there, else :func:`default_run`."""
+    runs = [r for r in runs if r.checkpoint() is not None]
+    combo.clear()
+    for run, label in zip(runs, run_labels(runs)):
+        acc = f"val {run.best_val_acc:.1%}" if run.best_val_acc is not None else "no epochs"
+        status = "" if run.status == Status.DONE else f" · {run.status.upper()}"
+        combo.addItem(f"{label} · {run.dataset} · {acc}{status}", str(run.path))
+        combo.setItemData(combo.count() - 1, str(run.path), Qt.ItemDataRole.ToolTipRole)
+    idx = combo.findData(keep) if keep else -1
+    best = default_run(runs, dataset)
+    if idx < 0 and best is not None:
+        idx = combo.findData(str(best.path))
+    combo.setCurrentIndex(max(idx, 0))
