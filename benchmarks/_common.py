@@ -18,5 +18,14 @@ def mobilenet_weights() -> str:
     return str(REAL_WEIGHTS) if REAL_WEIGHTS.is_file() else "none"
 
 
+def wait(ms: int) -> None:
+    """Let the Qt event loop run for ``ms`` milliseconds (GUI benchmarks)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
 def scratch_dir(name: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))

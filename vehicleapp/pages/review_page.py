@@ -38,7 +38,7 @@ from vehicleapp.runs_state import RunsState
 from vehicleapp.widgets.label_keys import LabelKeys
 from vehicleapp.widgets.preview import Preview
 from vehicleapp.widgets.review_map import ReviewMap
-from vehicleapp.widgets.run_picker import fill_run_combo
+from vehicleapp.widgets.run_picker import fill_run_combo, run_combo
 from vehicleapp.widgets.text import ElidedLabel, Hint
 from vehicleapp.workers import ThumbnailLoader
 
@@ -94,10 +94,7 @@ class ReviewPage(QWidget):
                               "arrows move · Ctrl+Z undoes"))
 
     def _top_bar(self) -> QHBoxLayout:
-        self.run_combo = QComboBox()
-        self.run_combo.setToolTip("The trained run whose backbone judges the images")
-        self.run_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.run_combo.setMinimumContentsLength(24)
+        self.run_combo = run_combo("The trained run whose backbone judges the images", 24)
         self.review_button = QPushButton("Review the dataset")
         self.review_button.setToolTip("Find likely wrong labels, near-duplicates and outliers (a background job)")
         self.review_button.clicked.connect(self.start)

@@ -28,6 +28,15 @@ def default_run(runs: list[RunInfo], dataset: str) -> RunInfo | None:
     return usable[0] if usable else None
 
 
+def run_combo(tip: str, width_chars: int) -> QComboBox:
+    """A combo box of runs that stays narrow (long run names elide; the tooltip has the path)."""
+    combo = QComboBox()
+    combo.setToolTip(tip)
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(width_chars)
+    return combo
+
+
 def fill_run_combo(combo: QComboBox, runs: list[RunInfo], dataset: str, keep: str | None = None) -> None:
     """List the runs that have a checkpoint (unique labels, dataset, accuracy, a stopped run's
     status); select ``keep`` when it is still there, else :func:`default_run`."""

@@ -20,7 +20,7 @@ from trainer.protocol import Status
 from vehicleapp.commands import classify_args
 from vehicleapp.jobs import Job, JobRunner
 from vehicleapp.runs_state import RunsState
-from vehicleapp.widgets.run_picker import fill_run_combo
+from vehicleapp.widgets.run_picker import fill_run_combo, run_combo
 from vehicleapp.widgets.text import ElidedLabel
 
 ORDERS = (("File order", "file"), ("Least confident first", "least"), ("Most confident first", "most"))
@@ -41,10 +41,7 @@ class SuggestionBar(QWidget):
         runner.finished.connect(self._on_finished)
 
     def _build(self) -> None:
-        self.run_combo = QComboBox()
-        self.run_combo.setToolTip("The trained run that suggests a class for each unlabeled image")
-        self.run_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.run_combo.setMinimumContentsLength(18)
+        self.run_combo = run_combo("The trained run that suggests a class for each unlabeled image", 18)
         self.suggest_button = QPushButton("Suggest classes")
         self.suggest_button.setToolTip("Let the run classify every unlabeled image (a background job)")
         self.suggest_button.clicked.connect(self.start)
