@@ -46,6 +46,11 @@ def evaluate_args(run: Path, data: Path) -> list[str]:
     return ["evaluate", str(run), str(data), "--events"]
 
 
+def export_args(run: Path, out: Path) -> list[str]:
+    """``OUT.onnx``: an ONNX model checked against PyTorch (exit 4 when it disagrees)."""
+    return ["export", str(run), str(out), "--events"]
+
+
 def review_args(data: Path, run: Path, out_csv: Path) -> list[str]:
     return ["review", str(data), "--run", str(run), "--out", str(out_csv), "--events"]
 

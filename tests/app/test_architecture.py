@@ -82,3 +82,35 @@ def test_a_class_folder_whose_name_is_not_utf8_filters_and_labels(qtbot, window:
     assert page.filter_label() == odd and page.proxy.rowCount() == 3
     assert window.state.assign(demo_copy / "car" / "car_0000.jpg", odd)
     assert (demo_copy / odd / "car_0000.jpg").exists() and page.proxy.rowCount() == 4
+
+
+def test_export_model_from_the_runs_page_reports_the_parity_check(qtbot, window: MainWindow,  # noqa: ANN001
+                                                                    demo_root: Path, tmp_path: Path) -> None:
+    train(TrainConfig(data=str(demo_root), weights="none", freeze=True, epochs=1, image_size=48, workers=1,
+                      out=str(window.runs.runs_dir)), quiet_events(), lambda: False)
+    window.runs.refresh()
+    rp = window.runs_page
+    rp.table.selectRow(0)
+    out = tmp_path / "model.onnx"
+    with qtbot.waitSignal(window.runner.finished, timeout=240_000) as blocker:
+        assert rp.export_model(str(out)) is not None
+    assert blocker.args[1] == "done", blocker.args[0].log_tail()
+    assert out.is_file() and "agree" in rp.export_result
+
+
+def test_classify_page_filters_the_unknown_answers(qtbot, window: MainWindow, demo_root: Path,  # noqa: ANN001
+                                                   tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    run_dir = train(TrainConfig(data=str(demo_root), weights="none", freeze=True, epochs=1, image_size=48,
+                                workers=1, out=str(window.runs.runs_dir)), quiet_events(), lambda: False)
+    assert run_cli("threshold", str(run_dir), "0.999").returncode == 0  # nearly everything is unknown
+    window.runs.refresh()
+    page = window.classify_page
+    page.folder.setText(str(demo_root / "car"))
+    with qtbot.waitSignal(window.runner.finished, timeout=120_000) as blocker:
+        assert page.start() is not None
+    assert blocker.args[1] == "done"
+    page.label_filter.setCurrentIndex(page.label_filter.findData("unknown"))
+    assert page.proxy.rowCount() > 0 and all(r.label == "unknown" for r in page.proxy.visible_rows())
+    assert "unknown" in page.status.text()

@@ -29,7 +29,7 @@ from trainer.config import user_data_dir
 from trainer.csvfile import read_predictions, write_predictions
 from trainer.files import copy_by_label
 from trainer.images import is_image_file
-from trainer.protocol import Event, Status
+from trainer.protocol import UNKNOWN, Event, Status
 from vehicleapp import dialogs
 from vehicleapp.commands import classify_args
 from vehicleapp.jobs import Job, JobRunner
@@ -306,12 +306,17 @@ class ClassifyPage(QWidget):
         self.label_filter.addItem("All", "")
         for c in classes:
             self.label_filter.addItem(c, c)
+        unknown = sum(1 for r in rows if r.label == UNKNOWN)
+        if unknown:  # below the run's confidence threshold: "none of the classes I know"
+            self.label_filter.addItem(f"{UNKNOWN} (not sure enough)", UNKNOWN)
         if errors:
             self.label_filter.addItem(UNREADABLE, UNREADABLE)
         self.min_conf.setValue(0)
         for w in (self.label_filter, self.min_conf):
             w.blockSignals(False)
-        self.status.setText(f"{len(rows) - errors} images classified, {errors} unreadable · results: {csv_path}")
+        unsure = f", {unknown} unknown (below the confidence threshold)" if unknown else ""
+        self.status.setText(f"{len(rows) - errors} images classified, {errors} unreadable{unsure} · "
+                            f"results: {csv_path}")
         self._apply_filter()
         self.table.sortByColumn(1, Qt.SortOrder.AscendingOrder)
 

@@ -25,10 +25,10 @@ from trainer import runs as runs_io
 from trainer.atomic import read_json
 from trainer.config import TrainConfig
 from trainer.csvfile import read_evaluation
-from trainer.protocol import Status
+from trainer.protocol import Event, Status
 from trainer.runs import RunInfo
 from vehicleapp import dialogs
-from vehicleapp.commands import evaluate_args, train_args
+from vehicleapp.commands import evaluate_args, export_args, train_args
 from vehicleapp.jobs import Job, JobRunner
 from vehicleapp.models.runs_model import COLUMNS, SORT_ROLE
 from vehicleapp.runs_state import RunsState
@@ -59,6 +59,8 @@ class RunsPage(QWidget):
         self.proxy.setSortRole(SORT_ROLE)
         self._kept: tuple[set[Path], Path | None] = (set(), None)
         self._retraining: tuple[Job, Path] | None = None
+        self._exporting: Job | None = None
+        self.export_result = ""
         self._build()
         runner.finished.connect(self._on_job_finished)
         state.about_to_refresh.connect(self._remember_selection)
@@ -112,12 +114,15 @@ class RunsPage(QWidget):
             "Retrain", "Train again with the selected run's settings (after fixing labels); the two runs' curves "
             "show side by side when it ends", self.retrain_selected)
         self.export_button = self._button("Export chart as PNG…", "Save the curves shown", self.export_chart)
+        self.model_button = self._button(
+            "Export model…", "Save the selected run as one .onnx file that deploys alone (onnxruntime), checked "
+            "against PyTorch on the spot", self.export_model)
         self.delete_button = self._button("Delete run…", "Delete the selected run folders from disk (asks first)",
                                           self.delete_selected)
         self.folder_label = ElidedLabel("", mode=Qt.TextElideMode.ElideMiddle)
         buttons = QHBoxLayout()
         for b in (self.refresh_button, self.evaluate_button, self.resume_button, self.retrain_button,
-                  self.export_button, self.delete_button):
+                  self.export_button, self.model_button, self.delete_button):
             buttons.addWidget(b)
         buttons.addWidget(self.folder_label, 1)
         return buttons
@@ -168,7 +173,13 @@ class RunsPage(QWidget):
         return job
 
     def _on_job_finished(self, job: Job, status: str, message: str) -> None:
-        """After a retrain: the run before and the run after, side by side."""
+        """After a retrain: the run before and the run after, side by side; a failed export: why."""
+        if job is self._exporting:
+            self._exporting = None
+            if status == Status.FAILED:
+                self.export_result = message
+                dialogs.show_error(self, "Model export failed", message, job.log_tail(20))
+            return
         if self._retraining is None or job is not self._retraining[0]:
             return
         before = self._retraining[1]
@@ -263,6 +274,25 @@ class RunsPage(QWidget):
         run = self.current_run()
         if resumable(run):
             self.resume_requested.emit(run)
+
+    def export_model(self, path: str | None = None) -> Job | None:
+        """``trainer export RUN OUT.onnx`` as a job; its parity check's verdict is shown at the end."""
+        run = self.current_run()
+        if run is None:
+            return None
+        path = path or dialogs.ask_save_file(self, "Export model", f"{run.name}.onnx", "ONNX model (*.onnx)")
+        if not path:
+            return None
+        job = self.runner.run(export_args(run.path, Path(path)), "Model export")
+        if job is not None:
+            self._exporting = job
+            job.event.connect(lambda e: self._on_export_event(e, path))
+        return job
+
+    def _on_export_event(self, e: dict, path: str) -> None:
+        if e.get("event") == Event.DONE:
+            self.export_result = str(e.get("message", ""))
+            dialogs.show_info(self, "Model exported", self.export_result)
 
     def export_chart(self) -> None:
         path = dialogs.ask_save_file(self, "Export chart", "runs-comparison.png", "PNG image (*.png)")
