@@ -114,3 +114,19 @@ def test_classify_page_filters_the_unknown_answers(qtbot, window: MainWindow, de
     page.label_filter.setCurrentIndex(page.label_filter.findData("unknown"))
     assert page.proxy.rowCount() > 0 and all(r.label == "unknown" for r in page.proxy.visible_rows())
     assert "unknown" in page.status.text()
+
+
+def test_runs_page_shows_a_reliability_diagram_of_the_evaluation(window: MainWindow, demo_root: Path) -> None:
+    from trainer.evaluate import evaluate_run
+
+    run_dir = train(TrainConfig(data=str(demo_root), weights="none", freeze=True, epochs=1, image_size=48, workers=1,
+                                out=str(window.runs.runs_dir)), quiet_events(), lambda: False)
+    rep = evaluate_run(run_dir, demo_root, quiet_events(), lambda: False)
+    window.runs.refresh()
+    window.runs_page.table.selectRow(0)
+    chart = window.runs_page.reliability
+    (ax,) = chart.figure.axes
+    bins = [b for b in rep["calibration"]["bins"] if b["count"]]
+    assert len(ax.patches) == len(bins) > 0  # one bar per non-empty confidence bin
+    assert [round(p.get_height(), 6) for p in ax.patches] == [round(b["accuracy"], 6) for b in bins]
+    assert ax.get_title().startswith(f"ECE {rep['calibration']['ece_before']:.3f} →")

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QTableView,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -32,7 +33,7 @@ from vehicleapp.commands import evaluate_args, export_args, train_args
 from vehicleapp.jobs import Job, JobRunner
 from vehicleapp.models.runs_model import COLUMNS, SORT_ROLE
 from vehicleapp.runs_state import RunsState
-from vehicleapp.widgets.charts import CompareCurves, ConfusionChart
+from vehicleapp.widgets.charts import CompareCurves, ConfusionChart, ReliabilityChart
 from vehicleapp.widgets.text import ElidedLabel
 
 log = logging.getLogger(__name__)
@@ -138,9 +139,13 @@ class RunsPage(QWidget):
         self.per_class.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1"])
         self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.per_class.verticalHeader().setVisible(False)
+        self.reliability = ReliabilityChart()
+        charts = QTabWidget()
+        charts.addTab(self.confusion, "Confusion")
+        charts.addTab(self.reliability, "Reliability")
         detail = QWidget()
         dv = QVBoxLayout(detail)
-        dv.addWidget(self.confusion, 2)
+        dv.addWidget(charts, 2)
         dv.addWidget(self.per_class, 1)
         return detail
 
@@ -242,10 +247,12 @@ class RunsPage(QWidget):
         self.per_class.setRowCount(0)
         if run is None:
             self.confusion.show_message("Select a run to see its confusion matrix")
+            self.reliability.show_calibration(None)
             return
         path = run.path / runs_io.EVALUATION
         if not path.is_file():
             self.confusion.show_message("Not evaluated yet: press Evaluate")
+            self.reliability.show_calibration(None)
             return
         try:
             self._show_evaluation(run, read_json(path))
@@ -258,6 +265,7 @@ class RunsPage(QWidget):
         self.confusion.show_matrix(rep["confusion"], rep["classes"],
                                    f"{run.config.get('model')} lr={run.config.get('lr')} · {rep['split']} "
                                    f"· acc {rep['accuracy']:.1%}")
+        self.reliability.show_calibration(rep.get("calibration"))
         for name, c in rep["per_class"].items():
             row = self.per_class.rowCount()
             self.per_class.insertRow(row)

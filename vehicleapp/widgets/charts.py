@@ -317,3 +317,41 @@ class ProbabilityChart(Chart):
         for side in ("top", "right", "bottom"):
             ax.spines[side].set_visible(False)
         self.draw_idle()
+
+
+class ReliabilityChart(Chart):
+    """Calibration at a glance: per confidence bin, how often the run was right (bars) against
+    how sure it was (the diagonal); the title gives the expected calibration error before and
+    after temperature scaling (``evaluate``'s ``calibration`` report)."""
+
+    def __init__(self, parent=None) -> None:  # noqa: ANN001
+        super().__init__(4, 3.4, parent)
+        self.report: dict | None = None
+
+    def show_calibration(self, report: dict | None) -> None:
+        self.report = report
+        self.render()
+
+    def render(self) -> None:
+        self.figure.clear()
+        ax = self.figure.subplots()
+        title, tick, _ = self.fonts()
+        if not self.report or not self.report.get("bins"):
+            ax.axis("off")
+            ax.text(0.5, 0.5, "No calibration report: press Evaluate", ha="center", va="center", color="0.35",
+                    fontsize=tick)
+            self.draw_idle()
+            return
+        bins = [b for b in self.report["bins"] if b.get("count")]
+        ax.bar([(b["lo"] + b["hi"]) / 2 for b in bins], [b["accuracy"] for b in bins],
+               width=[b["hi"] - b["lo"] for b in bins], color="C0", alpha=0.75, edgecolor="white", label="right")
+        ax.plot([0, 1], [0, 1], "--", color="0.4", lw=1, label="perfect")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("confidence", fontsize=tick)
+        ax.set_ylabel("accuracy", fontsize=tick)
+        ax.tick_params(labelsize=tick)
+        ax.set_title(f"ECE {self.report['ece_before']:.3f} → {self.report['ece_after']:.3f} "
+                     f"(T = {self.report.get('temperature', 1.0):.2f})", fontsize=title)
+        self.fit_text([ax])
+        self.draw_idle()
