@@ -138,3 +138,23 @@ def test_retrain_shows_before_and_after_side_by_side(qtbot, window: MainWindow, 
     assert window.runs_page.model.rowCount() == 2
     assert len(rp.selected_runs()) == 2  # before and after, curves overlaid
     assert len({r.config["lr"] for r in rp.selected_runs()}) == 1
+
+
+def test_why_shows_a_heatmap_made_by_a_background_job(qtbot, window: MainWindow, answers,  # noqa: ANN001
+                                                      demo_copy: Path) -> None:
+    train(TrainConfig(data=str(demo_copy), weights="none", freeze=True, epochs=1, image_size=48, workers=1,
+                      out=str(window.runs.runs_dir)), quiet_events(), lambda: False)
+    window.runs.refresh()
+    page = _open_review(qtbot, window, answers, demo_copy, [_row("car/car_0002.jpg", "car", "truck", 0.2)])
+    assert page.run_combo.count() == 1
+    with qtbot.waitSignal(page.why_button.ready, timeout=120_000) as blocker:
+        page.why_button.click()
+    png = blocker.args[0]
+    assert png.suffix == ".png" and png.stat().st_size > 1000
+    assert Path(page.preview.current()) == png  # the heatmap is on show in the preview
+    cp = window.classify_page
+    with qtbot.waitSignal(window.runner.finished, timeout=120_000):
+        cp.try_photo(demo_copy / "truck" / "truck_0001.jpg")
+    with qtbot.waitSignal(cp.why_button.ready, timeout=120_000):
+        cp.why_button.click()
+    assert cp.heatmap is not None and cp.heatmap.name == "truck_0001.png"

@@ -38,6 +38,7 @@ from vehicleapp.runs_state import RunsState
 from vehicleapp.widgets.charts import ProbabilityChart
 from vehicleapp.widgets.run_picker import fill_run_combo
 from vehicleapp.widgets.text import ElidedLabel
+from vehicleapp.widgets.why import WhyButton
 from vehicleapp.workers import ThumbnailLoader, run_in_background
 
 
@@ -51,6 +52,7 @@ class ClassifyPage(QWidget):
         self.job: Job | None = None
         self.try_job: Job | None = None
         self.try_path: Path | None = None
+        self.heatmap: Path | None = None
         self.out_csv: Path | None = None
         self._user_chose = False
         self.model = PredictionsModel(loader, self)
@@ -117,10 +119,17 @@ class ClassifyPage(QWidget):
         close = QPushButton("Hide")
         close.setToolTip("Hide this result (the folder results stay)")
         close.clicked.connect(lambda: self.try_panel.setVisible(False))
+        self.why_button = WhyButton(self.runner, lambda: self.run_combo.currentData(), lambda: self.try_path)
+        self.why_button.ready.connect(self._show_heatmap)
+        self.why_button.failed.connect(lambda m: self.status.setText(f"Heatmap: {m}"))
         text = QVBoxLayout()
         text.addWidget(self.try_result)
         text.addStretch(1)
-        text.addWidget(close, 0, Qt.AlignmentFlag.AlignLeft)
+        buttons = QHBoxLayout()
+        buttons.addWidget(close)
+        buttons.addWidget(self.why_button)
+        buttons.addStretch(1)
+        text.addLayout(buttons)
         panel = QFrame()
         panel.setFrameShape(QFrame.Shape.StyledPanel)
         row = QHBoxLayout(panel)
@@ -206,6 +215,14 @@ class ClassifyPage(QWidget):
         self.try_job, self.try_path = job, path
         self.status.setText(f"Classifying {path.name}…")
         return job
+
+    def _show_heatmap(self, png: Path) -> None:
+        """The tried photo's Grad-CAM sheet in place of the photo (the tooltip names the file)."""
+        self.heatmap = png
+        pixmap = QPixmap(str(png))
+        self.try_image.setPixmap(pixmap.scaled(self.try_image.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                                               Qt.TransformationMode.SmoothTransformation))
+        self.try_image.setToolTip(f"where the model looked: {png}")
 
     def _show_try(self, work: Path) -> None:
         classes, rows = read_predictions(work / "prediction.csv")

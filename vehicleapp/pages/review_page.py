@@ -40,6 +40,7 @@ from vehicleapp.widgets.preview import Preview
 from vehicleapp.widgets.review_map import ReviewMap
 from vehicleapp.widgets.run_picker import fill_run_combo, run_combo
 from vehicleapp.widgets.text import ElidedLabel, Hint
+from vehicleapp.widgets.why import WhyButton
 from vehicleapp.workers import ThumbnailLoader
 
 
@@ -154,12 +155,16 @@ class ReviewPage(QWidget):
         self.group_model = ReviewModel(self.model.loader, self)
         self.group_view.setModel(self.group_model)
         self.group_view.setIconSize(self.grid.iconSize())
-        for b in (self.accept_button, self.dismiss_button, self.keep_button):
+        self.why_button = WhyButton(self.runner, lambda: self.run_combo.currentData(),
+                                    lambda: s.path if (s := self.current()) else None)
+        self.why_button.ready.connect(self.preview.show_image)
+        self.why_button.failed.connect(lambda m: self.status.setText(for_display(f"Heatmap: {m}")))
+        for b in (self.accept_button, self.dismiss_button, self.keep_button, self.why_button):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         panel = QWidget()
         v = QVBoxLayout(panel)
         for w in (self.preview, self.detail, self.group_view, self.accept_button, self.dismiss_button,
-                  self.keep_button):
+                  self.keep_button, self.why_button):
             v.addWidget(w, 1 if w is self.preview else 0)
         self._show_suspect(None)
         return panel

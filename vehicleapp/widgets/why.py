@@ -1,0 +1,63 @@
+""""Why?": a Grad-CAM heatmap of where a run looked in a photo, made by a background job.
+
+The button runs ``trainer explain RUN IMAGE --out DIR --events`` (torch stays in the child)
+and hands the heatmap PNG to whoever shows the photo.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QPushButton
+
+from trainer.config import user_data_dir
+from trainer.protocol import Status
+from vehicleapp.jobs import Job, JobRunner
+
+
+def explain_args(run: Path, image: Path, out_dir: Path) -> list[str]:
+    return ["explain", str(run), str(image), "--out", str(out_dir), "--events"]
+
+
+class WhyButton(QPushButton):
+    ready = Signal(object)  # Path of the heatmap PNG
+    failed = Signal(str)
+
+    def __init__(self, runner: JobRunner, run_of: Callable[[], str | None], image_of: Callable[[], Path | None],
+                 parent: object = None) -> None:
+        super().__init__("Why? (heatmap)")
+        self.setToolTip("Where the model looked to decide (Grad-CAM), computed in the background")
+        self.runner, self.run_of, self.image_of = runner, run_of, image_of
+        self.job: Job | None = None
+        self._out: Path | None = None
+        self.clicked.connect(self.start)
+        runner.finished.connect(self._on_finished)
+
+    def start(self) -> Job | None:
+        run, image = self.run_of(), self.image_of()
+        if not run or image is None:
+            self.failed.emit("pick a trained run and a photo first")
+            return None
+        key = hashlib.sha1(os.fsencode(f"{run}|{image}")).hexdigest()[:16]
+        self._out = user_data_dir() / "explain" / key
+        job = self.runner.run(explain_args(Path(run), image, self._out), "Heatmap")
+        if job is None:
+            self.failed.emit("another job is running; stop it first")
+            return None
+        self.job, self._image = job, image
+        self.setEnabled(False)
+        return job
+
+    def _on_finished(self, job: Job, status: str, message: str) -> None:
+        if job is not self.job:
+            return
+        self.setEnabled(True)
+        png = self._out / f"{self._image.stem}.png" if self._out else None
+        if status == Status.DONE and png is not None and png.is_file():
+            self.ready.emit(png)
+        else:
+            self.failed.emit(message or "no heatmap was made")
