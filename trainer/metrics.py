@@ -105,3 +105,17 @@ def auroc(positive: Sequence[float], negative: Sequence[float]) -> float:
         i = j
     n_pos, n_neg = len(positive), len(negative)
     return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def coverage_curve(confidences: list[float], correct: list[bool], thresholds: list[float]
+                   ) -> tuple[list[float], list[float | None]]:
+    """For each threshold: the share of images answered (confidence >= t, the rest "unknown")
+    and the accuracy among those (None when none is answered). The threshold explorer's curve."""
+    n = max(len(confidences), 1)
+    coverage: list[float] = []
+    accuracy: list[float | None] = []
+    for t in thresholds:
+        kept = [ok for c, ok in zip(confidences, correct) if c >= t]
+        coverage.append(len(kept) / n)
+        accuracy.append(sum(kept) / len(kept) if kept else None)
+    return coverage, accuracy

@@ -130,3 +130,31 @@ def test_runs_page_shows_a_reliability_diagram_of_the_evaluation(window: MainWin
     assert len(ax.patches) == len(bins) > 0  # one bar per non-empty confidence bin
     assert [round(p.get_height(), 6) for p in ax.patches] == [round(b["accuracy"], 6) for b in bins]
     assert ax.get_title().startswith(f"ECE {rep['calibration']['ece_before']:.3f} →")
+
+
+def test_threshold_explorer_saves_and_undoes_the_chosen_threshold(qtbot, window: MainWindow,  # noqa: ANN001
+                                                                  demo_root: Path) -> None:
+    from matplotlib.backend_bases import MouseEvent
+
+    from trainer.evaluate import evaluate_run
+
+    run_dir = train(TrainConfig(data=str(demo_root), weights="none", freeze=True, epochs=1, image_size=48, workers=1,
+                                out=str(window.runs.runs_dir)), quiet_events(), lambda: False)
+    evaluate_run(run_dir, demo_root, quiet_events(), lambda: False)
+    window.runs.refresh()
+    rp = window.runs_page
+    rp.table.selectRow(0)
+    before = rp.current_run().trust.threshold
+    chart = rp.threshold_chart
+    (ax,) = chart.figure.axes
+    assert len(ax.lines) == 3 and chart.chosen == before  # answered, right among answered, the chosen line
+    x, y = ax.transData.transform((0.9, 0.5))
+    chart.callbacks.process("button_press_event", MouseEvent("button_press_event", chart, x, y, 1))
+    assert abs(chart.chosen - 0.9) < 0.01 and "not saved yet" in rp.threshold_info.text()
+    with qtbot.waitSignal(window.runner.finished, timeout=60_000) as blocker:
+        assert rp.apply_threshold() is not None
+    assert blocker.args[1] == "done", blocker.args[0].log_tail()
+    assert abs(rp.current_run().trust.threshold - 0.9) < 0.01 and "saved" in rp.threshold_info.text()
+    with qtbot.waitSignal(window.runner.finished, timeout=60_000):
+        rp.apply_threshold(undo=True)
+    assert rp.current_run().trust.threshold == before

@@ -26,6 +26,7 @@ from trainer import runs as runs_io
 from trainer.atomic import read_json
 from trainer.config import TrainConfig
 from trainer.csvfile import read_evaluation
+from trainer.metrics import coverage_curve
 from trainer.protocol import Event, Status
 from trainer.runs import RunInfo
 from vehicleapp import dialogs
@@ -33,7 +34,7 @@ from vehicleapp.commands import evaluate_args, export_args, train_args
 from vehicleapp.jobs import Job, JobRunner
 from vehicleapp.models.runs_model import COLUMNS, SORT_ROLE
 from vehicleapp.runs_state import RunsState
-from vehicleapp.widgets.charts import CompareCurves, ConfusionChart, ReliabilityChart
+from vehicleapp.widgets.charts import CompareCurves, ConfusionChart, ReliabilityChart, ThresholdChart
 from vehicleapp.widgets.text import ElidedLabel
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class RunsPage(QWidget):
         self._kept: tuple[set[Path], Path | None] = (set(), None)
         self._retraining: tuple[Job, Path] | None = None
         self._exporting: Job | None = None
+        self._thresholding: Job | None = None
         self.export_result = ""
         self._build()
         runner.finished.connect(self._on_job_finished)
@@ -143,11 +145,73 @@ class RunsPage(QWidget):
         charts = QTabWidget()
         charts.addTab(self.confusion, "Confusion")
         charts.addTab(self.reliability, "Reliability")
+        charts.addTab(self._build_threshold(), "Threshold")
         detail = QWidget()
         dv = QVBoxLayout(detail)
         dv.addWidget(charts, 2)
         dv.addWidget(self.per_class, 1)
         return detail
+
+    def _build_threshold(self) -> QWidget:
+        """The threshold explorer: choose the confidence below which the run answers "unknown"."""
+        self.threshold_chart = ThresholdChart()
+        self.threshold_chart.picked.connect(self._on_threshold_picked)
+        self.threshold_info = ElidedLabel("")
+        self.save_threshold = self._button("Save threshold", "Write the chosen threshold into the run's checkpoint",
+                                           self.apply_threshold)
+        self.undo_threshold = self._button("Undo", "Bring back the threshold the last change replaced",
+                                           lambda: self.apply_threshold(undo=True))
+        row = QHBoxLayout()
+        row.addWidget(self.threshold_info, 1)
+        row.addWidget(self.save_threshold)
+        row.addWidget(self.undo_threshold)
+        panel = QWidget()
+        v = QVBoxLayout(panel)
+        v.addWidget(self.threshold_chart, 1)
+        v.addLayout(row)
+        self._curve: tuple[list[float], list[float], list[float | None]] | None = None
+        return panel
+
+    def _show_threshold(self, run: RunInfo | None) -> None:
+        """The run's evaluated images: answered share and accuracy against the threshold."""
+        self._curve = None
+        path = run.path / runs_io.PREDICTIONS if run else None
+        if run is None or path is None or not path.is_file():
+            self.threshold_chart.clear_curve()
+            self.threshold_info.setText("")
+            return
+        classes, results = read_evaluation(path)
+        confidences = [r.confidence for r in results]
+        correct = [bool(r.probs) and classes[max(range(len(r.probs)), key=r.probs.__getitem__)] == r.true_label
+                   for r in results]
+        ts = [i / 100 for i in range(101)]
+        coverage, accuracy = coverage_curve(confidences, correct, ts)
+        self._curve = (ts, coverage, accuracy)
+        chosen = run.trust.threshold if run.trust else 0.0
+        self.threshold_chart.show_curve(ts, coverage, accuracy, chosen)
+        self._on_threshold_picked(chosen, saved=True)
+
+    def _on_threshold_picked(self, value: float, saved: bool = False) -> None:
+        if self._curve is None:
+            return
+        ts, coverage, accuracy = self._curve
+        i = min(range(len(ts)), key=lambda k: abs(ts[k] - value))
+        acc = f"{accuracy[i]:.1%}" if accuracy[i] is not None else "–"
+        state = "saved" if saved else "not saved yet"
+        self.threshold_info.setText(f"threshold {value:.2f} ({state}): answers {coverage[i]:.0%} of the evaluated "
+                                    f"images, {acc} of them right; the rest: unknown")
+
+    def apply_threshold(self, undo: bool = False) -> Job | None:
+        """Save the chosen threshold into the run's checkpoint (or undo the last change), as a job."""
+        run = self.current_run()
+        if run is None:
+            return None
+        args = ["threshold", str(run.path), *([] if undo else [f"{self.threshold_chart.chosen:.4f}"]), "--events"]
+        args += ["--undo"] if undo else []
+        job = self.runner.run(args, "Threshold")
+        if job is not None:
+            self._thresholding = job
+        return job
 
     def drill_down(self, true_index: int, predicted_index: int) -> None:
         """A confusion-matrix cell was clicked: its images go to the reviewing grid."""
@@ -179,6 +243,10 @@ class RunsPage(QWidget):
 
     def _on_job_finished(self, job: Job, status: str, message: str) -> None:
         """After a retrain: the run before and the run after, side by side; a failed export: why."""
+        if job is self._thresholding:
+            self._thresholding = None
+            self.state.refresh()  # config.json shows the new threshold; the explorer redraws
+            return
         if job is self._exporting:
             self._exporting = None
             if status == Status.FAILED:
@@ -248,11 +316,13 @@ class RunsPage(QWidget):
         if run is None:
             self.confusion.show_message("Select a run to see its confusion matrix")
             self.reliability.show_calibration(None)
+            self._show_threshold(None)
             return
         path = run.path / runs_io.EVALUATION
         if not path.is_file():
             self.confusion.show_message("Not evaluated yet: press Evaluate")
             self.reliability.show_calibration(None)
+            self._show_threshold(None)
             return
         try:
             self._show_evaluation(run, read_json(path))
@@ -266,6 +336,7 @@ class RunsPage(QWidget):
                                    f"{run.config.get('model')} lr={run.config.get('lr')} · {rep['split']} "
                                    f"· acc {rep['accuracy']:.1%}")
         self.reliability.show_calibration(rep.get("calibration"))
+        self._show_threshold(run)
         for name, c in rep["per_class"].items():
             row = self.per_class.rowCount()
             self.per_class.insertRow(row)

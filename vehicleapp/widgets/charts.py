@@ -355,3 +355,60 @@ class ReliabilityChart(Chart):
                      f"(T = {self.report.get('temperature', 1.0):.2f})", fontsize=title)
         self.fit_text([ax])
         self.draw_idle()
+
+
+class ThresholdChart(Chart):
+    """The threshold explorer: share of validation images answered and their accuracy against
+    the confidence threshold; the chosen threshold is a vertical line that a click or a drag moves
+    (``picked`` reports it)."""
+
+    picked = Signal(float)
+
+    def __init__(self, parent=None) -> None:  # noqa: ANN001
+        super().__init__(4, 3.4, parent)
+        self.curve: tuple[list[float], list[float], list[float | None]] | None = None
+        self.chosen = 0.0
+        self.mpl_connect("button_press_event", self._on_mouse)
+        self.mpl_connect("motion_notify_event", self._on_mouse)
+
+    def show_curve(self, thresholds: list[float], coverage: list[float], accuracy: list[float | None],
+                   chosen: float) -> None:
+        self.curve, self.chosen = (thresholds, coverage, accuracy), chosen
+        self.render()
+
+    def clear_curve(self) -> None:
+        self.curve = None
+        self.render()
+
+    def render(self) -> None:
+        self.figure.clear()
+        ax = self.figure.subplots()
+        title, tick, _ = self.fonts()
+        if self.curve is None:
+            ax.axis("off")
+            ax.text(0.5, 0.5, "Evaluate the run to explore its threshold", ha="center", va="center",
+                    color="0.35", fontsize=tick)
+            self.draw_idle()
+            return
+        ts, cov, acc = self.curve
+        ax.plot(ts, cov, color="C0", label="answered")
+        ax.plot(ts, [a if a is not None else float("nan") for a in acc], color="C2", label="right among answered")
+        self.line = ax.axvline(self.chosen, color="C3", lw=1.5)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("confidence threshold (below: unknown)", fontsize=tick)
+        ax.tick_params(labelsize=tick)
+        ax.legend(fontsize=tick, loc="lower left")
+        ax.set_title("Click or drag to choose", fontsize=title)
+        self.fit_text([ax])
+        self.draw_idle()
+
+    def _on_mouse(self, event: MouseEvent) -> None:
+        if self.curve is None or event.inaxes is None or event.xdata is None:
+            return
+        if event.name == "motion_notify_event" and event.button != 1:
+            return
+        self.chosen = min(max(float(event.xdata), 0.0), 1.0)
+        self.line.set_xdata([self.chosen, self.chosen])
+        self.draw_idle()
+        self.picked.emit(self.chosen)
