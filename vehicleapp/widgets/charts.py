@@ -60,6 +60,15 @@ class Chart(FigureCanvasQTAgg):
     def render(self) -> None:
         """Redraw the current content for the current size (subclasses)."""
 
+    def draw_message(self, text: str) -> None:
+        """An empty chart that says why it is empty (wrapped to the chart's width)."""
+        self.figure.clear()
+        ax = self.figure.subplots()
+        ax.axis("off")
+        ax.text(0.5, 0.5, self.wrap(text, self.fonts()[1]), ha="center", va="center", color="0.35",
+                fontsize=self.fonts()[1])
+        self.draw_idle()
+
     def fonts(self) -> tuple[int, int, int]:
         return FONTS[self.size_class]
 
@@ -234,11 +243,8 @@ class ConfusionChart(Chart):
             for text in self.figure.axes[0].texts:
                 text.set_fontsize(self.fonts()[1])
         else:
-            self.figure.clear()
-            ax = self.figure.subplots()
-            ax.axis("off")
-            ax.text(0.5, 0.5, self.wrap(args[0], self.fonts()[1]), ha="center", va="center", color="0.35",
-                    fontsize=self.fonts()[1])
+            self.draw_message(args[0])
+            return
         self.draw_idle()
 
     def message(self) -> str:
@@ -333,15 +339,12 @@ class ReliabilityChart(Chart):
         self.render()
 
     def render(self) -> None:
+        if not self.report or not self.report.get("bins"):
+            self.draw_message("No calibration report: press Evaluate")
+            return
         self.figure.clear()
         ax = self.figure.subplots()
         title, tick, _ = self.fonts()
-        if not self.report or not self.report.get("bins"):
-            ax.axis("off")
-            ax.text(0.5, 0.5, "No calibration report: press Evaluate", ha="center", va="center", color="0.35",
-                    fontsize=tick)
-            self.draw_idle()
-            return
         bins = [b for b in self.report["bins"] if b.get("count")]
         ax.bar([(b["lo"] + b["hi"]) / 2 for b in bins], [b["accuracy"] for b in bins],
                width=[b["hi"] - b["lo"] for b in bins], color="C0", alpha=0.75, edgecolor="white", label="right")
@@ -381,15 +384,12 @@ class ThresholdChart(Chart):
         self.render()
 
     def render(self) -> None:
+        if self.curve is None:
+            self.draw_message("Evaluate the run to explore its threshold")
+            return
         self.figure.clear()
         ax = self.figure.subplots()
         title, tick, _ = self.fonts()
-        if self.curve is None:
-            ax.axis("off")
-            ax.text(0.5, 0.5, "Evaluate the run to explore its threshold", ha="center", va="center",
-                    color="0.35", fontsize=tick)
-            self.draw_idle()
-            return
         ts, cov, acc = self.curve
         ax.plot(ts, cov, color="C0", label="answered")
         ax.plot(ts, [a if a is not None else float("nan") for a in acc], color="C2", label="right among answered")
