@@ -35,7 +35,7 @@ from vehicleapp.jobs import Job, JobRunner
 from vehicleapp.models.runs_model import COLUMNS, SORT_ROLE
 from vehicleapp.runs_state import RunsState
 from vehicleapp.widgets.charts import CompareCurves, ConfusionChart, ReliabilityChart, ThresholdChart
-from vehicleapp.widgets.text import ElidedLabel
+from vehicleapp.widgets.text import ElidedLabel, Hint
 
 log = logging.getLogger(__name__)
 
@@ -156,18 +156,19 @@ class RunsPage(QWidget):
         """The threshold explorer: choose the confidence below which the run answers "unknown"."""
         self.threshold_chart = ThresholdChart()
         self.threshold_chart.picked.connect(self._on_threshold_picked)
-        self.threshold_info = ElidedLabel("")
+        self.threshold_info = Hint("")  # wraps: the whole sentence matters in a narrow panel
         self.save_threshold = self._button("Save threshold", "Write the chosen threshold into the run's checkpoint",
                                            self.apply_threshold)
         self.undo_threshold = self._button("Undo", "Bring back the threshold the last change replaced",
                                            lambda: self.apply_threshold(undo=True))
         row = QHBoxLayout()
-        row.addWidget(self.threshold_info, 1)
         row.addWidget(self.save_threshold)
         row.addWidget(self.undo_threshold)
+        row.addStretch(1)
         panel = QWidget()
         v = QVBoxLayout(panel)
         v.addWidget(self.threshold_chart, 1)
+        v.addWidget(self.threshold_info)
         v.addLayout(row)
         self._curve: tuple[list[float], list[float], list[float | None]] | None = None
         return panel
