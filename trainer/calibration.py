@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from trainer import tta as TTA
 from trainer.batches import ImageBatcher
 from trainer.data import SplitData
 from trainer.features import Cancelled
@@ -217,5 +218,9 @@ def calibrate(model: TransferModel, splits: dict[str, SplitData], batcher: Image
               should_stop: Callable[[], bool], coverage: float, seed: int) -> tuple[Trust, torch.Tensor | None]:
     """Fit a checkpoint's trust settings: its model's outputs on val and on training photos."""
     val = collect(model, splits["val"], batcher, device, should_stop)
-    train = collect(model, splits["train"], batcher, device, should_stop, bank_rows(len(splits["train"]), seed))
+    mode, model.tta = model.tta, TTA.OFF  # the bank holds each training photo once, as it is
+    try:
+        train = collect(model, splits["train"], batcher, device, should_stop, bank_rows(len(splits["train"]), seed))
+    finally:
+        model.tta = mode
     return fit_trust(val, train, coverage)

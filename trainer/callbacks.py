@@ -49,7 +49,7 @@ class PreciseBN(Callback):
     @torch.no_grad()
     def on_train_epoch_end(self, loop: FitLoop) -> None:
         model, split = loop.model, loop.splits["train"]
-        bns = [m for name, bb in model.backbones.items() if name not in model.frozen
+        bns = [m for name, bb in model.backbones.items() if name not in model.frozen | model.tuned
                for m in bb.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         if not bns or split.paths is None:
             return
@@ -94,6 +94,9 @@ class EarlyStopping(Callback):
             loop.stop_training = True
             self.events.warning(f"early stop: val loss did not improve for {self.patience} epochs")
 
+    def on_unfreeze(self, loop: FitLoop) -> None:
+        self.stale = 0  # fine-tuning gets its own patience
+
     def state_dict(self) -> dict[str, Any]:
         return {"best_val_loss": self.best_loss, "stale": self.stale}
 
@@ -135,7 +138,9 @@ class Checkpointer(Callback):
         self.best_acc = float(state.get("best_val_acc", -1.0))
 
     def _backbone(self, loop: FitLoop) -> dict[str, str] | None:
-        if self.backbone_ref is None and loop.model.frozen:
+        if not loop.model.frozen:  # nothing frozen (any more, after fine-tuning): checkpoints hold it all
+            return None
+        if self.backbone_ref is None:
             if (self.run_dir / runs.BACKBONE).is_file():  # written before a resume
                 self.backbone_ref = ckpt_io.backbone_ref(self.run_dir)
             else:

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from trainer import runs
+from trainer import tta as TTA
 from trainer.atomic import torch_save
 from trainer.models import TransferModel, create_model
 from trainer.preprocess import Preprocess
@@ -119,10 +120,23 @@ def load_model(path: str | Path) -> tuple[TransferModel, dict[str, Any]]:
         model = create_model(ckpt["model"], len(ckpt["classes"]), frozen=set(ckpt["frozen"]),
                              load_backbones=False)
         model.load_state_dict(ckpt["state_dict"])
+        model.tta = TTA.check(ckpt.get("tta", TTA.OFF))
     except (KeyError, RuntimeError, ValueError) as exc:
         raise CheckpointError(f"checkpoint does not fit its model: {str(exc)[:200]}") from None
     model.eval()
     return model, ckpt
+
+
+def peek(path: Path, key: str) -> Any:
+    """One entry of a checkpoint file (None when absent), without merging its backbone."""
+    return _safe_load(path).get(key)
+
+
+def update(path: Path, **fields: Any) -> None:
+    """Set entries of a checkpoint file, atomically."""
+    payload = _safe_load(path)
+    payload.update(fields)
+    torch_save(payload, path)
 
 
 def preprocess_of(ckpt: dict[str, Any]) -> Preprocess:

@@ -19,6 +19,7 @@ from trainer.protocol import UsageError
 from trainer.registry import list_models
 
 BALANCE_CHOICES = ("none", "sampler", "loss")
+TTA_CHOICES = ("auto", "off", "flip", "flip+zoom")  # trainer.tta.MODES, and auto
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 DEFAULT_RUNS_DIR = "checkpoints"
 #: The reference experiment's grid: every model x Adam lr {0.01, 0.001} x batch {4, 8}.
@@ -55,6 +56,17 @@ class TrainConfig:
     batch_size: int = option(8, "How many photos are looked at per step. Small batches (4-8) suit "
                              "small datasets.", label="Batch size")
     epochs: int = option(15, "How many times to go through all training photos.", label="Epochs")
+    fine_tune: int = option(
+        0, "After the head's epochs, unfreeze the backbone and train this many more epochs on the photos "
+        "themselves (light augmentation, gentle learning rates): usually more accurate, much slower on a CPU "
+        "(0 = keep the backbone frozen).", label="Fine-tune epochs", metavar="N")
+    unfreeze_blocks: int = option(
+        0, "How many of the backbone's last blocks fine-tuning trains (0 = all; fewer is faster).",
+        label="Blocks to fine-tune", metavar="N")
+    tta: str = option(
+        "auto", "Test-time augmentation: also look at each photo flipped (and zoomed) and average. auto "
+        "turns it on only when it answers more validation photos correctly (it makes classifying 2-4x "
+        "slower).", label="Test-time augmentation", choices=TTA_CHOICES)
     seed: int = option(0, "Seed for the random parts (validation split, shuffling, initial weights).",
                        label="Seed")
     device: str = option("auto", "Where to compute: auto uses a GPU when there is one.", label="Device",
@@ -90,6 +102,9 @@ class TrainConfig:
             (self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}"),
             (self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}"),
             (self.early_stop >= 0, f"--early-stop must be >= 0, got {self.early_stop}"),
+            (self.fine_tune >= 0, f"--fine-tune must be >= 0, got {self.fine_tune}"),
+            (self.unfreeze_blocks >= 0, f"--unfreeze-blocks must be >= 0, got {self.unfreeze_blocks}"),
+            (self.tta in TTA_CHOICES, f"--tta must be one of {TTA_CHOICES}"),
             (self.balance in BALANCE_CHOICES, f"--balance must be one of {BALANCE_CHOICES}"),
             (self.device in DEVICE_CHOICES, f"--device must be one of {DEVICE_CHOICES}"),
             (self.image_size is None or self.image_size >= 32,

@@ -21,6 +21,7 @@ from torch import nn
 
 import trainer
 from trainer import datasets, runs
+from trainer import tta as TTA
 from trainer import weights as W
 from trainer.atomic import write_json
 from trainer.batches import ImageBatcher
@@ -28,9 +29,10 @@ from trainer.callbacks import Calibrator, Checkpointer, standard_callbacks
 from trainer.config import TrainConfig, default_cache_dir
 from trainer.data import SplitData, class_weights
 from trainer.events import Events, FileSink
-from trainer.features import Cancelled, backbone_key
+from trainer.features import Cancelled, backbone_key, extract
+from trainer.finetune import FineTune, TTAChooser
 from trainer.logs import log_sink, run_log
-from trainer.loop import Callback, FitLoop, LoopSettings
+from trainer.loop import HELD_OUT, Callback, FitLoop, LoopSettings
 from trainer.models import create_model, frozen_backbones, preprocess_for, resolve_weights
 from trainer.protocol import Event, Status, UsageError
 from trainer.training_data import TrainingData
@@ -105,7 +107,15 @@ class Fit:
             self.optimizer, mode="min", factor=0.2, patience=cfg.plateau_patience)
         standard = standard_callbacks(self.run_dir, events, cfg.early_stop, self._meta, self.resumed,
                                       cfg.coverage, cfg.seed)
-        self.callbacks = [*standard[:-1], *callbacks, standard[-1]]
+        self.tune_batchers: list[ImageBatcher] = []
+        stages: list[Callback] = [TTAChooser(cfg.tta, self._tta_splits, events, self.run_dir)]
+        if cfg.fine_tune:
+            stages.insert(0, FineTune(cfg.epochs, cfg.fine_tune, cfg.unfreeze_blocks, cfg.lr, self._augment_batcher,
+                                      events, self.run_dir, self.resumed))
+        calibrate_at = next(i for i, cb in enumerate(standard) if isinstance(cb, Calibrator))
+        # fine-tuning switches before the checkpointer saves (and restores); TTA is chosen before calibration
+        self.callbacks = [*standard[:calibrate_at], *callbacks, *stages, *standard[calibrate_at:]]
+        self.keys: dict[str, str] = {}
 
     # -- set-up ---------------------------------------------------------------------------
     def _config(self) -> dict[str, Any]:
@@ -158,8 +168,8 @@ class Fit:
             runs.update_config(self.run_dir, status=Status.FAILED, error=str(exc)[:500])
             raise
         finally:
-            self.batcher.close()
-            self.eval_batcher.close()
+            for batcher in (self.batcher, self.eval_batcher, *self.tune_batchers):
+                batcher.close()
         best = next(cb for cb in self.callbacks if isinstance(cb, Checkpointer)).best_acc
         trust = next(cb for cb in self.callbacks if isinstance(cb, Calibrator)).trust
         self.events.emit(Event.DONE, message=f"finished: best val acc {best:.1%}{_trust_text(trust)}",
@@ -174,7 +184,7 @@ class Fit:
         weights = class_weights(train_labels, len(self.ds.classes))
         loss_fn = nn.CrossEntropyLoss(weight=weights.to(self.device) if self.cfg.balance == "loss" else None)
         sample_weights = weights[train_labels] if self.cfg.balance == "sampler" else None
-        settings = LoopSettings(self.cfg.epochs, self.cfg.batch_size, self.cfg.seed)
+        settings = LoopSettings(self.cfg.epochs + self.cfg.fine_tune, self.cfg.batch_size, self.cfg.seed)
         return FitLoop(self.model, self.optimizer, self.scheduler, splits, loss_fn, settings, self.device,
                        (self.batcher, self.eval_batcher), self.callbacks, self.should_stop, sample_weights,
                        self.history)
@@ -194,7 +204,43 @@ class Fit:
         data = TrainingData(self.ds, self.run_dir, self.events, self.should_stop, self.cfg.workers)
         if not self.cached:
             return data.images()
-        keys = {n: backbone_key(n, W.cache_identity(spec, self.cfg.seed), self.pre.to_dict())
-                for n, spec in self.wmap.items()}
-        cache_dir = Path(self.cfg.cache_dir) if self.cfg.cache_dir else default_cache_dir()
-        return data.features(dict(self.model.backbones.items()), keys, self.eval_batcher, self.device, cache_dir)
+        self.keys = {n: W.cache_identity(spec, self.cfg.seed) for n, spec in self.wmap.items()}
+        return data.features(dict(self.model.backbones.items()), self._cache_keys(), self.eval_batcher, self.device,
+                             self._cache_dir())
+
+    def _cache_keys(self, view: str = "") -> dict[str, str]:
+        return {n: backbone_key(n, identity, self.pre.to_dict(), view) for n, identity in self.keys.items()}
+
+    def _cache_dir(self) -> Path:
+        return Path(self.cfg.cache_dir) if self.cfg.cache_dir else default_cache_dir()
+
+    def _augment_batcher(self) -> ImageBatcher:
+        self.tune_batchers.append(ImageBatcher(self.pre.transform(True), self.cfg.workers))
+        return self.tune_batchers[-1]
+
+    def _tta_splits(self, loop: FitLoop, mode: str) -> dict[str, SplitData]:
+        """The loop's splits for trying TTA ``mode``: photos as they are (the model averages the
+        views itself), or cached held-out features averaged with their cached views."""
+        splits = loop.splits
+        if mode == TTA.OFF or splits["val"].feats is None:
+            return splits
+        out = dict(splits)
+        for name in HELD_OUT:
+            if name in splits:
+                out[name] = self._averaged_split(splits[name], TTA.extra_views(mode))
+        return out
+
+    def _averaged_split(self, split: SplitData, views: tuple[str, ...]) -> SplitData:
+        assert split.feats is not None and split.paths is not None
+        total = {n: f.clone() for n, f in split.feats.items()}
+        for view in views:
+            feats, ok, _ = extract(dict(self.model.backbones.items()), self._cache_keys(view), split.paths,
+                                   self.eval_batcher, self.device, self._cache_dir(), self.events, self.should_stop,
+                                   view)
+            rows = torch.tensor(ok, dtype=torch.long)
+            for n, f in feats.items():  # a photo gone since keeps its own features for this view
+                view_feats = split.feats[n].clone()
+                view_feats[rows] = f
+                total[n] += view_feats
+        return SplitData(split.name, split.labels, feats={n: f / (1 + len(views)) for n, f in total.items()},
+                         paths=split.paths)

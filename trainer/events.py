@@ -92,6 +92,8 @@ def format_event(e: dict[str, Any]) -> str | None:
         )
     if kind == "progress" and e.get("phase") == "features" and e["done"] == e["total"]:
         return f"features: {e['total']} images done"
+    if kind == "stage":
+        return str(e.get("message", ""))
     if kind in ("warning", "error", "cancelled"):
         return f"{kind}: {e.get('message', '')}"
     if kind == "start" and "run_dir" in e:

@@ -45,7 +45,7 @@ def heatmaps(scored: ScoredModel, x: torch.Tensor, target: int) -> dict[str, tor
         raise MissingDependency("explain needs captum (pip install captum)") from None
 
     def logits(t: torch.Tensor) -> torch.Tensor:
-        return scored.model.head(scored.features(t))
+        return scored.model.head(scored.plain_features(t))  # one pass: Grad-CAM hooks the layer once
 
     maps = {}
     for name, backbone in scored.model.backbones.items():

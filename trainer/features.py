@@ -19,6 +19,7 @@ from torch import nn
 from trainer.atomic import torch_save
 from trainer.batches import ImageBatcher, chunks
 from trainer.events import Events
+from trainer.tta import VIEW_FNS
 
 FEATURE_BATCH = 32
 log = logging.getLogger(__name__)
@@ -28,9 +29,10 @@ class Cancelled(Exception):
     """The user asked the job to stop."""
 
 
-def backbone_key(name: str, weights_id: str, preprocess: dict) -> str:
-    blob = json.dumps({"backbone": name, "weights": weights_id, "pre": preprocess, "v": 1},
-                      sort_keys=True)
+def backbone_key(name: str, weights_id: str, preprocess: dict, view: str = "") -> str:
+    """The cache file of a backbone; ``view`` names a test-time augmentation view (:mod:`trainer.tta`)."""
+    spec = {"backbone": name, "weights": weights_id, "pre": preprocess, "v": 1, **({"view": view} if view else {})}
+    blob = json.dumps(spec, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
@@ -79,11 +81,13 @@ def extract(
     cache_dir: Path | None,
     events: Events,
     should_stop: Callable[[], bool],
+    view: str = "",
 ) -> tuple[dict[str, torch.Tensor], list[int], dict[str, str]]:
     """Features of ``paths`` for each backbone.
 
     Returns ``(features, ok_indices, failed)``: ``features[name]`` has one row per index in
     ``ok_indices`` (positions in ``paths`` that decoded); ``failed`` maps path to reason.
+    ``view`` computes the features of a test-time augmentation view of each photo instead.
     """
     stores = {n: FeatureStore(cache_dir / f"{keys[n]}.pt" if cache_dir else None) for n in keys}
     for store in stores.values():
@@ -94,7 +98,7 @@ def extract(
             if not all(k in s.rows or k in s.failed for s in stores.values())]
     events.emit("features", cached=len(paths) - len(todo), total=len(paths))
     try:
-        _compute(backbones, stores, paths, fkeys, todo, batcher, device, events, should_stop)
+        _compute(backbones, stores, paths, fkeys, todo, batcher, device, events, should_stop, view)
     finally:
         for s in stores.values():
             s.save()
@@ -111,7 +115,7 @@ def extract(
 @torch.no_grad()
 def _compute(backbones: dict[str, nn.Module], stores: dict[str, FeatureStore], paths: list[Path],
              fkeys: list[str], todo: list[int], batcher: ImageBatcher, device: torch.device, events: Events,
-             should_stop: Callable[[], bool]) -> None:
+             should_stop: Callable[[], bool], view: str = "") -> None:
     for bb in backbones.values():
         bb.eval()
     done = 0
@@ -127,6 +131,8 @@ def _compute(backbones: dict[str, nn.Module], stores: dict[str, FeatureStore], p
                     s.dirty = True
         if x is not None:
             x = x.to(device)
+            if view:
+                x = VIEW_FNS[view](x)
             for name, bb in backbones.items():
                 out = bb(x).float().cpu()
                 for row, i in zip(out, good):

@@ -22,6 +22,8 @@ from trainer.features import Cancelled
 from trainer.models import TransferModel
 
 HELD_OUT = ("val", "test")
+Plateau = torch.optim.lr_scheduler.ReduceLROnPlateau
+Scheduler = Plateau | torch.optim.lr_scheduler.LRScheduler
 
 
 class Callback:
@@ -38,6 +40,9 @@ class Callback:
 
     def on_epoch_end(self, loop: FitLoop, row: dict[str, Any]) -> None:
         """After evaluation: ``row`` holds the epoch's metrics and is in ``loop.history``."""
+
+    def on_unfreeze(self, loop: FitLoop) -> None:
+        """Fine-tuning begins: the backbones train from now on (:mod:`trainer.finetune`)."""
 
     def on_fit_end(self, loop: FitLoop) -> None:
         """After the last epoch (or an early stop)."""
@@ -64,13 +69,14 @@ class FitLoop:
     """Runs epochs of optimizer steps over ``splits["train"]`` and evaluates val/test."""
 
     def __init__(self, model: TransferModel, optimizer: torch.optim.Optimizer,
-                 scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau, splits: dict[str, SplitData],
+                 scheduler: Scheduler, splits: dict[str, SplitData],
                  loss_fn: nn.Module, settings: LoopSettings, device: torch.device,
                  batchers: tuple[ImageBatcher, ImageBatcher], callbacks: Sequence[Callback],
                  should_stop: Callable[[], bool], sample_weights: torch.Tensor | None = None,
                  history: list[dict[str, Any]] | None = None) -> None:
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.splits, self.loss_fn, self.settings, self.device = splits, loss_fn, settings, device
+        self.eval_loss_fn = loss_fn  # training may smooth its labels; held-out losses stay plain
         self.batcher, self.eval_batcher = batchers
         self.callbacks = list(callbacks)
         self.should_stop = should_stop
@@ -78,35 +84,36 @@ class FitLoop:
         self.history: list[dict[str, Any]] = list(history or [])
         self.stop_training = False  # set by a callback (early stopping) to end after this epoch
 
-    def _call(self, hook: str, *args: Any) -> None:
+    def call(self, hook: str, *args: Any) -> None:
         for cb in self.callbacks:
             getattr(cb, hook)(self, *args)
 
     def fit(self) -> None:
         try:
-            self._call("on_fit_start")
+            self.call("on_fit_start")
             for epoch in range(len(self.history), self.settings.epochs):
                 row = self.run_epoch(epoch)
                 self.history.append(row)
-                self._call("on_epoch_end", row)
+                self.call("on_epoch_end", row)
                 if self.stop_training:
                     break
-            self._call("on_fit_end")
+            self.call("on_fit_end")
         except Cancelled as exc:
-            self._call("on_cancel", exc)
+            self.call("on_cancel", exc)
             raise
 
     def run_epoch(self, epoch: int) -> dict[str, Any]:
         t0 = time.perf_counter()
-        lr = self.optimizer.param_groups[0]["lr"]
+        lr = self.optimizer.param_groups[-1]["lr"]  # the head's (fine-tuning: the fastest)
         train_loss, train_acc = self.train_epoch(epoch)
         train_seconds = time.perf_counter() - t0
-        self._call("on_train_epoch_end")
+        self.call("on_train_epoch_end")
         row: dict[str, Any] = {"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc}
         for name in HELD_OUT:
             if name in self.splits:
                 row[f"{name}_loss"], row[f"{name}_acc"] = self.evaluate(self.splits[name])
-        self.scheduler.step(row["val_loss"])
+        if isinstance(self.scheduler, Plateau):
+            self.scheduler.step(row["val_loss"])
         row.update(lr=lr, seconds=round(time.perf_counter() - t0, 3),
                    images_per_s=round(len(self.splits["train"]) / max(train_seconds, 1e-9), 1))
         return row
@@ -128,10 +135,12 @@ class FitLoop:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
+            if not isinstance(self.scheduler, Plateau):  # one-cycle and the like step every batch
+                self.scheduler.step()
             total_loss += loss.item() * labels.numel()
             correct += int((logits.argmax(1) == labels).sum())
             seen += labels.numel()
-            self._call("on_train_batch_end", b + 1, len(order), loss.item())
+            self.call("on_train_batch_end", b + 1, len(order), loss.item())
         return total_loss / max(seen, 1), correct / max(seen, 1)
 
     @torch.no_grad()
@@ -146,7 +155,7 @@ class FitLoop:
             logits, labels = split.forward(self.model, idx, self.eval_batcher, self.device)
             if logits is None:
                 continue
-            total_loss += self.loss_fn(logits, labels).item() * labels.numel()
+            total_loss += self.eval_loss_fn(logits, labels).item() * labels.numel()
             correct += int((logits.argmax(1) == labels).sum())
             seen += labels.numel()
         return total_loss / max(seen, 1), correct / max(seen, 1)

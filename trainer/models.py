@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torchvision import models as tvm
 
+from trainer import tta as TTA
 from trainer import weights as W
 from trainer.heads import Head
 from trainer.preprocess import Preprocess
@@ -40,24 +41,36 @@ def build_backbone(name: str, spec: str) -> nn.Module:
 
 
 class TransferModel(nn.Module):
-    """Backbones (frozen ones stay in eval mode) + a head on their pooled features."""
+    """Backbones (frozen ones stay in eval mode) + a head on their pooled features.
+
+    ``tuned`` backbones are being fine-tuned (:mod:`trainer.finetune`): they get gradients but,
+    like frozen ones, stay in eval mode. ``tta`` (a :mod:`trainer.tta` mode) averages the
+    features over views in eval mode.
+    """
 
     def __init__(self, backbones: dict[str, nn.Module], head: Head, frozen: set[str]) -> None:
         super().__init__()
         self.backbones = nn.ModuleDict(backbones)
         self.head = head
         self.frozen = set(frozen)
+        self.tuned: set[str] = set()
+        self.tta = TTA.OFF
         for name in self.frozen:
             self.backbones[name].requires_grad_(False)
         self.train()
 
     def train(self, mode: bool = True) -> TransferModel:
         super().train(mode)
-        for name in self.frozen:
+        for name in self.frozen | self.tuned:
             self.backbones[name].eval()  # BatchNorm statistics must not drift
         return self
 
     def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.tta != TTA.OFF and not self.training:
+            return TTA.averaged(self._features, x, self.tta)
+        return self._features(x)
+
+    def _features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         out = {}
         for name, bb in self.backbones.items():
             if name in self.frozen:

@@ -53,6 +53,7 @@ class Event(str, Enum):
     EPOCH = "epoch"  # epochs, metrics
     CHECKPOINT = "checkpoint"  # path, epoch
     WARNING = "warning"  # message
+    STAGE = "stage"  # stage, message: a run moves on (fine-tuning, test-time augmentation ...)
     COPIED = "copied"  # count, dest
     DONE = "done"  # message and the command's result (run_dir, out, report ...)
     CANCELLED = "cancelled"  # message

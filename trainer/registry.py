@@ -39,14 +39,17 @@ class BackboneInfo:
     imagenet_mb: float  # its download size
     gflops: float  # one 224 px forward pass
     cam_layer: str  # the last convolutional block: where Grad-CAM looks (``explain``)
+    blocks: tuple[str, ...]  # submodules input to output: fine-tuning unfreezes the last ones
 
 
 BACKBONES: dict[str, BackboneInfo] = {
     b.name: b for b in (
         BackboneInfo("resnet50", "ResNet-50", 2048, "resnet50", "ResNet50_Weights", "fc",
-                     "resnet50-11ad3fa6.pth", 97.8, 4.089, "layer4"),
+                     "resnet50-11ad3fa6.pth", 97.8, 4.089, "layer4",
+                     ("conv1", "bn1", "layer1", "layer2", "layer3", "layer4")),
         BackboneInfo("mobilenet_v2", "MobileNetV2", 1280, "mobilenet_v2", "MobileNet_V2_Weights", "classifier",
-                     "mobilenet_v2-7ebf99e0.pth", 13.6, 0.301, "features.18"),
+                     "mobilenet_v2-7ebf99e0.pth", 13.6, 0.301, "features.18",
+                     tuple(f"features.{i}" for i in range(19))),
     )
 }
 

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from trainer import checkpoint as ckpt_io
+from trainer import tta as TTA
 from trainer.models import TransferModel
 from trainer.preprocess import Preprocess
 from trainer.trust import Trust
@@ -61,6 +62,9 @@ class ScoredModel(nn.Module):
         self.register_buffer("bank", bank.float() if self.knn and bank is not None else torch.empty(0))
 
     def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return TTA.averaged(self.plain_features, x, self.model.tta)
+
+    def plain_features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return {name: bb(x) for name, bb in self.model.backbones.items()}
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -39,7 +39,8 @@ class TrainingData:
         out = {}
         for name, index in self._kept(failed).items():
             rows = torch.tensor([row_of[i] for i in index], dtype=torch.long)
-            out[name] = SplitData(name, self._labels(index), feats={n: f[rows] for n, f in feats.items()})
+            out[name] = SplitData(name, self._labels(index), feats={n: f[rows] for n, f in feats.items()},
+                                  paths=[paths[i] for i in index])
         return out
 
     def images(self) -> dict[str, SplitData]:
