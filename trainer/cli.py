@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from trainer.config import DEFAULT_RUNS_DIR, DEVICE_CHOICES, TrainConfig
+from trainer.config import DEFAULT_RUNS_DIR, DEVICE_CHOICES, TTA_OVERRIDES, TrainConfig
 from trainer.layout import SPLIT_NAMES
 from trainer.options import add_config_arguments, add_grid_arguments, config_from_args, grid_from_args
 from trainer.protocol import Event, Exit, MissingDependency, UsageError, VerificationFailed, report_line
@@ -156,7 +156,7 @@ def cmd_evaluate(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     from trainer.evaluate import evaluate_run
     from trainer.metrics import format_report
 
-    rep = evaluate_run(args.run, args.data, _events(args), stop, args.split, pick_device(args.device))
+    rep = evaluate_run(args.run, args.data, _events(args), stop, args.split, pick_device(args.device), args.tta)
     if args.json:
         print(json.dumps(rep, indent=2))
     elif not args.events:
@@ -180,7 +180,7 @@ def cmd_classify(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     events = _events(args)
     summary = classify_folder(args.checkpoint, args.folder, args.out, events, stop,
                               args.recursive, pick_device(args.device), args.workers, args.threshold,
-                              args.unlabeled)
+                              args.unlabeled, args.tta)
     if args.copy_to:
         _, rows = read_predictions(args.out)
         n = copy_by_label(rows, Path(args.folder).resolve(), Path(args.copy_to))
@@ -256,7 +256,7 @@ def cmd_export(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     from trainer.onnx_export import export_onnx
 
     events = _events(args)
-    parity = export_onnx(args.run, args.out, events)
+    parity = export_onnx(args.run, args.out, events, args.tta)
     events.emit(Event.DONE, message=f"exported {args.out}; {parity.text()}", out=str(args.out),
                 parity=dataclasses.asdict(parity))
     _result(args, args.out)
@@ -343,6 +343,7 @@ def build_parser() -> Parser:
                        "checked against PyTorch on the spot")
     p.add_argument("run", help="run folder or checkpoint file")
     p.add_argument("out", help="OUT.pt or OUT.onnx")
+    _tta_flag(p)
     _events_flag(p)
     p.set_defaults(func=cmd_export)
     _demo_parser(sub.add_parser("demo", help="make the demo data and train on it (quick start)"))
@@ -358,12 +359,19 @@ def _demo_data_parser(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_demo_data)
 
 
+def _tta_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tta", default="auto", choices=TTA_OVERRIDES,
+                   help="test-time augmentation: auto = what the run chose on its validation photos; on = that "
+                   "(or flip); off; or a mode")
+
+
 def _evaluate_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="run folder or checkpoint file")
     p.add_argument("data")
     p.add_argument("--split", default="auto", choices=["auto", *SPLIT_NAMES, "all"],
                    help="auto: test if there is one, else the run's own val images")
     p.add_argument("--json", action="store_true")
+    _tta_flag(p)
     _device_flag(p)
     _events_flag(p)
     p.set_defaults(func=cmd_evaluate)
@@ -380,6 +388,7 @@ def _classify_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", type=_threshold_arg, metavar="CONF",
                    help="answer 'unknown' below this confidence (default: the run's own, chosen on its "
                    "validation photos; 0: never)")
+    _tta_flag(p)
     _device_flag(p)
     p.add_argument("--workers", type=int, default=2)
     _events_flag(p)

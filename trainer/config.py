@@ -19,7 +19,9 @@ from trainer.protocol import UsageError
 from trainer.registry import list_models
 
 BALANCE_CHOICES = ("none", "sampler", "loss")
-TTA_CHOICES = ("auto", "off", "flip", "flip+zoom")  # trainer.tta.MODES, and auto
+TTA_MODES = ("off", "flip", "flip+zoom")  # test-time augmentation (trainer.tta)
+TTA_CHOICES = ("auto", *TTA_MODES)  # train: auto decides on validation
+TTA_OVERRIDES = ("auto", "on", *TTA_MODES)  # evaluate/classify/export: auto and on keep the run's choice
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 DEFAULT_RUNS_DIR = "checkpoints"
 #: The reference experiment's grid: every model x Adam lr {0.01, 0.001} x batch {4, 8}.

@@ -74,13 +74,13 @@ def recorded_members(ds: datasets.Dataset, recorded: dict[str, str], split: str,
 
 def evaluate_run(run: str | Path, data: str | Path, events: Events,
                  should_stop: Callable[[], bool], split: str = "auto",
-                 device: torch.device | None = None) -> dict[str, Any]:
+                 device: torch.device | None = None, tta: str | None = None) -> dict[str, Any]:
     """Accuracy, per-class P/R/F1, confusion matrix, calibration error before and after the
     temperature, and the share answered ``unknown``, saved as ``evaluation.json``; each image's
     result saved as ``predictions.csv`` (both in the run folder, when there is one)."""
     ckpt_path = ckpt_io.resolve(run)
     run_dir = ckpt_path.parent if (ckpt_path.parent / runs.CONFIG).is_file() else None
-    scored, ckpt = load_scored(ckpt_path)
+    scored, ckpt = load_scored(ckpt_path, tta)
     scorer = TorchScorer(scored, ckpt, device or torch.device("cpu"))
     classes = scorer.classes
     picked, data_classes, used = pick_samples(run_dir, Path(data), split, events)
@@ -96,7 +96,7 @@ def evaluate_run(run: str | Path, data: str | Path, events: Events,
     y_true = [index[r.true_label] for r in results]
     y_pred = [index[r.predicted_label] for r in results]
     rep = {**report(y_true, y_pred, classes), **trust_report(results, scorer.trust),
-           "split": used, "data": str(root), "checkpoint": str(ckpt_path)}
+           "split": used, "data": str(root), "checkpoint": str(ckpt_path), "tta": scored.model.tta}
     if run_dir:
         write_json(run_dir / runs.EVALUATION, rep)
         write_evaluation(run_dir / runs.PREDICTIONS, classes, results)

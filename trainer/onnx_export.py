@@ -77,18 +77,19 @@ class Parity:
                 f"(allowed {PARITY_MAX_PROB_DIFF:g})")
 
 
-def export_onnx(run: str | Path, out: str | Path, events: Events | None = None) -> Parity:
-    """Export the run's checkpoint to ``out`` and verify it; returns the parity figures."""
+def export_onnx(run: str | Path, out: str | Path, events: Events | None = None, tta: str | None = None) -> Parity:
+    """Export the run's checkpoint to ``out`` and verify it; returns the parity figures. The
+    graph includes the run's test-time augmentation (or ``tta``'s, :func:`trainer.tta.resolve`)."""
     events = events or Events()
     path = ckpt_io.resolve(run)
-    scored, ckpt = load_scored(path)
+    scored, ckpt = load_scored(path, tta)
     pre = ckpt_io.preprocess_of(ckpt)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")  # beside out, so the final rename is atomic
     try:
         _trace(scored, pre.crop, tmp)
-        _write_metadata(tmp, metadata(ckpt, scored.trust, pre))
+        _write_metadata(tmp, {**metadata(ckpt, scored.trust, pre), "tta": scored.model.tta})
         x, samples = sample_batch(path, pre)
         parity = compare(scored, OnnxScorer(tmp), x, samples, events)
         if not parity.ok:

@@ -36,15 +36,19 @@ def is_onnx(path: str | Path) -> bool:
     return Path(path).suffix.lower() == ".onnx"
 
 
-def load_scorer(model: str | Path, device: torch.device | None = None) -> Scorer:
-    """A run folder, checkpoint or exported ``.onnx`` file, ready to classify."""
+def load_scorer(model: str | Path, device: torch.device | None = None, tta: str | None = None) -> Scorer:
+    """A run folder, checkpoint or exported ``.onnx`` file, ready to classify (``tta``: see
+    :func:`trainer.tta.resolve`; an exported model has its own built in)."""
     if is_onnx(model):
         from trainer.onnx_export import OnnxScorer
 
+        if tta not in (None, "auto"):
+            raise UsageError("--tta: an exported .onnx model has its test-time augmentation built in "
+                             "(export the run again with --tta to change it)")
         return OnnxScorer(model)
     from trainer.scoring import load_torch_scorer
 
-    return load_torch_scorer(model, device)
+    return load_torch_scorer(model, device, tta)
 
 
 def list_inputs(folder: Path, recursive: bool, unlabeled: bool = False) -> list[tuple[str, Path]]:
@@ -81,7 +85,7 @@ def predict(scorer: Scorer, batcher: ImageBatcher, items: list[tuple[str, Path]]
 def classify_folder(model: str | Path, folder: str | Path, out_csv: str | Path,
                     events: Events, should_stop: Callable[[], bool], recursive: bool = False,
                     device: torch.device | None = None, workers: int = 2,
-                    threshold: float | None = None, unlabeled: bool = False) -> dict:
+                    threshold: float | None = None, unlabeled: bool = False, tta: str | None = None) -> dict:
     """Classify every image in ``folder`` into ``out_csv``; returns a summary dict.
 
     ``model`` is a run folder, a checkpoint or an exported ``.onnx`` file; ``threshold``
@@ -90,7 +94,7 @@ def classify_folder(model: str | Path, folder: str | Path, out_csv: str | Path,
     folder = Path(folder).expanduser().resolve()
     if not folder.is_dir():
         raise UsageError(f"folder not found: {folder}")
-    scorer = load_scorer(model, device)
+    scorer = load_scorer(model, device, tta)
     threshold = scorer.trust.threshold if threshold is None else check_threshold(threshold)
     classes = scorer.classes
     items = list_inputs(folder, recursive, unlabeled)
@@ -112,7 +116,7 @@ def classify_folder(model: str | Path, folder: str | Path, out_csv: str | Path,
     with ImageBatcher(scorer.preprocess.transform(), workers) as batcher:
         n = write_predictions(out_csv, classes, counted())
     summary = {"rows": n, "errors": errors, "counts": counts, "unknown": counts[UNKNOWN],
-               "threshold": threshold, "out": str(out_csv)}
+               "threshold": threshold, "out": str(out_csv), "tta": getattr(scorer, "tta", None)}
     events.emit("done", message=f"classified {n - errors} images ({counts[UNKNOWN]} unknown, {errors} "
                 f"unreadable) -> {out_csv}", **summary)
     return summary

@@ -88,6 +88,7 @@ class TorchScorer:
         self.model_name: str = ckpt["model"]
         self.preprocess: Preprocess = ckpt_io.preprocess_of(ckpt)
         self.trust = scored.trust
+        self.tta = scored.model.tta
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,12 +100,14 @@ def scored_model(model: TransferModel, ckpt: dict[str, Any]) -> ScoredModel:
     return ScoredModel(model, Trust.from_dict(ckpt.get("trust")), ckpt.get(BANK))
 
 
-def load_scored(path: str | Path) -> tuple[ScoredModel, dict[str, Any]]:
-    """A run folder or checkpoint as a :class:`ScoredModel` (eval mode, CPU) and its dict."""
+def load_scored(path: str | Path, tta: str | None = None) -> tuple[ScoredModel, dict[str, Any]]:
+    """A run folder or checkpoint as a :class:`ScoredModel` (eval mode, CPU) and its dict;
+    ``tta`` overrides the test-time augmentation the run chose (:func:`trainer.tta.resolve`)."""
     model, ckpt = ckpt_io.load_model(path)
+    model.tta = TTA.resolve(tta, model.tta)
     return scored_model(model, ckpt), ckpt
 
 
-def load_torch_scorer(path: str | Path, device: torch.device | None = None) -> TorchScorer:
-    scored, ckpt = load_scored(path)
+def load_torch_scorer(path: str | Path, device: torch.device | None = None, tta: str | None = None) -> TorchScorer:
+    scored, ckpt = load_scored(path, tta)
     return TorchScorer(scored, ckpt, device or torch.device("cpu"))

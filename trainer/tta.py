@@ -15,10 +15,9 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from trainer.config import TTA_MODES as MODES
+
 OFF = "off"
-MODES = (OFF, "flip", "flip+zoom")
-#: ``--tta`` on evaluate/classify/export: the run's own choice, on (the run's, else flip), or a mode.
-OVERRIDES = ("auto", "on", *MODES)
 ZOOM = 0.875  # the centre zoom keeps this share of each side
 
 

@@ -1,0 +1,92 @@
+"""Test-time augmentation: chosen on val, recorded, the same in the engine, the cache and the export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import quiet_events
+from trainer import checkpoint as ckpt_io
+from trainer import runs
+from trainer import tta as TTA
+from trainer.config import TrainConfig
+from trainer.csvfile import read_predictions
+from trainer.engine import train
+from trainer.evaluate import evaluate_run
+from trainer.models import create_model
+from trainer.predict import classify_folder, load_scorer
+
+
+@pytest.fixture(scope="module")
+def tta_run(demo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A resnet50 (random mobilenet_v2 features vanish at 48 px) with every view forced on."""
+    out = tmp_path_factory.mktemp("tta")
+    cfg = TrainConfig(data=str(demo_root), model="resnet50", weights="none", freeze=True, epochs=2, image_size=48,
+                      lr=0.01, workers=1,
+                      out=str(out), cache_dir=str(out / "cache"), tta="flip+zoom")
+    return train(cfg, quiet_events(), lambda: False)
+
+
+def test_views_average_the_pooled_features_in_eval_mode_only() -> None:
+    model = create_model("mobilenet_v2", 3, "none", frozen={"mobilenet_v2"}).eval()
+    x = torch.randn(2, 3, 48, 48)
+    plain = model.features(x)["mobilenet_v2"]
+    model.tta = "flip"
+    flipped = model._features(torch.flip(x, dims=[-1]))["mobilenet_v2"]
+    assert torch.allclose(model.features(x)["mobilenet_v2"], (plain + flipped) / 2, atol=1e-6)
+    model.train()
+    assert torch.allclose(model.features(x)["mobilenet_v2"], plain, atol=1e-6)  # training sees one view
+
+
+def test_resolve_keeps_the_runs_choice_unless_overridden() -> None:
+    assert TTA.resolve(None, "flip") == "flip"
+    assert TTA.resolve("auto", "off") == "off"
+    assert TTA.resolve("on", "off") == "flip"
+    assert TTA.resolve("on", "flip+zoom") == "flip+zoom"
+    assert TTA.resolve("off", "flip+zoom") == "off"
+    with pytest.raises(ValueError, match="unknown test-time"):
+        TTA.resolve("sideways", "off")
+
+
+def test_the_run_records_its_mode_and_calibrates_with_it(tta_run: Path) -> None:
+    for name in (runs.BEST, runs.LAST):
+        assert ckpt_io.peek(tta_run / name, "tta") == "flip+zoom"
+    model, _ = ckpt_io.load_model(tta_run)
+    assert model.tta == "flip+zoom"
+    tried = runs.load_run(tta_run).config["tta"]
+    assert tried["mode"] == "flip+zoom" and set(tried["tried"]) == {"flip+zoom"}
+
+
+def test_cached_view_features_agree_with_the_model_on_photos(tta_run: Path, demo_root: Path) -> None:
+    """The val accuracy the run measured from cached view features is what evaluate gets from the photos."""
+    tried = runs.load_run(tta_run).config["tta"]["tried"]["flip+zoom"]
+    rep = evaluate_run(tta_run, demo_root, quiet_events(), lambda: False, split="val")
+    assert rep["tta"] == "flip+zoom"
+    assert rep["accuracy"] == pytest.approx(tried["val_acc"])
+
+
+def test_classify_uses_the_runs_mode_unless_overridden(tta_run: Path, demo_root: Path, tmp_path: Path) -> None:
+    on = classify_folder(tta_run, demo_root / "car", tmp_path / "on.csv", quiet_events(), lambda: False, workers=1)
+    off = classify_folder(tta_run, demo_root / "car", tmp_path / "off.csv", quiet_events(), lambda: False,
+                          workers=1, tta="off")
+    assert (on["tta"], off["tta"]) == ("flip+zoom", "off")
+    assert on["rows"] == off["rows"] == len(list(read_predictions(tmp_path / "on.csv")[1])) == 12
+    x = torch.randn(4, 3, 48, 48)
+    assert not torch.allclose(load_scorer(tta_run)(x)[0], load_scorer(tta_run, tta="off")(x)[0], atol=1e-5)
+
+
+def test_the_export_includes_the_views_and_matches_pytorch(tta_run: Path, tmp_path: Path) -> None:
+    from trainer.onnx_export import OnnxScorer, export_onnx
+    from trainer.scoring import load_scored
+
+    parity = export_onnx(tta_run, tmp_path / "m.onnx", quiet_events())
+    assert parity.ok
+    x = torch.randn(3, 3, 48, 48)
+    onnx_probs, _ = OnnxScorer(tmp_path / "m.onnx")(x)
+    with torch.no_grad():
+        with_views, _, _ = load_scored(tta_run)[0](x)
+        without, _, _ = load_scored(tta_run, "off")[0](x)
+    assert torch.allclose(onnx_probs, with_views, atol=1e-4)
+    assert not torch.allclose(onnx_probs, without, atol=1e-4)
