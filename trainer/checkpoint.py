@@ -117,8 +117,13 @@ def load_model(path: str | Path) -> tuple[TransferModel, dict[str, Any]]:
     """Rebuild the model from a checkpoint (or run folder); returns ``(model.eval(), ckpt)``."""
     ckpt = read_checkpoint(path)
     try:
-        model = create_model(ckpt["model"], len(ckpt["classes"]), frozen=set(ckpt["frozen"]),
-                             load_backbones=False)
+        if ckpt.get("members"):  # an ensemble of runs
+            from trainer.run_ensemble import build
+
+            model = build(ckpt)
+        else:
+            model = create_model(ckpt["model"], len(ckpt["classes"]), frozen=set(ckpt["frozen"]),
+                                 load_backbones=False)
         model.load_state_dict(ckpt["state_dict"])
         model.tta = TTA.check(ckpt.get("tta", TTA.OFF))
     except (KeyError, RuntimeError, ValueError) as exc:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from trainer.config import DEFAULT_RUNS_DIR, DEVICE_CHOICES, TTA_OVERRIDES, TrainConfig
 from trainer.layout import SPLIT_NAMES
-from trainer.options import add_config_arguments, add_grid_arguments, config_from_args, grid_from_args
+from trainer.options import add_config_arguments, add_grid_arguments, config_from_args, grid_from_args, own_weights
 from trainer.protocol import Event, Exit, MissingDependency, UsageError, VerificationFailed, report_line
 from trainer.registry import list_models
 
@@ -111,7 +111,7 @@ def cmd_sweep(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     for i, cfg in enumerate(grid.configs(config_from_args(args))):
         events.context = {"sweep_index": i + 1, "sweep_total": len(grid)}
         try:
-            run_dir = train(_own_weights(cfg), events, stop)
+            run_dir = train(own_weights(cfg), events, stop)
         except WeightsError as exc:  # raised before the run folder exists
             skipped.append(cfg.model)
             events.warning(f"skipped {cfg.model} lr={cfg.lr:g} bs={cfg.batch_size}: {_first_line(exc)}",
@@ -126,14 +126,19 @@ def cmd_sweep(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     return Exit.OK
 
 
-def _own_weights(cfg: TrainConfig) -> TrainConfig:
-    """Per-backbone weights given for the whole grid: each model keeps those of its own backbones."""
-    from trainer.registry import get_spec
+def cmd_search(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
+    from trainer.options import weights_from_args
+    from trainer.search import format_leaderboard, run_search
 
-    if not isinstance(cfg.weights, dict):
-        return cfg
-    own = {b: s for b, s in cfg.weights.items() if b in get_spec(cfg.model).backbones}
-    return dataclasses.replace(cfg, weights=own or "imagenet")
+    events = _events(args)
+    board: list[dict[str, Any]] = []
+    events.sinks.append(lambda e: board.__setitem__(slice(None), e.get("leaderboard", board)))
+    run_dir = run_search(args.data, args.budget, args.out, weights_from_args(args.weights), events, stop,
+                         args.image_size, args.workers, args.device, args.resume)
+    if not args.events:
+        print(format_leaderboard(board), file=sys.stderr)
+    _result(args, run_dir)
+    return Exit.OK
 
 
 def cmd_check_weights(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
@@ -242,6 +247,14 @@ def cmd_explain(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     return Exit.OK
 
 
+def cmd_ensemble(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
+    from trainer.run_ensemble import make_ensemble
+
+    run_dir = make_ensemble(args.runs, args.out, _events(args), stop, args.weighting, args.workers)
+    _result(args, run_dir)
+    return Exit.OK
+
+
 def cmd_export(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     """``OUT.onnx``: an ONNX model verified against PyTorch; any other name: one standalone checkpoint."""
     from trainer.checkpoint import export_checkpoint
@@ -339,6 +352,28 @@ def build_parser() -> Parser:
                                     "per photo"))
     _threshold_parser(sub.add_parser("threshold", help="show, set or undo the confidence below which "
                                       "a run answers 'unknown'"))
+    p = sub.add_parser("search", help="find the best model the data allows within a time budget (frozen heads, "
+                       "fine-tuning, test-time augmentation, an ensemble)")
+    p.add_argument("data", help="the dataset folder")
+    p.add_argument("--budget", type=float, default=15.0, metavar="MINUTES", help="time budget (default 15)")
+    p.add_argument("--weights", action="append", metavar="SPEC", help="backbone weights, as for train")
+    p.add_argument("--out", default=DEFAULT_RUNS_DIR, help="folder that receives the runs (and the search folder)")
+    p.add_argument("--image-size", type=int, default=None, metavar="PX",
+                   help="default: the network's own, or smaller for small photos when validation agrees")
+    p.add_argument("--resume", metavar="SEARCH_DIR", help="continue a stopped search")
+    p.add_argument("--workers", type=int, default=2)
+    _device_flag(p)
+    _events_flag(p)
+    p.set_defaults(func=cmd_search)
+    p = sub.add_parser("ensemble", help="combine finished runs into one run that averages their calibrated "
+                       "probabilities")
+    p.add_argument("runs", nargs="+", help="two or more run folders trained on the same data")
+    p.add_argument("--out", default=DEFAULT_RUNS_DIR, help="folder that receives the new run folder")
+    p.add_argument("--weighting", default="equal", choices=["equal", "learn"],
+                   help="equal weights, or weights learned on the validation photos")
+    p.add_argument("--workers", type=int, default=2)
+    _events_flag(p)
+    p.set_defaults(func=cmd_ensemble)
     p = sub.add_parser("export", help="write one standalone checkpoint file (.pt), or an ONNX model (.onnx) "
                        "checked against PyTorch on the spot")
     p.add_argument("run", help="run folder or checkpoint file")

@@ -96,6 +96,8 @@ def format_event(e: dict[str, Any]) -> str | None:
         return str(e.get("message", ""))
     if kind in ("warning", "error", "cancelled"):
         return f"{kind}: {e.get('message', '')}"
+    if kind == "start" and "search_dir" in e:
+        return f"search {e['search_dir']}: {e.get('images', '?')} images, budget {e.get('budget_s', 0) / 60:.0f} min"
     if kind == "start" and "run_dir" in e:
         return f"run {e['run_dir']}: {e.get('model', '')} on {e.get('device', '')}"
     if kind == "start":

@@ -28,7 +28,7 @@ from trainer.layout import walk_images
 from trainer.pathtext import for_display
 from trainer.preprocess import Preprocess
 from trainer.protocol import MissingDependency, UsageError
-from trainer.registry import BACKBONES
+from trainer.registry import backbone_info
 from trainer.scoring import ScoredModel, load_scored
 
 PANEL = 320  # each heatmap panel is drawn at least this many pixels wide
@@ -49,7 +49,7 @@ def heatmaps(scored: ScoredModel, x: torch.Tensor, target: int) -> dict[str, tor
 
     maps = {}
     for name, backbone in scored.model.backbones.items():
-        cam = attr.LayerGradCam(logits, backbone.get_submodule(BACKBONES[name].cam_layer))
+        cam = attr.LayerGradCam(logits, backbone.get_submodule(backbone_info(name).cam_layer))
         raw = cam.attribute(x, target=target, relu_attributions=True)
         up = attr.LayerAttribution.interpolate(raw, tuple(x.shape[-2:]), "bilinear")[0, 0].detach().float().cpu()
         top = float(up.max())
@@ -81,7 +81,7 @@ def explain_image(scored: ScoredModel, img: Image.Image, pre: Preprocess, classe
     caption = said if target is None else f"{classes[target]} (answer: {said})"
     photo = pre.view(img)
     maps = heatmaps(scored, x, predicted if target is None else target)
-    panels = [overlay(photo, heat, f"{BACKBONES[name].title}: {caption}") for name, heat in maps.items()]
+    panels = [overlay(photo, heat, f"{backbone_info(name).title}: {caption}") for name, heat in maps.items()]
     sheet = Image.new("RGB", (sum(p.width for p in panels), panels[0].height), "white")
     for i, panel in enumerate(panels):
         sheet.paste(panel, (i * panels[0].width, 0))

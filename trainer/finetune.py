@@ -157,7 +157,7 @@ class TTAChooser(Callback):
         for name in (runs.LAST, runs.BEST):
             if (self.run_dir / name).is_file():
                 ckpt_io.update(self.run_dir / name, tta=mode)
-        runs.update_config(self.run_dir, tta={"mode": mode, "tried": scores})
+        runs.update_config(self.run_dir, tta_choice={"mode": mode, "tried": scores})  # "tta" is the setting
         accuracies = ", ".join(f"{m} {s['val_acc']:.1%}" for m, s in scores.items())
         self.events.emit(Event.STAGE, stage="tta", message=f"test-time augmentation: {mode} (val accuracy "
                          f"{accuracies})")

@@ -48,7 +48,7 @@ class TransferModel(nn.Module):
     features over views in eval mode.
     """
 
-    def __init__(self, backbones: dict[str, nn.Module], head: Head, frozen: set[str]) -> None:
+    def __init__(self, backbones: dict[str, nn.Module], head: nn.Module, frozen: set[str]) -> None:
         super().__init__()
         self.backbones = nn.ModuleDict(backbones)
         self.head = head

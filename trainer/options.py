@@ -16,7 +16,7 @@ from typing import Any
 
 from trainer.config import REFERENCE_BATCH_SIZES, REFERENCE_LRS, TrainConfig, choices_of
 from trainer.protocol import UsageError
-from trainer.registry import BACKBONES, list_models
+from trainer.registry import BACKBONES, get_spec, list_models
 
 _HINTS = typing.get_type_hints(TrainConfig)
 
@@ -139,3 +139,11 @@ def sweep_to_args(cfg: TrainConfig, grid: SweepGrid) -> list[str]:
     """Arguments for ``trainer sweep`` (after the command): ``cfg`` for every grid point."""
     return [*config_to_args(cfg), "--models", *grid.models, "--lrs", *(repr(x) for x in grid.lrs),
             "--batch-sizes", *(str(b) for b in grid.batch_sizes)]
+
+
+def own_weights(cfg: TrainConfig) -> TrainConfig:
+    """Per-backbone weights given for several models: each model keeps those of its own backbones."""
+    if not isinstance(cfg.weights, dict):
+        return cfg
+    own = {b: s for b, s in cfg.weights.items() if b in get_spec(cfg.model).backbones}
+    return dataclasses.replace(cfg, weights=own or "imagenet")

@@ -54,6 +54,11 @@ BACKBONES: dict[str, BackboneInfo] = {
 }
 
 
+def backbone_info(name: str) -> BackboneInfo:
+    """A model's backbone by its name in the model (an ensemble of runs names them ``m<i>-<backbone>``)."""
+    return BACKBONES[name.split("-", 1)[-1]]
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     name: str

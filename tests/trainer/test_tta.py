@@ -55,13 +55,13 @@ def test_the_run_records_its_mode_and_calibrates_with_it(tta_run: Path) -> None:
         assert ckpt_io.peek(tta_run / name, "tta") == "flip+zoom"
     model, _ = ckpt_io.load_model(tta_run)
     assert model.tta == "flip+zoom"
-    tried = runs.load_run(tta_run).config["tta"]
+    tried = runs.load_run(tta_run).config["tta_choice"]
     assert tried["mode"] == "flip+zoom" and set(tried["tried"]) == {"flip+zoom"}
 
 
 def test_cached_view_features_agree_with_the_model_on_photos(tta_run: Path, demo_root: Path) -> None:
     """The val accuracy the run measured from cached view features is what evaluate gets from the photos."""
-    tried = runs.load_run(tta_run).config["tta"]["tried"]["flip+zoom"]
+    tried = runs.load_run(tta_run).config["tta_choice"]["tried"]["flip+zoom"]
     rep = evaluate_run(tta_run, demo_root, quiet_events(), lambda: False, split="val")
     assert rep["tta"] == "flip+zoom"
     assert rep["accuracy"] == pytest.approx(tried["val_acc"])
