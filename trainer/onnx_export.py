@@ -196,6 +196,7 @@ class OnnxScorer:
         self.classes: list[str] = json.loads(meta["classes"])
         self.model_name: str = meta["model"]
         self.preprocess = Preprocess.from_dict(json.loads(meta["preprocess"]))
+        self.tta = meta.get("tta", "off")  # built into the graph
         self.trust = Trust(temperature=float(meta["temperature"]), threshold=float(meta["threshold"]),
                            score=meta["score"], coverage=float(meta["coverage"]) if meta.get("coverage") else None)
 

@@ -102,18 +102,18 @@ def photo_size(ds: Dataset, sample: int = 40) -> int | None:
     return int(statistics.median(sides)) if sides else None
 
 
-def measure_speed(backbone: str, image_size: int, device: torch.device) -> float:
-    """Forward images per second of one backbone on this machine (random weights, batch 16)."""
+def measure_speed(backbone: str, image_size: int, device: torch.device, batch: int = 8) -> float:
+    """Forward images per second of one backbone on this machine (random weights; best of two)."""
     model = build_backbone(backbone, "none").to(device).eval()
-    x = torch.randn(16, 3, image_size, image_size, device=device)
+    x = torch.randn(batch, 3, image_size, image_size, device=device)
     best = float("inf")
     with torch.no_grad():
         model(x)  # the first call sets up kernels
-        for _ in range(3):
+        for _ in range(2):
             t0 = time.perf_counter()
             model(x)
             best = min(best, time.perf_counter() - t0)
-    return 16 / max(best, 1e-6)
+    return batch / max(best, 1e-6)
 
 
 class Search:
@@ -177,10 +177,13 @@ class Search:
             sub.context = {"search_step": entry.name}
             run_dir = train(cfg, sub, self.should_stop, resume=resume)
         except Cancelled:
-            entry.status, entry.reason = ("cut", "the time budget ran out") if self.cut else ("planned", "")
             entry.run_dir = entry.run_dir or str(self._latest_run())
+            if not self.cut:  # the user stopped: --resume continues this step
+                self.finish(entry, started)
+                raise
+            entry.status, entry.reason = "cut", "the time budget ran out"
             self.finish(entry, started)
-            raise
+            return
         except UsageError as exc:
             entry.status, entry.reason = "skipped", str(exc).splitlines()[0][:300]
             self.finish(entry, started)
@@ -237,12 +240,14 @@ class Search:
 
     def prepare(self) -> None:
         """Measure the machine and choose the image size candidates (once; kept for --resume)."""
+        size = self.state.image_size or 224
         if not self.state.speed:
             device = torch.device("cuda" if self.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
-            self.state.speed = {b: round(measure_speed(b, 224, device), 2) for b in BACKBONES}
+            # at 224 px, or at the size asked for (rates then scale back to 224, as the plan expects)
+            self.state.speed = {b: round(measure_speed(b, size, device) * self.scale(size), 2) for b in BACKBONES}
             self.state.save(self.folder)
-        self.events.emit(Event.STAGE, stage="search", message="measured forward speed at 224 px: " + ", ".join(
-            f"{BACKBONES[b].title} {v:.0f} images/s" for b, v in self.state.speed.items()))
+        self.events.emit(Event.STAGE, stage="search", message=f"measured forward speed at {size} px: " + ", ".join(
+            f"{BACKBONES[b].title} {v / self.scale(size):.0f} images/s" for b, v in self.state.speed.items()))
 
     def scale(self, size: int | None) -> float:
         return ((size or 224) / 224) ** 2
@@ -270,7 +275,7 @@ class Search:
 
     def heads(self) -> None:
         size = self.state.image_size
-        for model in list_models():
+        for model in sorted(list_models(), key=gflops):  # cheapest first
             name = f"{model} @{size or 224}"
             self.step(name, model, f"frozen head, {size or 224} px", self.head_seconds(model, self.scale(size)),
                       functools.partial(self.config, model))
@@ -319,6 +324,10 @@ class Search:
             reasons = "; ".join(f"{e.name}: {e.reason}" for e in self.state.entries if e.reason)
             raise UsageError(f"the search trained no model ({reasons or 'nothing fitted the budget'})")
         return min(done, key=lambda e: (-(e.val_acc or 0), cost.get(e.method.split()[0], 3), e.seconds))
+
+
+def gflops(model: str) -> float:
+    return sum(BACKBONES[b].gflops for b in get_spec(model).backbones)
 
 
 def existing_epochs(entry: Entry | None) -> int:

@@ -22,9 +22,9 @@ def test_exit_codes_map_to_job_statuses() -> None:
 
 def test_a_damaged_feature_cache_is_rebuilt_with_a_warning(demo_root: Path, tmp_path: Path) -> None:
     cfg = TrainConfig(data=str(demo_root), weights="none", freeze=True, epochs=1, image_size=48,
-                      out=str(tmp_path / "runs"), cache_dir=str(tmp_path / "cache"), workers=1)
+                      out=str(tmp_path / "runs"), cache_dir=str(tmp_path / "cache"), workers=1, tta="off")
     train(cfg, quiet_events(), lambda: False)
-    (cache_file,) = (tmp_path / "cache").iterdir()
+    (cache_file,) = (tmp_path / "cache").iterdir()  # one backbone, no test-time views: one file
     cache_file.write_bytes(b"\x80\x02 not a torch file")
     events = quiet_events()
     run_dir = train(cfg, events, lambda: False)
