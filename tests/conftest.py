@@ -52,6 +52,18 @@ def demo_copy(demo_root: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(demo_root, tmp_path / "data"))
 
 
+#: ``python -c NO_SIGNALS ARGS`` runs the trainer CLI with its signal path disabled (no handler
+#: installed, SIGINT/SIGTERM ignored): what is left to stop it is the portable stdin channel.
+NO_SIGNALS = (
+    "import signal, sys\n"
+    "from trainer import cli, stopping\n"
+    "stopping.StopFlag.install = lambda self: self\n"
+    "for s in (signal.SIGINT, signal.SIGTERM):\n"
+    "    signal.signal(s, signal.SIG_IGN)\n"
+    "raise SystemExit(cli.main(sys.argv[1:]))\n"
+)
+
+
 def run_cli(*args: str, timeout: float = 300, **kw: Any) -> subprocess.CompletedProcess:
     """Run ``python -m trainer ARGS`` in a child process (real exit codes and signals)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
