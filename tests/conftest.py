@@ -20,6 +20,19 @@ REAL_DATA = SHARED / "datasets" / "vehicles-real-dev"
 REAL_WEIGHTS = SHARED / "weights" / "mobilenet_v2-keras-imagenet-features.pth"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--start-method", choices=("fork", "spawn", "forkserver"),
+                     help="multiprocessing start method for the whole run (spawn: as on Windows and macOS)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    method = config.getoption("--start-method")
+    if method:
+        import multiprocessing
+
+        multiprocessing.set_start_method(method, force=True)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     base = tmp_path_factory.mktemp("home")
