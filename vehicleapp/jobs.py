@@ -40,6 +40,7 @@ class Job(QObject):
         self.proc = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()
         env.insert("PYTHONUNBUFFERED", "1")
+        env.insert("PYTHONIOENCODING", "utf-8")  # what _read_* decode; Windows pipes default to the ANSI code page
         env.insert("TRAINER_NICE", "10")  # jobs yield the CPU to the window that runs them
         self.proc.setProcessEnvironment(env)
         self.proc.readyReadStandardOutput.connect(self._read_stdout)

@@ -73,3 +73,15 @@ def test_without_the_flag_end_of_input_does_not_stop(demo_root: Path, tmp_path: 
     result = run_cli("train", str(demo_root), *FAST, "--epochs", "1", "--out", str(tmp_path), "--events",
                      stdin=subprocess.DEVNULL)
     assert result.returncode == Exit.OK, result.stderr
+
+
+def test_every_command_with_events_takes_the_stdin_stop() -> None:
+    # The app adds --stop-on-stdin to every job that has --events (vehicleapp/jobs.py).
+    import argparse
+
+    from trainer.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    with_events = {name for name, p in sub.choices.items() if "--events" in p._option_string_actions}
+    assert {"train", "sweep", "classify", "evaluate", "review", "threshold", "explain", "export"} <= with_events
+    assert all(STOP_ON_STDIN in sub.choices[name]._option_string_actions for name in with_events)
