@@ -8,7 +8,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -81,13 +80,13 @@ def test_the_entry_launches_the_app_on_an_x_display(data_home: tuple[Path, dict]
     home, env = data_home
     assert _app("--install-desktop-entry", env=env).returncode == 0
     entry = _read_entry(desktop_entry.linux_paths(home)[0])
-    display = f":{90 + os.getpid() % 400}"
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    xenv = {**env, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
+    # -displayfd: Xvfb picks a free display and writes its number once it is ready
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     app = None
     try:
-        time.sleep(1.0)
+        assert xvfb.stdout is not None
+        xenv = {**env, "DISPLAY": f":{xvfb.stdout.readline().strip()}", "QT_QPA_PLATFORM": "xcb"}
         app = subprocess.Popen([*_exec_argv(entry), str(tmp_path)], env=xenv, cwd=tmp_path,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         found = subprocess.run(["xdotool", "search", "--sync", "--onlyvisible", "--class", entry["StartupWMClass"]],
