@@ -8,6 +8,7 @@ thing ``QProcess.terminate()`` can send it.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -15,6 +16,8 @@ import threading
 from types import FrameType
 
 from trainer.protocol import STOP_LINE
+
+log = logging.getLogger(__name__)
 
 
 class StopFlag:
@@ -48,9 +51,11 @@ class StopFlag:
         /dev/null, end of input is no reason to stop, so the CLI enables this only when asked.
         """
         if fd is None:
-            if sys.stdin is None:  # pythonw on Windows: no console, no stdin
+            try:
+                fd = sys.stdin.fileno()
+            except (AttributeError, OSError, ValueError):  # no stdin (pythonw), or not a real file
+                log.warning("--stop-on-stdin: stdin is not a file; only signals can stop this job")
                 return self
-            fd = sys.stdin.fileno()
         threading.Thread(target=self._read_until_stop, args=(fd,), name="stop-on-stdin", daemon=True).start()
         return self
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -85,3 +86,10 @@ def test_every_command_with_events_takes_the_stdin_stop() -> None:
     with_events = {name for name, p in sub.choices.items() if "--events" in p._option_string_actions}
     assert {"train", "sweep", "classify", "evaluate", "review", "threshold", "explain", "export"} <= with_events
     assert all(STOP_ON_STDIN in sub.choices[name]._option_string_actions for name in with_events)
+
+
+@pytest.mark.parametrize("stdin", [None, io.StringIO("stop\n")], ids=["pythonw", "not a file"])
+def test_without_a_real_stdin_the_channel_is_off(monkeypatch: pytest.MonkeyPatch, stdin: object) -> None:
+    monkeypatch.setattr("sys.stdin", stdin)
+    flag = StopFlag().watch_stdin()
+    assert not _wait_for(flag, 0.2)
