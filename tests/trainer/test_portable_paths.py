@@ -97,3 +97,10 @@ def test_copy_by_label_never_overwrites_a_case_variant(tmp_path: Path) -> None:
     assert copy_by_label(rows, src, tmp_path / "out") == 2
     assert sorted(p.name for p in (tmp_path / "out" / "Car").iterdir()) == ["car-1.jpg", "car.JPG"]
     assert not (tmp_path / "out" / "car").exists()
+
+
+def test_heatmap_names_differing_only_in_case_do_not_collide() -> None:
+    from trainer.explain import _free_name
+
+    assert _free_name("car", ["Car.png"]) == "car-1.png"  # one file on Windows and macOS
+    assert _free_name("truck", ["Car.png"]) == "truck.png"
