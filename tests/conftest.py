@@ -20,6 +20,19 @@ REAL_DATA = SHARED / "datasets" / "vehicles-real-dev"
 REAL_WEIGHTS = SHARED / "weights" / "mobilenet_v2-keras-imagenet-features.pth"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--start-method", choices=("fork", "spawn", "forkserver"),
+                     help="multiprocessing start method for the whole run (spawn: as on Windows and macOS)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    method = config.getoption("--start-method")
+    if method:
+        import multiprocessing
+
+        multiprocessing.set_start_method(method, force=True)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     base = tmp_path_factory.mktemp("home")
@@ -50,6 +63,18 @@ def demo_copy(demo_root: Path, tmp_path: Path) -> Path:
     import shutil
 
     return Path(shutil.copytree(demo_root, tmp_path / "data"))
+
+
+#: ``python -c NO_SIGNALS ARGS`` runs the trainer CLI with its signal path disabled (no handler
+#: installed, SIGINT/SIGTERM ignored): what is left to stop it is the portable stdin channel.
+NO_SIGNALS = (
+    "import signal, sys\n"
+    "from trainer import cli, stopping\n"
+    "stopping.StopFlag.install = lambda self: self\n"
+    "for s in (signal.SIGINT, signal.SIGTERM):\n"
+    "    signal.signal(s, signal.SIG_IGN)\n"
+    "raise SystemExit(cli.main(sys.argv[1:]))\n"
+)
 
 
 def run_cli(*args: str, timeout: float = 300, **kw: Any) -> subprocess.CompletedProcess:

@@ -1,3 +1,4 @@
 from trainer.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # spawn-safe: a child process that re-imports this module runs nothing
+    raise SystemExit(main())

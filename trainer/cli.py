@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from trainer.config import DEFAULT_RUNS_DIR, DEVICE_CHOICES, TTA_OVERRIDES, TrainConfig
 from trainer.layout import SPLIT_NAMES
 from trainer.options import add_config_arguments, add_grid_arguments, config_from_args, grid_from_args, own_weights
-from trainer.protocol import Event, Exit, MissingDependency, UsageError, VerificationFailed, report_line
+from trainer.protocol import STOP_ON_STDIN, Event, Exit, MissingDependency, UsageError, VerificationFailed, report_line
 from trainer.registry import list_models
 
 if TYPE_CHECKING:
@@ -311,6 +311,9 @@ def _demo_weights(model: str) -> str:
 def _events_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--events", action="store_true",
                    help="JSON lines on stdout (the app's protocol); the result is in the done event")
+    p.add_argument(STOP_ON_STDIN, action="store_true",
+                   help="stop within one batch (saving, exit code 3) on a 'stop' line on stdin or when "
+                        "stdin closes: the portable stop, no signal needed (the app uses it)")
 
 
 def _device_flag(p: argparse.ArgumentParser) -> None:
@@ -507,7 +510,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from trainer.stopping import StopFlag
 
     setup_logging()
-    stop = StopFlag().install()
+    stop = StopFlag().install()  # Ctrl+C in a terminal
+    if getattr(args, "stop_on_stdin", False):
+        stop.watch_stdin()
     return run_command(args, stop)
 
 

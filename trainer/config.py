@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import platformdirs
+
 from trainer.protocol import UsageError
 from trainer.registry import list_models
 
@@ -146,22 +148,31 @@ def field_names() -> list[str]:
     return [f.name for f in fields(TrainConfig)]
 
 
+APP_NAME = "vehicleapp"  # the folder name under each OS's per-user cache and data folders
+
+
 def default_cache_dir() -> Path:
-    """Where backbone features are cached across runs (``$TRAINER_CACHE_DIR`` overrides)."""
+    """Where backbone features are cached across runs (``$TRAINER_CACHE_DIR`` overrides).
+
+    The OS's user cache folder (platformdirs): ``$XDG_CACHE_HOME`` or ``~/.cache`` on Linux,
+    ``~/Library/Caches`` on macOS, ``%LOCALAPPDATA%\\vehicleapp\\Cache`` on Windows.
+    """
     env = os.environ.get("TRAINER_CACHE_DIR")
     if env:
         return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "vehicleapp" / "features"
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)) / "features"
 
 
 def user_data_dir() -> Path:
-    """Per-user data folder (demo dataset, logs, predictions); ``$VEHICLEAPP_DATA_DIR`` overrides."""
+    """Per-user data folder (demo dataset, logs, predictions); ``$VEHICLEAPP_DATA_DIR`` overrides.
+
+    The OS's user data folder (platformdirs): ``$XDG_DATA_HOME`` or ``~/.local/share`` on Linux,
+    ``~/Library/Application Support`` on macOS, ``%LOCALAPPDATA%`` on Windows.
+    """
     env = os.environ.get("VEHICLEAPP_DATA_DIR")
     if env:
         return Path(env)
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "vehicleapp"
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
 def demo_data_dir() -> Path:

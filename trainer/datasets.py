@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trainer.layout import class_dirs, detect, find_split_dirs, walk_images
+from trainer.names import name_key
 from trainer.protocol import UNKNOWN, UsageError
 
 __all__ = ["Dataset", "DatasetError", "Entry", "Sample", "browse", "check_class_names", "check_usable",
@@ -180,12 +181,22 @@ def check_usable(ds: Dataset, unreadable: Collection[str] = ()) -> None:
 
 
 def check_class_names(classes: Collection[str]) -> None:
-    """Refuse a class that could be mistaken for the ``unknown`` answer (in any case)."""
+    """Refuse a class that could be mistaken for the ``unknown`` answer (in any case), and two
+    classes whose folders are one on Windows and macOS (names differing only in case)."""
     clash = sorted(c for c in classes if c.casefold() == UNKNOWN)
     if clash:
         raise DatasetError(
             f"a class folder is named '{clash[0]}', the answer given to photos the model does not "
             "recognise; rename that folder (e.g. to 'other') to train on it"
+        )
+    by_key: dict[str, list[str]] = {}
+    for c in sorted(classes):
+        by_key.setdefault(name_key(c), []).append(c)
+    same = next((names for names in by_key.values() if len(names) > 1), None)
+    if same:
+        raise DatasetError(
+            f"class folders {' and '.join(repr(n) for n in same)} differ only in case: on Windows and "
+            "macOS they are one folder; merge them (or rename one) to train on them"
         )
 
 

@@ -25,6 +25,7 @@ from trainer.events import Events
 from trainer.features import Cancelled
 from trainer.images import ImageLoadError, load_image
 from trainer.layout import walk_images
+from trainer.names import name_key
 from trainer.pathtext import for_display
 from trainer.preprocess import Preprocess
 from trainer.protocol import MissingDependency, UsageError
@@ -136,9 +137,11 @@ def explain(run: str | Path, inputs: Sequence[str | Path], out_dir: str | Path, 
 
 
 def _free_name(stem: str, taken: list[str]) -> str:
-    """``stem.png``, or ``stem-1.png``... when another photo of this run already has that name."""
+    """``stem.png``, or ``stem-1.png``... when another photo of this run already has that name
+    (compared as Windows and macOS do: ``Car.png`` and ``car.png`` are one file there)."""
+    keys = {name_key(t) for t in taken}
     name, k = f"{stem}.png", 0
-    while name in taken:
+    while name_key(name) in keys:
         k += 1
         name = f"{stem}-{k}.png"
     return name

@@ -6,33 +6,55 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from trainer.csvfile import Prediction
+from trainer.layout import class_folder
+from trainer.names import name_key
+from trainer.pathtext import join_relative
 
 
-def unique_path(path: Path, taken: Collection[Path] = ()) -> Path:
-    """``path`` if free, else ``name-1.ext``, ``name-2.ext``, ... (never overwrite; names in
-    ``taken`` are treated as used, for several moves planned at once)."""
-    if not path.exists() and path not in taken:
-        return path
-    for i in range(1, 1_000_000):
-        candidate = path.with_name(f"{path.stem}-{i}{path.suffix}")
-        if not candidate.exists() and candidate not in taken:
-            return candidate
-    raise FileExistsError(f"no free name for {path}")
+class FreeNames:
+    """Picks names that are free in their folders — never overwrite: a taken name gets ``-1``,
+    ``-2``, ... Names are compared as Windows and macOS compare them (:func:`name_key`), on
+    every OS, so ``car.JPG`` moved beside ``car.jpg`` becomes ``car-1.JPG`` everywhere and the
+    folder still copies to a case-insensitive disk. Names claimed earlier count as taken (for
+    several moves planned at once); each folder is listed once."""
+
+    def __init__(self) -> None:
+        self._taken: dict[Path, set[str]] = {}
+
+    def _keys(self, folder: Path) -> set[str]:
+        if folder not in self._taken:
+            try:
+                names = os.listdir(folder)
+            except OSError:  # not there yet
+                names = []
+            self._taken[folder] = {name_key(n) for n in names}
+        return self._taken[folder]
+
+    def claim(self, path: Path) -> Path:
+        """``path``, or ``name-N.ext`` with the smallest free N; the name is taken from now on."""
+        taken = self._keys(path.parent)
+        for i in range(1_000_000):
+            candidate = path.with_name(f"{path.stem}-{i}{path.suffix}") if i else path
+            if name_key(candidate.name) not in taken:
+                taken.add(name_key(candidate.name))
+                return candidate
+        raise FileExistsError(f"no free name for {path}")
 
 
 def copy_by_label(predictions: Iterable[Prediction], folder: Path, dest: Path) -> int:
     """Copy each classified image into ``dest/<label>/`` (never overwriting); returns count."""
-    n = 0
+    n, free = 0, FreeNames()
     for p in predictions:
         if not p.label:
             continue
-        target_dir = dest / p.label
+        target_dir = class_folder(dest, p.label)
         target_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(folder / p.path, unique_path(target_dir / Path(p.path).name))
+        source = join_relative(folder, p.path)
+        shutil.copy2(source, free.claim(target_dir / source.name))
         n += 1
     return n
 

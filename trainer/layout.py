@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainer.images import is_image_file
+from trainer.names import name_key
 
 FOLDERS, SPLITS = "folders", "splits"  # the two layout kinds
 SPLIT_NAMES = ("train", "val", "test")
@@ -83,6 +84,16 @@ def class_dirs(folder: Path) -> list[Path]:
     return [d for d in subdirs(folder) if not is_unlabeled_dir(d.name) and d.name.lower() != SET_ASIDE]
 
 
+def class_folder(class_root: Path, label: str) -> Path:
+    """Where class ``label`` lives under ``class_root``: ``label``'s own folder, else the one whose
+    name differs only in case (``Car`` for ``car``: one folder on Windows and macOS, so on Linux
+    too), else a new ``class_root/label``."""
+    folders = subdirs(class_root)
+    exact = [d for d in folders if d.name == label]
+    same = [d for d in folders if name_key(d.name) == name_key(label)]
+    return (exact or same or [class_root / label])[0]
+
+
 @dataclass(frozen=True)
 class Layout:
     """A dataset folder's layout, read once from disk; every question about places is a method."""
@@ -131,7 +142,7 @@ class Layout:
 
     def destination(self, image: Path, label: str) -> Path:
         """The folder ``image`` moves to when it is labeled as ``label``."""
-        return self.class_root(image) / label
+        return class_folder(self.class_root(image), label)
 
     def describe(self, image: Path) -> tuple[str | None, str]:
         """``(class, split)`` of an image by its place; class None when unlabeled, split "" if none."""

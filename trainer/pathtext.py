@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path, PurePosixPath
+from pathlib import PurePath
+from typing import TypeVar
+
+P = TypeVar("P", bound=PurePath)
 
 _ESCAPE = re.compile(r"\\(\\|x[0-9a-f]{2})|\\")
 
@@ -42,14 +45,35 @@ def decode(text: str) -> str:
     return os.fsdecode(bytes(raw))
 
 
-def relative_text(path: Path, root: Path) -> str:
-    """``path`` relative to ``root``, ``/``-separated on every OS, encoded by :func:`encode`."""
+def relative_text(path: PurePath, root: PurePath) -> str:
+    """``path`` relative to ``root``, ``/``-separated on every OS, encoded by :func:`encode`.
+
+    Windows paths work alike: drive letters and UNC shares stay in ``root``, the comparison
+    ignores case as Windows does, and backslashes become ``/``.
+    """
     return encode(path.relative_to(root).as_posix())
 
 
-def from_relative_text(text: str, root: Path) -> Path:
+def join_relative(root: P, rel: str) -> P:
+    """``root`` joined with ``rel``, a ``/``-separated relative path as CSVs and journals hold it.
+
+    Refuses (ValueError) anything that would not stay inside ``root`` on the OS of ``root``'s
+    kind: an absolute path, ``..``, an empty part, a drive (``C:``) or, under a Windows
+    ``root``, a part holding a backslash or a colon (a file name from Linux that is a separator
+    or a drive on Windows).
+    """
+    path = root
+    for part in rel.split("/"):
+        joined = path.joinpath(part)
+        if part in ("", ".", "..") or joined.parent != path or joined.name != part:
+            raise ValueError(f"not a relative path inside {root}: {rel!r}")
+        path = joined
+    return path
+
+
+def from_relative_text(text: str, root: P) -> P:
     """The path under ``root`` that :func:`relative_text` wrote as ``text``."""
-    return root.joinpath(*PurePosixPath(decode(text)).parts)
+    return join_relative(root, decode(text))
 
 
 def for_display(text: str) -> str:

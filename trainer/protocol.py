@@ -35,6 +35,13 @@ class Status(str, Enum):
         return self.value
 
 
+#: The portable stop channel (no POSIX signal needed, so it works on Windows too): a job started
+#: with this flag stops within one batch, saves and exits ``Exit.CANCELLED`` when it reads the
+#: line ``STOP_LINE`` on stdin, or when stdin closes (the app that started it is gone).
+STOP_ON_STDIN = "--stop-on-stdin"
+STOP_LINE = "stop"
+
+
 def status_of_exit(code: int, cancel_requested: bool = False) -> Status:
     """The job status a finished child process's exit code means."""
     if code == Exit.OK:

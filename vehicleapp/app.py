@@ -1,4 +1,4 @@
-"""Entry point: ``vehicleapp [FOLDER] [--runs-dir DIR] [--screenshot DIR]``."""
+"""Entry point: ``vehicleapp [FOLDER] [--runs-dir DIR] [--screenshot DIR] [--install-desktop-entry]``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,28 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("folder", nargs="?", help="dataset folder to open")
     p.add_argument("--runs-dir", help="checkpoints folder (default: ./checkpoints, remembered)")
     p.add_argument("--screenshot", metavar="DIR", help="render every page with demo content to PNGs and exit")
+    entry = p.add_mutually_exclusive_group()
+    entry.add_argument("--install-desktop-entry", action="store_true",
+                       help="add the app, with its icon, to the desktop's application menu (Linux; a Start-menu "
+                            "shortcut on Windows) and exit")
+    entry.add_argument("--uninstall-desktop-entry", action="store_true", help="remove that entry again and exit")
     return p.parse_args(argv)
+
+
+def desktop_entry(install: bool) -> int:
+    """``--install-desktop-entry`` / ``--uninstall-desktop-entry``: prints the files written or removed."""
+    from vehicleapp import desktop_entry as entry
+
+    try:
+        files = entry.install() if install else entry.uninstall()
+    except (entry.DesktopEntryError, OSError) as exc:
+        print(f"vehicleapp: {exc}", file=sys.stderr)
+        return 1
+    if not files:
+        print("vehicleapp: no desktop entry was installed", file=sys.stderr)
+    for path in files:
+        print(path)
+    return 0
 
 
 def setup_logging() -> Path | None:
@@ -37,16 +58,21 @@ def setup_logging() -> Path | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.install_desktop_entry or args.uninstall_desktop_entry:
+        return desktop_entry(args.install_desktop_entry)
     setup_logging()
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
+    from vehicleapp.desktop_entry import APP_ID, TITLE
     from vehicleapp.main_window import MainWindow
     from vehicleapp.resources import resource, stylesheet
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = QApplication.instance() or QApplication([APP_ID])  # X11 WM_CLASS instance: 'vehicleapp'
     app.setOrganizationName("vehicleapp")
-    app.setApplicationName("vehicleapp")
+    app.setApplicationName(APP_ID)
+    app.setApplicationDisplayName(TITLE)
+    app.setDesktopFileName(APP_ID)  # ties the window to its menu entry (Wayland app id, taskbar icon)
     icon = resource("icon.svg")
     app.setWindowIcon(QIcon(str(icon)) if icon.is_file() else QIcon())
     app.setStyleSheet(stylesheet())

@@ -14,9 +14,17 @@ from trainer.config import TrainConfig
 from trainer.options import SweepGrid, config_to_args, sweep_to_args
 
 
-def trainer_command() -> list[str]:
-    """How to start the trainer CLI with this very Python."""
-    return [sys.executable, "-m", "trainer"]
+def trainer_command(executable: str = sys.executable) -> list[str]:
+    """How to start the trainer CLI with this very Python.
+
+    When the app runs under Windows' ``pythonw.exe`` (the Start-menu shortcut: no console
+    window), jobs still run under its ``python.exe`` sibling: a console program gets ordinary
+    stdin/stdout pipes, which the job protocol needs (QProcess starts it without a window).
+    """
+    path = Path(executable)
+    if path.name.lower() == "pythonw.exe" and (path.parent / "python.exe").is_file():
+        return [str(path.parent / "python.exe"), "-m", "trainer"]
+    return [executable, "-m", "trainer"]
 
 
 def train_args(cfg: TrainConfig) -> list[str]:

@@ -1,8 +1,10 @@
 """Background jobs: the trainer CLI in a child process (QProcess), read as JSON-lines events.
 
 The GUI thread never waits on the child: QProcess signals deliver output as it arrives.
-Cancel sends SIGTERM (the engine stops within a batch and saves); after a grace period
-the process is killed. Nothing is left running when the window closes.
+Cancel writes ``stop`` to the child's stdin (``--stop-on-stdin``: the engine stops within a
+batch and saves), which works on every OS — no POSIX signal, which a Windows console child
+would never receive; after a grace period the process is killed. If the app itself dies, the
+pipe closes and the child stops the same way. Nothing is left running when the window closes.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections import deque
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-from trainer.protocol import Event, Status, is_report_line, status_of_exit
+from trainer.protocol import STOP_LINE, STOP_ON_STDIN, Event, Status, is_report_line, status_of_exit
 from vehicleapp.commands import trainer_command
 
 
@@ -38,6 +40,7 @@ class Job(QObject):
         self.proc = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()
         env.insert("PYTHONUNBUFFERED", "1")
+        env.insert("PYTHONIOENCODING", "utf-8")  # what _read_* decode; Windows pipes default to the ANSI code page
         env.insert("TRAINER_NICE", "10")  # jobs yield the CPU to the window that runs them
         self.proc.setProcessEnvironment(env)
         self.proc.readyReadStandardOutput.connect(self._read_stdout)
@@ -50,29 +53,35 @@ class Job(QObject):
     def start(self) -> None:
         program, *pre = trainer_command()
         self.log.emit(f"$ trainer {' '.join(self.args)}")
-        self.proc.start(program, [*pre, *self.args])
+        # Every --events command takes the stdin stop; QProcess opens stdin as a pipe.
+        stop_channel = [STOP_ON_STDIN] if "--events" in self.args else []
+        self.proc.start(program, [*pre, *self.args, *stop_channel])
 
     def is_running(self) -> bool:
         return self.proc.state() != QProcess.ProcessState.NotRunning
 
     def cancel(self) -> None:
-        """Graceful stop (SIGTERM), then kill after ``grace_ms``."""
+        """Graceful stop (a ``stop`` line on the child's stdin), then kill after ``grace_ms``."""
         if not self.is_running():
             return
         self._cancel_requested = True
         self.log.emit("stopping… (the current batch finishes, then the last checkpoint is saved)")
-        self.proc.terminate()
+        self._ask_to_stop()
         self._kill_timer.start()
 
     def kill_and_wait(self, ms: int = 5000) -> None:
-        """For shutdown: terminate, wait a little, kill; never leaves an orphan."""
+        """For shutdown: ask to stop, wait a little, kill; never leaves an orphan."""
         if not self.is_running():
             return
         self._cancel_requested = True
-        self.proc.terminate()
+        self._ask_to_stop()
         if not self.proc.waitForFinished(ms):
             self.proc.kill()
             self.proc.waitForFinished(2000)
+
+    def _ask_to_stop(self) -> None:
+        self.proc.write(f"{STOP_LINE}\n".encode())
+        self.proc.closeWriteChannel()  # end of input means stop too
 
     @property
     def pid(self) -> int:

@@ -5,7 +5,9 @@ A step is one user action — one image labeled, a bulk "accept all", a "keep on
 duplicates aside — and undo/redo take back or repeat a whole step. Where a labeled image goes
 is :mod:`trainer.layout`'s rule. No Qt here: the journal is a JSON-lines file in the dataset
 root, written before any file moves, so undo works after a restart or a crash. A move never
-overwrites: a taken name gets ``-1``, ``-2``, ...
+overwrites: a taken name gets ``-1``, ``-2``, ... Names follow :mod:`trainer.names` on every
+OS (no reserved Windows names; names differing only in case are one name), and the journal's
+paths are ``/``-separated relative paths, so a dataset and its history move between OSes.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainer.files import unique_path
-from trainer.layout import detect
+from trainer.files import FreeNames
+from trainer.layout import class_folder, detect
+from trainer.names import name_problem
+from trainer.pathtext import join_relative
 
 JOURNAL = ".vehicleapp-journal.jsonl"
 
@@ -35,8 +39,10 @@ class LabelingError(ValueError):
 
 
 def check_class_name(label: str) -> None:
-    if not label or "/" in label or "\\" in label or label.startswith("."):
-        raise LabelingError(f"invalid class name: {label!r}")
+    """A class is a folder: its name must work on every OS (and not be hidden)."""
+    problem = name_problem(label) or ("a class name cannot start with a dot" if label.startswith(".") else None)
+    if problem:
+        raise LabelingError(f"invalid class name: {problem}")
 
 
 class Journal:
@@ -53,7 +59,10 @@ class Journal:
         return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
     def _moves(self, pairs: Iterable[list[str]]) -> list[Move]:
-        return [Move(self.root / src, self.root / dest) for src, dest in pairs]
+        try:
+            return [Move(join_relative(self.root, src), join_relative(self.root, dest)) for src, dest in pairs]
+        except ValueError as exc:  # e.g. a Linux name with a backslash, opened on Windows
+            raise LabelingError(f"{JOURNAL}: {exc}") from exc
 
     def history(self) -> tuple[list[list[Move]], list[list[Move]]]:
         """``(done, undone)``: steps that can be undone (oldest first) and redone (next last)."""
@@ -87,12 +96,8 @@ class Journal:
 
     def _perform(self, op: str, planned: list[tuple[Path, Path]]) -> list[Move]:
         """Journal first (a crash after this is still undoable), then move; names never collide."""
-        moves: list[Move] = []
-        taken: set[Path] = set()
-        for src, folder_target in planned:
-            dest = unique_path(folder_target, taken)
-            taken.add(dest)
-            moves.append(Move(src, dest))
+        free = FreeNames()
+        moves = [Move(src, free.claim(target)) for src, target in planned]
         self._append(op, moves)
         for m in moves:
             m.dest.parent.mkdir(parents=True, exist_ok=True)
@@ -158,6 +163,9 @@ class Journal:
     def add_class(self, label: str) -> Path:
         """Create an (empty) class folder beside the others (in the train folder of an export)."""
         check_class_name(label)
-        folder = detect(self.root).train_root() / label
+        folder = class_folder(detect(self.root).train_root(), label)
+        if folder.name != label:
+            raise LabelingError(f"class '{folder.name}' already exists: '{label}' differs only in case, "
+                                "and on Windows and macOS the two are one folder")
         folder.mkdir(parents=True, exist_ok=True)
         return folder

@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, QRunnable, QSize, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPixmap
 
 from trainer.images import ImageLoadError, load_image
+from vehicleapp.widgets.pixels import device_side, pixmap_for_screen
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ class ThumbnailLoader(QObject):
             return pm
         if path not in self._pending and path not in self.errors:
             self._pending.add(path)
-            self.pool.start(_ThumbJob(self, path, self.size))
+            self.pool.start(_ThumbJob(self, path, device_side(self.size)))  # sharp on high-DPI screens
         return None
 
     def cancelled(self, path: str) -> bool:
@@ -132,7 +133,7 @@ class ThumbnailLoader(QObject):
 
     def _on_loaded(self, path: str, image: QImage) -> None:
         self._pending.discard(path)
-        self.cache[path] = QPixmap.fromImage(image)  # GUI thread
+        self.cache[path] = pixmap_for_screen(image, self.size)  # GUI thread
         while len(self.cache) > self.capacity:
             self.cache.popitem(last=False)
         self.signals.ready.emit(path)

@@ -13,7 +13,7 @@ from trainer.cli import build_parser
 from trainer.config import TrainConfig
 from trainer.options import SweepGrid, config_from_args, grid_from_args
 from trainer.registry import list_models
-from vehicleapp.commands import classify_args, evaluate_args, sweep_args, train_args
+from vehicleapp.commands import classify_args, evaluate_args, sweep_args, train_args, trainer_command
 
 
 def _other_value(f: dataclasses.Field) -> object:
@@ -67,3 +67,12 @@ def test_classify_and_evaluate_args_parse() -> None:
     assert (ns.checkpoint, ns.folder, ns.out, ns.recursive, ns.events) == ("/r", "/f", "/o.csv", True, True)
     ns = build_parser().parse_args(evaluate_args(Path("/r"), Path("/d")))
     assert (ns.run, ns.data, ns.events) == ("/r", "/d", True)
+
+
+def test_jobs_run_under_python_exe_when_the_app_runs_under_pythonw(tmp_path: Path) -> None:
+    # The Start-menu shortcut starts pythonw.exe (no console); a job needs ordinary stdio pipes.
+    (tmp_path / "pythonw.exe").touch()
+    assert trainer_command(str(tmp_path / "pythonw.exe"))[0] == str(tmp_path / "pythonw.exe")  # no sibling
+    (tmp_path / "python.exe").touch()
+    assert trainer_command(str(tmp_path / "pythonw.exe")) == [str(tmp_path / "python.exe"), "-m", "trainer"]
+    assert trainer_command("/usr/bin/python3") == ["/usr/bin/python3", "-m", "trainer"]

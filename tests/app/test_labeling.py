@@ -188,3 +188,41 @@ def test_relabel_moves_to_several_classes_in_one_step(tmp_path: Path) -> None:
     journal.relabel([(a, "car"), (b, "truck")])
     assert (tmp_path / "car" / "a.png").exists() and (tmp_path / "truck" / "b.png").exists()
     assert len(journal.undo() or []) == 2 and a.exists() and b.exists()
+
+
+def test_a_case_variant_name_is_never_overwritten_on_any_os(tmp_path: Path) -> None:
+    kept = _img(tmp_path / "car" / "photo.jpg", 1)
+    before = kept.read_bytes()
+    loose = _img(tmp_path / "photo.JPG", 200)  # on Windows and macOS the same name as car/photo.jpg
+    move = Journal(tmp_path).assign(loose, "car")
+    assert move.dest == tmp_path / "car" / "photo-1.JPG"
+    assert kept.read_bytes() == before
+    Journal(tmp_path).undo()
+    assert loose.is_file()
+
+
+def test_a_class_name_in_another_case_uses_the_existing_folder(tmp_path: Path) -> None:
+    _img(tmp_path / "Car" / "a.png")
+    img = _img(tmp_path / "truck" / "b.png")
+    assert Journal(tmp_path).assign(img, "car").dest == tmp_path / "Car" / "b.png"
+    with pytest.raises(LabelingError, match="class 'Car' already exists"):
+        Journal(tmp_path).add_class("CAR")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["Car", "truck"]
+
+
+@pytest.mark.parametrize("bad", ["CON", "aux", "com1.jpg", "bus:1", "van.", "what?"])
+def test_class_names_windows_cannot_hold_are_refused(tmp_path: Path, bad: str) -> None:
+    img = _img(tmp_path / "car" / "a.png")
+    with pytest.raises(LabelingError, match="invalid class name"):
+        Journal(tmp_path).assign(img, bad)
+    with pytest.raises(LabelingError, match="invalid class name"):
+        Journal(tmp_path).add_class(bad)
+    assert img.exists() and sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["car"]
+
+
+def test_a_journal_path_that_leaves_the_dataset_is_refused(tmp_path: Path) -> None:
+    img = _img(tmp_path / "car" / "a.png")
+    (tmp_path / JOURNAL).write_text(json.dumps({"op": "step", "moves": [["car/a.png", "../outside/a.png"]]}) + "\n")
+    with pytest.raises(LabelingError, match="not a relative path"):
+        Journal(tmp_path).undo()
+    assert img.exists()

@@ -36,6 +36,7 @@ from vehicleapp.jobs import Job, JobRunner
 from vehicleapp.models.predictions import UNREADABLE, PredictionFilter, PredictionsModel
 from vehicleapp.runs_state import RunsState
 from vehicleapp.widgets.charts import ProbabilityChart
+from vehicleapp.widgets.pixels import fitted
 from vehicleapp.widgets.run_picker import fill_run_combo
 from vehicleapp.widgets.text import ElidedLabel
 from vehicleapp.widgets.why import WhyButton
@@ -220,8 +221,7 @@ class ClassifyPage(QWidget):
         """The tried photo's Grad-CAM sheet in place of the photo (the tooltip names the file)."""
         self.heatmap = png
         pixmap = QPixmap(str(png))
-        self.try_image.setPixmap(pixmap.scaled(self.try_image.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                                               Qt.TransformationMode.SmoothTransformation))
+        self.try_image.setPixmap(fitted(pixmap, self.try_image))
         self.try_image.setToolTip(f"where the model looked: {png}")
 
     def _show_try(self, work: Path) -> None:
@@ -230,8 +230,7 @@ class ClassifyPage(QWidget):
         shutil.rmtree(work, ignore_errors=True)
         assert self.try_path is not None
         pixmap = QPixmap(str(self.try_path))
-        self.try_image.setPixmap(pixmap.scaled(self.try_image.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                                               Qt.TransformationMode.SmoothTransformation))
+        self.try_image.setPixmap(fitted(pixmap, self.try_image))
         self.try_panel.setVisible(True)
         if row is None or row.error:
             self.try_result.setText(f"<b>{self.try_path.name}</b><br>cannot be read: {row.error if row else '?'}")

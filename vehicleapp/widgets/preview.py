@@ -9,6 +9,7 @@ from PySide6.QtGui import QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from trainer.pathtext import for_display
+from vehicleapp.widgets.pixels import device_side, fitted
 from vehicleapp.workers import load_qimage, run_in_background
 
 
@@ -48,7 +49,8 @@ class Preview(QWidget):
     def show_image(self, path: str | Path) -> None:
         """Show ``path`` (a Path keeps any file name; Qt strings cannot hold every one)."""
         self._current = path
-        run_in_background(lambda: _read(path, self.side), lambda res: self._on_loaded(path, res),
+        side = device_side(self.side)  # decoded sharp enough for a high-DPI screen
+        run_in_background(lambda: _read(path, side), lambda res: self._on_loaded(path, res),
                           lambda msg: self._on_failed(path, msg))
 
     def follow(self, old: object, new: object) -> None:
@@ -85,7 +87,5 @@ class Preview(QWidget):
 
     def _fit(self) -> None:
         if self._pixmap is not None:
-            self.image.setPixmap(self._pixmap.scaled(
-                self.image.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation))
+            self.image.setPixmap(fitted(self._pixmap, self.image))
 
