@@ -158,7 +158,7 @@ class Search:
     # -- steps ----------------------------------------------------------------------------
     def config(self, model: str, **kw: Any) -> TrainConfig:
         return own_weights(TrainConfig(
-            data=self.state.data, model=model, weights=self.state.weights, epochs=HEAD_EPOCHS,
+            data=self.state.data, model=model, weights=self.state.weights, epochs=HEAD_EPOCHS, freeze=True,
             image_size=kw.pop("image_size", self.state.image_size), out=self.state.out, workers=self.workers,
             device=self.device, **kw))
 
@@ -173,9 +173,7 @@ class Search:
         started = time.monotonic()
         try:
             resume = Path(entry.run_dir) if entry.run_dir and (Path(entry.run_dir) / runs.LAST).is_file() else None
-            sub = Events(list(self.events.sinks))
-            sub.context = {"search_step": entry.name}
-            run_dir = train(cfg, sub, self.should_stop, resume=resume)
+            run_dir = train(cfg, self.step_events(entry), self.should_stop, resume=resume)
         except Cancelled:
             entry.run_dir = entry.run_dir or str(self._latest_run())
             if not self.cut:  # the user stopped: --resume continues this step
@@ -191,6 +189,12 @@ class Search:
         entry.run_dir, entry.status = str(run_dir), "done"
         self.record(entry, run_dir)
         self.finish(entry, started)
+
+    def step_events(self, entry: Entry) -> Events:
+        """The search's sinks for a step's own run, its events marked with the step's name."""
+        sub = Events(list(self.events.sinks))
+        sub.context = {**self.events.context, "search_step": entry.name}
+        return sub
 
     def _latest_run(self) -> Path | str:
         found = sorted(Path(self.state.out).glob("*"), key=lambda p: p.stat().st_mtime)
@@ -309,7 +313,7 @@ class Search:
         if entry.status != "planned":
             return
         started = time.monotonic()
-        run_dir = make_ensemble([e.run_dir for e in members], self.state.out, Events(list(self.events.sinks)),
+        run_dir = make_ensemble([e.run_dir for e in members], self.state.out, self.step_events(entry),
                                 self.should_stop, workers=self.workers)
         entry.run_dir, entry.status = str(run_dir), "done"
         metrics = runs.read_metrics(run_dir)[0]
