@@ -319,7 +319,7 @@ class TrainPage(QWidget):
 
     def _search_plan(self, minutes: int) -> str:
         skipped = [BACKBONES[b].title for b in self.weights.problems(BACKBONES)]
-        lack = f"\n\nModels on {', '.join(skipped)} are skipped: no usable weights." if skipped else ""
+        lack = f"\n\nModels that need {' or '.join(skipped)} are skipped: no usable weights." if skipped else ""
         return (f"Up to {minutes} minutes. The search measures this computer's speed, then trains a frozen-backbone "
                 "head for each model whose weights load, fine-tunes the most promising one and tries an ensemble "
                 "of the best two, as far as the time allows, and picks the best on validation. Every step is a run "
@@ -387,6 +387,7 @@ class TrainPage(QWidget):
         self.start_button.setEnabled(not running and not reason)
         self.sweep_button.setEnabled(not running and not reason)
         self.search_button.setEnabled(not running and not reason)
+        self.budget.setEnabled(not running)
         self.stop_button.setEnabled(running)
         self.blocker.setText(reason)
         self.blocker.setVisible(bool(reason))
@@ -399,7 +400,7 @@ class TrainPage(QWidget):
         line = self.board.on_event(e)
         if line:
             self.log.appendPlainText(line)
-        if e["event"] == Event.PROGRESS:
+        if e["event"] in (Event.START, Event.PROGRESS):
             self.progress.setRange(0, 0)  # busy until the step's own progress arrives
             self.status.setText(self.board.summary.text())
 
@@ -409,7 +410,8 @@ class TrainPage(QWidget):
             return
         kind = e["event"]
         sweep = f"run {e['sweep_index']} of {e['sweep_total']} · " if "sweep_index" in e else ""
-        sweep = f"{e['search_step']} · " if "search_step" in e else sweep
+        step = f"{e['search_step']} · " if "search_step" in e else ""  # the log names a search's step
+        sweep = step or sweep
         if kind == Event.START:
             self.total_epochs = int(e.get("epochs", 0))
             self.chart.reset(self.total_epochs)
@@ -429,15 +431,17 @@ class TrainPage(QWidget):
             self._epoch_times.append(m["seconds"])
             self.chart.add_epoch(m)
             self.log.appendPlainText(
-                f"epoch {m['epoch']}/{e['epochs']}: train acc {m['train_acc']:.1%}, val acc {m['val_acc']:.1%}, "
+                f"{step}epoch {m['epoch']}/{e['epochs']}: train acc {m['train_acc']:.1%}, val acc {m['val_acc']:.1%}, "
                 f"val loss {m['val_loss']:.3f}")
         elif kind in (Event.WARNING, Event.ERROR, Event.CANCELLED, Event.DONE):
             message = str(e.get("message", ""))
             if e.get("skipped") or e.get("code") == WEIGHTS_ERROR:
                 message = app_words(message)
-            self.log.appendPlainText(f"{sweep if 'search_step' in e else ''}{kind}: {message}")
+            self.log.appendPlainText(f"{step}{kind}: {message}")
         elif kind == Event.STAGE:
             self.log.appendPlainText(f"{sweep}{e.get('message', '')}")
+            if e.get("stage") == "fine-tune":
+                self._epoch_times = []  # the ETA counts fine-tuning's slower epochs, not the head's
         elif kind == Event.FEATURES:
             self._phase_start = time.monotonic()
 
