@@ -174,7 +174,7 @@ def test_the_search_pick_is_marked_and_ensembles_cannot_be_resumed_or_retrained(
     (plain / "last.pt").write_bytes(b"")
     pick = _run_folder(runs, "pick", search={"winner": True, "search_dir": str(runs / "search-20261129-181113"),
                                              "val_acc": 0.8889})
-    ensemble = _run_folder(runs, "ens", model="run_ensemble", status="cancelled",
+    ensemble = _run_folder(runs, "ens", model="run_ensemble", status="cancelled", lr=0, batch_size=2,
                            members=[{"run": str(plain), "model": "mobilenet_v2", "temperature": 1.0, "tta": "off"},
                                     {"run": str(pick), "model": "mobilenet_v2", "temperature": 0.7, "tta": "flip"}])
     (ensemble / "last.pt").write_bytes(b"")  # even so: an ensemble has nothing to resume
@@ -184,7 +184,11 @@ def test_the_search_pick_is_marked_and_ensembles_cannot_be_resumed_or_retrained(
     assert "Best of the search search-20261129-181113 with 88.9% validation accuracy" in _model_cell(
         window, pick, Qt.ItemDataRole.ToolTipRole)
     assert _model_cell(window, ensemble) == "Ensemble of 2 runs"
+    row = [r.path for r in window.runs_page.model.runs].index(ensemble)
+    assert window.runs_page.model.index(row, COLUMNS.index("LR")).data() == "–"  # not the engine's placeholder 0
     assert "plain, pick" in _model_cell(window, ensemble, Qt.ItemDataRole.ToolTipRole)
+    combo = window.classify_page.run_combo
+    assert combo.itemText(combo.findData(str(pick))).startswith("★ ")  # the pick is marked where runs are chosen
     _select(window, plain)
     assert page.resume_button.isEnabled() and page.retrain_button.isEnabled()
     _select(window, ensemble)

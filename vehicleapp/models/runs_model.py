@@ -74,9 +74,10 @@ class RunsModel(QAbstractTableModel):
     def _values(self, run: RunInfo) -> tuple:
         c = run.config
         epochs = len(run.metrics)
+        trained = not ensemble_size(run)  # an ensemble of runs has no learning rate or batch of its own
         values = {"Model": model_text(run), "Status": run.status, "Dataset": run.dataset,
-                  "Weights": run.weights, "Size": run.image_size or 224, "LR": c.get("lr"),
-                  "Batch": c.get("batch_size"), "Epochs": epochs, "Best val acc": run.best_val_acc,
+                  "Weights": run.weights, "Size": run.image_size or 224, "LR": c.get("lr") if trained else None,
+                  "Batch": c.get("batch_size") if trained else None, "Epochs": epochs, "Best val acc": run.best_val_acc,
                   "Duration": run.duration, "Date": c.get("created", ""), "Name": run.name}
         return tuple(values[name] for name in COLUMNS)
 
