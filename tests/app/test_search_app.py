@@ -87,7 +87,7 @@ def test_find_the_best_model_fills_the_leaderboard_and_marks_the_pick(window: Ma
         job.event.emit(e)
     assert [tp.board.table.item(r, 0).text() for r in range(tp.board.table.rowCount())] == [
         "mobilenet_v2 @48", "ensemble @48", "ensemble_regularized @48", "resnet50 @48"]  # done first, then skipped
-    assert tp.board.table.item(0, BOARD.index("Val acc")).text() == "77.8%"
+    assert tp.board.table.item(0, BOARD.index("Val")).text() == "77.8%"
     assert "no internet" in tp.board.table.item(1, BOARD.index("Status")).toolTip()  # why a step was skipped
     assert "fine-tuned 12 epochs" in tp.board.summary.text() and "of the budget left" in tp.board.summary.text()
     assert tp.status.text() == "mobilenet_v2 fine-tuned · mobilenet_v2 on cpu · 45 images"  # the step's own start
@@ -101,10 +101,11 @@ def test_find_the_best_model_fills_the_leaderboard_and_marks_the_pick(window: Ma
     assert row == 0 and tp.board.table.item(row, 0).text() == "★ mobilenet_v2 fine-tuned"
     assert tp.board.table.item(row, 0).font().bold()
     assert tp.status.text() == ("Finished: picked mobilenet_v2 fine-tuned (fine-tuned 12 epochs): val acc 88.9% "
-                                "after 1.6 min; marked ★ on the Runs page.")
+                                "after 1.6 min; ★ on the Runs page.")
     assert tp.search_button.isEnabled() and not tp.stop_button.isEnabled()
     log = tp.log.toPlainText()
-    assert "search step resnet50 @48: skipped" in log and "mobilenet_v2 fine-tuned · fine-tuning from epoch 16" in log
+    assert "search step resnet50 @48: skipped (ImageNet weights for resnet50" in log
+    assert "mobilenet_v2 fine-tuned · fine-tuning from epoch 16" in log
     assert "mobilenet_v2 fine-tuned · epoch 27/27:" in log and "mobilenet_v2 @48 · done: finished" in log
 
 

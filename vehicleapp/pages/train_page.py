@@ -471,7 +471,7 @@ class TrainPage(QWidget):
         if status == Status.DONE:
             self.progress.setValue(self.progress.maximum())
             picked = self.board.picked if self._searching() else ""
-            self.status.setText(f"Finished: {picked}; marked ★ on the Runs page." if picked else "Finished.")
+            self.status.setText(f"Finished: {picked}; ★ on the Runs page." if picked else "Finished.")
         elif status == Status.CANCELLED and self._searching():
             self.status.setText("The search stopped before it picked a model; its finished steps are on the Runs page.")
             self.board.summary.setText(self.status.text())

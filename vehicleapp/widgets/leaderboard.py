@@ -16,8 +16,12 @@ from trainer.protocol import Event
 from vehicleapp.models.runs_model import duration_text
 from vehicleapp.widgets.text import ElidedLabel
 
-COLUMNS = ("Step", "Method", "Val acc", "Test acc", "Time", "Status")
-STATUS_WORDS = {"done": "done", "skipped": "skipped", "cut": "cut: out of time", "planned": "not run"}
+COLUMNS = ("Step", "Method", "Val", "Test", "Time", "Status")
+HEADER_TIPS = {"Val": "Validation accuracy (with the test-time augmentation the step chose): the pick is made on it",
+               "Test": "Accuracy on the test split, when the dataset has one: only reported, never used to pick",
+               "Time": "How long the step took", "Status": "done, skipped or cut by the budget; the reason is "
+               "in the row's tooltip"}
+STATUS_WORDS = {"done": "done", "skipped": "skipped", "cut": "cut", "planned": "not run"}
 WINNER_MARK = "★ "
 WINNER_BACKGROUND = "#fff4c2"
 CANDIDATE = "candidate"  # the search's event for a finished (or skipped) step
@@ -54,14 +58,17 @@ class Leaderboard(QWidget):
         self.summary = ElidedLabel("")
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
+        for c, name in enumerate(COLUMNS):
+            self.table.horizontalHeaderItem(c).setToolTip(HEADER_TIPS.get(name, ""))
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COLUMNS.index("Method"), QHeaderView.ResizeMode.Stretch)
-        header.setMaximumSectionSize(240)
+        header.setMaximumSectionSize(170)  # a long step name elides: the method needs room at 1024 px
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setWordWrap(False)  # one line per step: long names elide (the tooltip has the rest)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.summary)
@@ -91,9 +98,9 @@ class Leaderboard(QWidget):
             self.picked = str(e.get("message", ""))
             self.summary.setText(f"Done: {self.picked}")
             return f"search: {self.picked}"
+        result = f", val acc {_pct(e['val_acc'])}" if e.get("val_acc") is not None else ""
         reason = f" ({e['reason']})" if e.get("reason") else ""
-        return f"search step {e.get('name')}: {STATUS_WORDS.get(e.get('status', ''), e.get('status'))}" \
-               f", val acc {_pct(e.get('val_acc'))}{reason}"
+        return f"search step {e.get('name')}: {STATUS_WORDS.get(e.get('status', ''), e.get('status'))}{result}{reason}"
 
     def show_rows(self, rows: list[dict], winner: str = "") -> None:
         """The leaderboard as the search sent it (best first); ``winner`` is the picked run's folder."""
@@ -113,7 +120,7 @@ class Leaderboard(QWidget):
         for c, text in enumerate(texts):
             item = QTableWidgetItem(text)
             item.setToolTip(tip)
-            if COLUMNS[c] in ("Val acc", "Test acc", "Time"):
+            if COLUMNS[c] in ("Val", "Test", "Time"):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             if won:
                 font = QFont(item.font())
