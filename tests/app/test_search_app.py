@@ -120,7 +120,7 @@ def test_a_stopped_search_says_so_and_a_single_run_hides_the_board(window: MainW
     for e in recorded_events()[:8]:
         job.event.emit(e)
     _finish(window, job, Status.CANCELLED, "stopped")
-    assert "stopped before it picked a model" in tp.status.text() and tp.board.winner_row() is None
+    assert tp.status.text().startswith("Search stopped before its pick") and tp.board.winner_row() is None
     assert tp.start() is made[1] and not tp.board.isVisibleTo(tp)
     answers.confirm_answer = False
     _finish(window, made[1], Status.DONE, "finished")

@@ -473,7 +473,7 @@ class TrainPage(QWidget):
             picked = self.board.picked if self._searching() else ""
             self.status.setText(f"Finished: {picked}; ★ on the Runs page." if picked else "Finished.")
         elif status == Status.CANCELLED and self._searching():
-            self.status.setText("The search stopped before it picked a model; its finished steps are on the Runs page.")
+            self.status.setText("Search stopped before its pick; the finished steps are on the Runs page.")
             self.board.summary.setText(self.status.text())
         elif status == Status.CANCELLED:
             self.status.setText("Stopped; the last checkpoint was kept. Resume it from the Runs page.")

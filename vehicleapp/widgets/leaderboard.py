@@ -21,7 +21,7 @@ HEADER_TIPS = {"Val": "Validation accuracy (with the test-time augmentation the 
                "Test": "Accuracy on the test split, when the dataset has one: only reported, never used to pick",
                "Time": "How long the step took", "Status": "done, skipped or cut by the budget; the reason is "
                "in the row's tooltip"}
-STATUS_WORDS = {"done": "done", "skipped": "skipped", "cut": "cut", "planned": "not run"}
+STATUS_WORDS = {"done": "done", "skipped": "skipped", "cut": "cut", "planned": "to do"}
 WINNER_MARK = "★ "
 WINNER_BACKGROUND = "#fff4c2"
 CANDIDATE = "candidate"  # the search's event for a finished (or skipped) step
