@@ -19,6 +19,7 @@ from trainer.cli import build_parser
 from trainer.config import TrainConfig
 from trainer.options import weights_from_args
 from trainer.protocol import Status
+from trainer.runs import write_metrics
 from vehicleapp.commands import search_args
 from vehicleapp.jobs import Job
 from vehicleapp.main_window import MainWindow
@@ -198,3 +199,12 @@ def test_the_search_pick_is_marked_and_ensembles_cannot_be_resumed_or_retrained(
     assert page.retrain_selected() is None and page.evaluate_button.isEnabled()
     _select(window, pick)
     assert page.retrain_button.isEnabled() and page.retrain_button.toolTip().startswith("Train again")
+
+
+def test_a_run_stopped_after_its_head_and_before_fine_tuning_can_be_resumed(window: MainWindow) -> None:
+    folder = _run_folder(window.runs.runs_dir, "tuned", status="cancelled", fine_tune=12)
+    (folder / "last.pt").write_bytes(b"")
+    write_metrics(folder, [{"epoch": e, "val_acc": 0.5} for e in range(1, 16)])  # the 15 head epochs
+    window.runs.refresh()
+    _select(window, folder)
+    assert window.runs_page.resume_button.isEnabled()

@@ -46,7 +46,8 @@ def resumable(run: RunInfo | None) -> bool:
     """A run stopped (or failed) before its epoch target that kept its last checkpoint."""
     if run is None or ensemble_size(run) or run.status not in (Status.CANCELLED, Status.FAILED):
         return False
-    return (run.path / runs_io.LAST).is_file() and len(run.metrics) < int(run.config.get("epochs", 0))
+    target = int(run.config.get("epochs", 0)) + int(run.config.get("fine_tune") or 0)  # fine-tuning's epochs too
+    return (run.path / runs_io.LAST).is_file() and len(run.metrics) < target
 
 
 class RunsPage(QWidget):
