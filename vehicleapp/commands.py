@@ -36,6 +36,14 @@ def sweep_args(cfg: TrainConfig, grid: SweepGrid | None = None) -> list[str]:
     return ["sweep", *sweep_to_args(cfg, grid or SweepGrid()), "--events"]
 
 
+def search_args(cfg: TrainConfig, budget_min: float, image_size: int | None = None) -> list[str]:
+    """``trainer search`` on the config's data, weights, device and runs folder within ``budget_min``
+    minutes; the image size is the search's to choose unless ``image_size`` is given."""
+    weights = config_to_args(TrainConfig(data="", weights=cfg.weights))[1:]  # the trainer's own spelling
+    args = ["search", cfg.data, "--budget", f"{budget_min:g}", *weights, "--out", cfg.out, "--device", cfg.device]
+    return args + (["--image-size", str(image_size)] if image_size else []) + ["--events"]
+
+
 def resume_args(run_dir: Path, data: str) -> list[str]:
     """Continue a stopped run from its ``last.pt`` to its epoch target."""
     return ["train", data, "--resume", str(run_dir), "--events"]

@@ -201,7 +201,7 @@ class MainWindow(QMainWindow):
         if status == Status.FAILED:
             log.warning("job %s failed: %s\n%s", " ".join(job.args), message, job.log_tail(40))
         self.show_message(f"{job.title}: {status} — {message}", 10000)
-        if job.command in ("train", "sweep", "evaluate"):
+        if job.command in ("train", "sweep", "search", "evaluate"):
             self.runs.refresh()
 
     # -- help -----------------------------------------------------------------------------

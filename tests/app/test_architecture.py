@@ -26,7 +26,7 @@ def test_train_page_lists_the_registry_with_the_schema_help(window: MainWindow) 
     assert tp.config() == TrainConfig(data="/data", freeze=True, image_size=224, out=str(window.runs.runs_dir))
 
 
-@pytest.mark.parametrize(("command", "refreshes"), [("train", 1), ("evaluate", 1), ("classify", 0)])
+@pytest.mark.parametrize(("command", "refreshes"), [("train", 1), ("search", 1), ("evaluate", 1), ("classify", 0)])
 def test_a_finished_job_refreshes_the_runs_once(qtbot, window: MainWindow, command: str,  # noqa: ANN001
                                                 refreshes: int) -> None:
     seen: list[int] = []

@@ -19,7 +19,29 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 10
 STATUS_COLOURS = {Status.FAILED: "#b3261e", Status.CANCELLED: "#8a5a00", Status.RUNNING: "#1a73e8"}
 
 
-def _duration(seconds: float) -> str:
+WINNER_MARK = "★ "
+
+
+def ensemble_size(run: RunInfo) -> int:
+    """How many runs an ensemble of runs (``trainer ensemble``) averages; 0 for any other run."""
+    members = run.config.get("members")
+    return len(members) if isinstance(members, list) else 0
+
+
+def search_pick(run: RunInfo) -> dict:
+    """The ``search`` record of a run a ``trainer search`` picked ({} for any other run)."""
+    record = run.config.get("search")
+    return record if isinstance(record, dict) and record.get("winner") else {}
+
+
+def model_text(run: RunInfo) -> str:
+    """The Model column: the model, "Ensemble of N runs", and ★ before a search's pick."""
+    n = ensemble_size(run)
+    model = f"Ensemble of {n} runs" if n else str(run.config.get("model", "?"))
+    return (WINNER_MARK if search_pick(run) else "") + model
+
+
+def duration_text(seconds: float) -> str:
     if seconds < 10:
         return f"{seconds:.1f} s"
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
@@ -52,9 +74,10 @@ class RunsModel(QAbstractTableModel):
     def _values(self, run: RunInfo) -> tuple:
         c = run.config
         epochs = len(run.metrics)
-        values = {"Model": c.get("model", "?"), "Status": run.status, "Dataset": run.dataset,
-                  "Weights": run.weights, "Size": run.image_size or 224, "LR": c.get("lr"),
-                  "Batch": c.get("batch_size"), "Epochs": epochs, "Best val acc": run.best_val_acc,
+        trained = not ensemble_size(run)  # an ensemble of runs has no learning rate or batch of its own
+        values = {"Model": model_text(run), "Status": run.status, "Dataset": run.dataset,
+                  "Weights": run.weights, "Size": run.image_size or 224, "LR": c.get("lr") if trained else None,
+                  "Batch": c.get("batch_size") if trained else None, "Epochs": epochs, "Best val acc": run.best_val_acc,
                   "Duration": run.duration, "Date": c.get("created", ""), "Name": run.name}
         return tuple(values[name] for name in COLUMNS)
 
@@ -66,7 +89,20 @@ class RunsModel(QAbstractTableModel):
             return "\n".join(f"{b}: {s}" for b, s in spec.items()) if isinstance(spec, dict) else str(spec)
         if col == "Status" and run.config.get("error"):
             return str(run.config["error"])
+        if col == "Model":
+            return self._model_tooltip(run)
         return str(run.path)
+
+    def _model_tooltip(self, run: RunInfo) -> str:
+        lines = [str(run.path)]
+        if ensemble_size(run):
+            lines.insert(0, "Averages the calibrated answers of: " + ", ".join(
+                Path(str(m.get("run", "?"))).name for m in run.config["members"] if isinstance(m, dict)))
+        pick = search_pick(run)
+        if pick:
+            acc = f" with {pick['val_acc']:.1%} validation accuracy" if isinstance(pick.get("val_acc"), float) else ""
+            lines.insert(0, f"★ Best of the search {Path(str(pick.get('search_dir', ''))).name}{acc}")
+        return "\n".join(lines)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: ANN201
         if not index.isValid() or not 0 <= index.row() < len(self.runs):
@@ -95,7 +131,7 @@ class RunsModel(QAbstractTableModel):
         if col == "Best val acc":
             return f"{value:.1%}"
         if col == "Duration":
-            return _duration(value)
+            return duration_text(value)
         if col == "Size":
             return f"{value} px"
         if col == "Date" and value:

@@ -32,19 +32,22 @@ from trainer.runs import RunInfo
 from vehicleapp import dialogs
 from vehicleapp.commands import evaluate_args, export_args, train_args
 from vehicleapp.jobs import Job, JobRunner
-from vehicleapp.models.runs_model import COLUMNS, SORT_ROLE
+from vehicleapp.models.runs_model import COLUMNS, SORT_ROLE, ensemble_size
 from vehicleapp.runs_state import RunsState
 from vehicleapp.widgets.charts import CompareCurves, ConfusionChart, ReliabilityChart, ThresholdChart
 from vehicleapp.widgets.text import ElidedLabel, Hint
 
 log = logging.getLogger(__name__)
+NOT_FOR_ENSEMBLES = ("An ensemble of runs is made from finished runs: it has nothing to resume or retrain "
+                     "(train its member runs again instead)")
 
 
 def resumable(run: RunInfo | None) -> bool:
     """A run stopped (or failed) before its epoch target that kept its last checkpoint."""
-    if run is None or run.status not in (Status.CANCELLED, Status.FAILED):
+    if run is None or ensemble_size(run) or run.status not in (Status.CANCELLED, Status.FAILED):
         return False
-    return (run.path / runs_io.LAST).is_file() and len(run.metrics) < int(run.config.get("epochs", 0))
+    target = int(run.config.get("epochs", 0)) + int(run.config.get("fine_tune") or 0)  # fine-tuning's epochs too
+    return (run.path / runs_io.LAST).is_file() and len(run.metrics) < target
 
 
 class RunsPage(QWidget):
@@ -234,7 +237,7 @@ class RunsPage(QWidget):
     def retrain_selected(self) -> Job | None:
         """The selected run's settings, trained again (a new run folder)."""
         run = self.current_run()
-        if run is None:
+        if run is None or ensemble_size(run):
             return None
         cfg = dataclasses.replace(TrainConfig.from_dict(run.config), out=str(self.state.runs_dir))
         job = self.runner.run(train_args(cfg), "Training")
@@ -301,8 +304,17 @@ class RunsPage(QWidget):
         current = self.current_run()
         self.evaluate_button.setEnabled(current is not None)
         self.resume_button.setEnabled(resumable(current))
+        self.retrain_button.setEnabled(current is not None and not ensemble_size(current))
+        self._explain_ensemble(current is not None and ensemble_size(current) > 0)
         self.delete_button.setEnabled(bool(chosen))
         self._show_detail(current)
+
+    def _explain_ensemble(self, ensemble: bool) -> None:
+        """Resume and Retrain say why they are off for an ensemble of runs (their own tips otherwise)."""
+        for button in (self.resume_button, self.retrain_button):
+            if not button.property("tip"):
+                button.setProperty("tip", button.toolTip())
+            button.setToolTip(NOT_FOR_ENSEMBLES if ensemble else button.property("tip"))
 
     def current_run(self) -> RunInfo | None:
         """The run whose details show: the current row when it is selected."""

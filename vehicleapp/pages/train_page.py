@@ -1,4 +1,5 @@
-"""Train page: options with plain-words tooltips, Start/Stop, progress with ETA, live curves."""
+"""Train page: options with plain-words tooltips, Start/Stop, progress with ETA, live curves, and
+"Find the best model" (a ``trainer search`` within a time budget, with a live leaderboard)."""
 
 from __future__ import annotations
 
@@ -30,14 +31,16 @@ from trainer.protocol import PHASES, WEIGHTS_ERROR, Event, Status
 from trainer.registry import BACKBONES, MODELS
 from trainer.runs import RunInfo
 from vehicleapp import dialogs
-from vehicleapp.commands import resume_args, sweep_args, train_args
+from vehicleapp.commands import resume_args, search_args, sweep_args, train_args
 from vehicleapp.jobs import Job, JobRunner
 from vehicleapp.sweep_plan import plan_sweep
 from vehicleapp.widgets.charts import LiveCurves
+from vehicleapp.widgets.leaderboard import Leaderboard, is_search_event
 from vehicleapp.widgets.text import ElidedLabel, Hint
 from vehicleapp.widgets.weights import NONE, WeightsChooser
 
 CHOOSE_FILE, FROM_SCRATCH, CANCEL = "Choose a file…", "Train from scratch", "Cancel"
+SEARCH_MINUTES = (5, 15, 60)  # the time budgets "Find the best model" offers
 WEIGHTS_ADVICE = ("Choose a weights file, or train from scratch (nothing to download, but slow to learn and "
                   "needs many photos).")
 
@@ -83,6 +86,7 @@ class TrainPage(QWidget):
         runner.finished.connect(self._on_finished)
         self.weights.changed.connect(self._update_buttons)
         self.epochs.valueChanged.connect(self._show_epochs_to_come)
+        self.fine_tune.valueChanged.connect(self._show_epochs_to_come)
         self._show_epochs_to_come()
         self._update_buttons()
 
@@ -122,18 +126,20 @@ class TrainPage(QWidget):
         self.lr = QDoubleSpinBox(decimals=5, minimum=0.00001, maximum=1.0, singleStep=0.0005, value=d.lr)
         self.batch = QSpinBox(minimum=1, maximum=512, value=d.batch_size)
         self.epochs = QSpinBox(minimum=1, maximum=500, value=d.epochs)
+        self.fine_tune = QSpinBox(minimum=0, maximum=200, value=d.fine_tune, specialValueText="off")
         self.size = QSpinBox(minimum=32, maximum=512, singleStep=16, value=224, suffix=" px")
         self.val = QDoubleSpinBox(decimals=2, minimum=0.05, maximum=0.5, singleStep=0.05, value=d.val_fraction)
         self.augment = QCheckBox(C.label_of("augment"))
         self.early = QSpinBox(minimum=0, maximum=100, value=d.early_stop, specialValueText="off")
-        self.device = QComboBox()
-        for choice in C.choices_of("device") or ():
-            self.device.addItem(choice, choice)
+        self.tta, self.device = QComboBox(), QComboBox()
+        for box, name in ((self.tta, "tta"), (self.device, "device")):
+            for choice in C.choices_of(name) or ():
+                box.addItem(choice, choice)
         form = QFormLayout()
         rows = [("model", self.model), ("weights", self.weights), ("freeze", self.freeze), ("lr", self.lr),
-                ("batch_size", self.batch), ("epochs", self.epochs), ("image_size", self.size),
-                ("val_fraction", self.val), ("augment", self.augment), ("early_stop", self.early),
-                ("device", self.device)]
+                ("batch_size", self.batch), ("epochs", self.epochs), ("fine_tune", self.fine_tune),
+                ("image_size", self.size), ("val_fraction", self.val), ("augment", self.augment),
+                ("early_stop", self.early), ("tta", self.tta), ("device", self.device)]
         for name, widget in rows:
             if widget is not self.weights:
                 widget.setToolTip(C.help_of(name))
@@ -141,7 +147,7 @@ class TrainPage(QWidget):
         self._on_model()
         return form
 
-    def _build_buttons(self) -> QHBoxLayout:
+    def _build_buttons(self) -> QVBoxLayout:
         self.start_button = QPushButton("Start training")
         self.start_button.setToolTip("Train one model with these settings (Ctrl+Enter)")
         self.start_button.clicked.connect(self.start)
@@ -156,7 +162,27 @@ class TrainPage(QWidget):
         buttons = QHBoxLayout()
         for b in (self.start_button, self.sweep_button, self.stop_button):
             buttons.addWidget(b)
-        return buttons
+        rows = QVBoxLayout()
+        rows.addLayout(buttons)
+        rows.addLayout(self._build_search_row())
+        return rows
+
+    def _build_search_row(self) -> QHBoxLayout:
+        self.search_button = QPushButton("Find the best model…")
+        self.search_button.setToolTip(
+            "Let the trainer try the models whose weights load, a smaller image size on small photos, "
+            "fine-tuning of the most promising one and an ensemble, within the time budget; it keeps the best "
+            "on validation (asks first). Uses this page's weights and device; every step is a run on the Runs page.")
+        self.search_button.clicked.connect(lambda *_: self.start_search())
+        self.budget = QComboBox()
+        for minutes in SEARCH_MINUTES:
+            self.budget.addItem(f"within {minutes} min", minutes)
+        self.budget.setCurrentIndex(1)
+        self.budget.setToolTip("How long the search may take; it plans its steps to fit")
+        row = QHBoxLayout()
+        row.addWidget(self.search_button, 1)
+        row.addWidget(self.budget)
+        return row
 
     def _build_progress(self) -> QSplitter:
         self.status = ElidedLabel("Ready.")
@@ -171,17 +197,20 @@ class TrainPage(QWidget):
         tv.addWidget(self.status)
         tv.addWidget(self.progress)
         tv.addWidget(self.chart, 1)
+        self.board = Leaderboard()
+        self.board.setVisible(False)  # until a search starts
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(top)
+        right.addWidget(self.board)
         right.addWidget(self.log)
-        right.setSizes([480, 160])
+        right.setSizes([400, 200, 120])
         right.setChildrenCollapsible(False)
         return right
 
     def _show_epochs_to_come(self) -> None:
-        """Before a job the empty chart spans the epochs the settings ask for."""
+        """Before a job the empty chart spans the epochs the settings ask for (fine-tuning's too)."""
         if self.job is None or self.job.status is not None:
-            self.chart.reset(self.epochs.value())
+            self.chart.reset(self.epochs.value() + self.fine_tune.value())
 
     def _on_model(self) -> None:
         self.weights.set_backbones(MODELS[self.model.currentData()].backbones)
@@ -200,10 +229,12 @@ class TrainPage(QWidget):
                 "freeze": (self.freeze.isChecked, self.freeze.setChecked), "lr": (self.lr.value, self.lr.setValue),
                 "batch_size": (self.batch.value, self.batch.setValue),
                 "epochs": (self.epochs.value, self.epochs.setValue),
+                "fine_tune": (self.fine_tune.value, self.fine_tune.setValue), "tta": combo(self.tta),
                 "image_size": (self.size.value, self.size.setValue),
                 "val_fraction": (self.val.value, self.val.setValue),
                 "augment": (self.augment.isChecked, self.augment.setChecked),
-                "early_stop": (self.early.value, self.early.setValue), "device": combo(self.device)}
+                "early_stop": (self.early.value, self.early.setValue), "device": combo(self.device),
+                "search_minutes": combo(self.budget)}
 
     def options(self) -> dict[str, Any]:
         """The page's settings, to remember them across restarts."""
@@ -222,11 +253,11 @@ class TrainPage(QWidget):
         def changed(*_: object) -> None:
             self.options_changed.emit()
 
-        for box in (self.model, self.device):
+        for box in (self.model, self.device, self.tta, self.budget):
             box.currentIndexChanged.connect(changed)
         for check in (self.freeze, self.augment):
             check.toggled.connect(changed)
-        for spin in (self.lr, self.batch, self.epochs, self.size, self.val, self.early):
+        for spin in (self.lr, self.batch, self.epochs, self.fine_tune, self.size, self.val, self.early):
             spin.valueChanged.connect(changed)
         self.weights.changed.connect(changed)
 
@@ -244,8 +275,9 @@ class TrainPage(QWidget):
         return TrainConfig(
             data=self.data_root, model=model, weights=self.weights.spec(MODELS[model].backbones),
             freeze=self.freeze.isChecked(), lr=self.lr.value(), batch_size=self.batch.value(),
-            epochs=self.epochs.value(), image_size=self.size.value(), val_fraction=self.val.value(),
-            augment=self.augment.isChecked(), early_stop=self.early.value(),
+            epochs=self.epochs.value(), fine_tune=self.fine_tune.value(), image_size=self.size.value(),
+            val_fraction=self.val.value(), augment=self.augment.isChecked(), early_stop=self.early.value(),
+            tta=self.tta.currentData(),
             device=self.device.currentData(), out=self.runs_dir)
 
     def start(self) -> Job | None:
@@ -269,6 +301,30 @@ class TrainPage(QWidget):
             for model, why in plan.skipped.items():
                 self.log.appendPlainText(f"skipped {model}: {why}")
         return job
+
+    def start_search(self, image_size: int | None = None) -> Job | None:
+        """Confirm, then find the best model within the chosen budget (a ``trainer search`` job)."""
+        if not self._can_start():
+            return None
+        problems = self.weights.problems(BACKBONES)
+        if len(problems) == len(BACKBONES) and not self._weights_ok(tuple(BACKBONES)):
+            return None
+        minutes = int(self.budget.currentData())
+        if not dialogs.confirm(self, "Find the best model?", self._search_plan(minutes)):
+            return None
+        job = self._launch(search_args(self.config(), minutes, image_size), "Finding the best model")
+        if job is not None:
+            self.board.reset(minutes)
+        return job
+
+    def _search_plan(self, minutes: int) -> str:
+        skipped = [BACKBONES[b].title for b in self.weights.problems(BACKBONES)]
+        lack = f"\n\nModels that need {' or '.join(skipped)} are skipped: no usable weights." if skipped else ""
+        return (f"Up to {minutes} minutes. The search measures this computer's speed, then trains a frozen-backbone "
+                "head for each model whose weights load, fine-tunes the most promising one and tries an ensemble "
+                "of the best two, as far as the time allows, and picks the best on validation. Every step is a run "
+                "on the Runs page; the pick is marked ★ there.\n\nIt uses this page's backbone weights and device; "
+                f"the other settings are the search's own.{lack}")
 
     def _sweep_base(self) -> TrainConfig:
         return dataclasses.replace(self.config(), weights=self.weights.spec(BACKBONES))
@@ -313,6 +369,7 @@ class TrainPage(QWidget):
             return None
         self.job = job
         self._history = []
+        self.board.setVisible(job.command == "search")
         self.chart.reset(self.epochs.value())
         self.log.clear()
         self._epoch_times = []
@@ -329,14 +386,32 @@ class TrainPage(QWidget):
         reason = blocked_reason(self.counts) if self.data_root else ""
         self.start_button.setEnabled(not running and not reason)
         self.sweep_button.setEnabled(not running and not reason)
+        self.search_button.setEnabled(not running and not reason)
+        self.budget.setEnabled(not running)
         self.stop_button.setEnabled(running)
         self.blocker.setText(reason)
         self.blocker.setVisible(bool(reason))
 
     # -- events ---------------------------------------------------------------------------
+    def _searching(self) -> bool:
+        return self.job is not None and self.job.command == "search"
+
+    def _on_search_event(self, e: dict) -> None:
+        line = self.board.on_event(e)
+        if line:
+            self.log.appendPlainText(line)
+        if e["event"] in (Event.START, Event.PROGRESS):
+            self.progress.setRange(0, 0)  # busy until the step's own progress arrives
+            self.status.setText(self.board.summary.text())
+
     def _on_event(self, e: dict) -> None:
+        if self._searching() and is_search_event(e):
+            self._on_search_event(e)
+            return
         kind = e["event"]
         sweep = f"run {e['sweep_index']} of {e['sweep_total']} · " if "sweep_index" in e else ""
+        step = f"{e['search_step']} · " if "search_step" in e else ""  # the log names a search's step
+        sweep = step or sweep
         if kind == Event.START:
             self.total_epochs = int(e.get("epochs", 0))
             self.chart.reset(self.total_epochs)
@@ -350,16 +425,23 @@ class TrainPage(QWidget):
             self._on_progress(e, sweep)
         elif kind == Event.EPOCH:
             m = e["metrics"]
+            if int(e.get("epochs", 0)) > self.total_epochs:  # fine-tuning's epochs follow the head's
+                self.total_epochs = int(e["epochs"])
+                self.chart.extend(self.total_epochs)
             self._epoch_times.append(m["seconds"])
             self.chart.add_epoch(m)
             self.log.appendPlainText(
-                f"epoch {m['epoch']}/{e['epochs']}: train acc {m['train_acc']:.1%}, val acc {m['val_acc']:.1%}, "
+                f"{step}epoch {m['epoch']}/{e['epochs']}: train acc {m['train_acc']:.1%}, val acc {m['val_acc']:.1%}, "
                 f"val loss {m['val_loss']:.3f}")
         elif kind in (Event.WARNING, Event.ERROR, Event.CANCELLED, Event.DONE):
             message = str(e.get("message", ""))
             if e.get("skipped") or e.get("code") == WEIGHTS_ERROR:
                 message = app_words(message)
-            self.log.appendPlainText(f"{kind}: {message}")
+            self.log.appendPlainText(f"{step}{kind}: {message}")
+        elif kind == Event.STAGE:
+            self.log.appendPlainText(f"{sweep}{e.get('message', '')}")
+            if e.get("stage") == "fine-tune":
+                self._epoch_times = []  # the ETA counts fine-tuning's slower epochs, not the head's
         elif kind == Event.FEATURES:
             self._phase_start = time.monotonic()
 
@@ -385,9 +467,14 @@ class TrainPage(QWidget):
         if job is not self.job:
             return
         self._update_buttons()
+        self.progress.setRange(0, max(self.progress.maximum(), 1))
         if status == Status.DONE:
             self.progress.setValue(self.progress.maximum())
-            self.status.setText("Finished.")
+            picked = self.board.picked if self._searching() else ""
+            self.status.setText(f"Finished: {picked}; ★ on the Runs page." if picked else "Finished.")
+        elif status == Status.CANCELLED and self._searching():
+            self.status.setText("Search stopped before its pick; the finished steps are on the Runs page.")
+            self.board.summary.setText(self.status.text())
         elif status == Status.CANCELLED:
             self.status.setText("Stopped; the last checkpoint was kept. Resume it from the Runs page.")
         else:

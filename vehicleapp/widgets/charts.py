@@ -155,6 +155,11 @@ class LiveCurves(Chart):
             self._rescale()
             self.draw_idle()
 
+    def extend(self, epochs: int) -> None:
+        """More epochs to come than announced (fine-tuning's follow the head's)."""
+        self.target_epochs = max(self.target_epochs, epochs)
+        self._dirty = True
+
     def add_batch(self, epoch: int, done: int, total: int, loss: float) -> None:
         self.batch_x.append(epoch - 1 + done / max(total, 1))
         self.batch_y.append(loss)

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QComboBox
 from trainer.plots import run_labels
 from trainer.protocol import Status
 from trainer.runs import RunInfo
+from vehicleapp.models.runs_model import WINNER_MARK, search_pick
 
 
 def _same_folder(a: str, b: str) -> bool:
@@ -45,7 +46,8 @@ def fill_run_combo(combo: QComboBox, runs: list[RunInfo], dataset: str, keep: st
     for run, label in zip(runs, run_labels(runs)):
         acc = f"val {run.best_val_acc:.1%}" if run.best_val_acc is not None else "no epochs"
         status = "" if run.status == Status.DONE else f" · {run.status.upper()}"
-        combo.addItem(f"{label} · {run.dataset} · {acc}{status}", str(run.path))
+        mark = WINNER_MARK if search_pick(run) else ""
+        combo.addItem(f"{mark}{label} · {run.dataset} · {acc}{status}", str(run.path))
         combo.setItemData(combo.count() - 1, str(run.path), Qt.ItemDataRole.ToolTipRole)
     idx = combo.findData(keep) if keep else -1
     best = default_run(runs, dataset)
