@@ -48,6 +48,7 @@ def estimate_seconds(configs: Sequence[TrainConfig], images: int) -> float:
                 total += images * per_image
             elif not cached:
                 total += cfg.epochs * images * per_image * (1.0 if _frozen(cfg, b) else TRAIN_FACTOR)
+            total += cfg.fine_tune * images * per_image * TRAIN_FACTOR  # photos decoded, backbone trained
         total += RUN_SECONDS + (cfg.epochs * images * HEAD_SECONDS if cached else 0.0)
     return total
 

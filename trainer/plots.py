@@ -18,6 +18,8 @@ from trainer.runs import CONFIG, RunInfo, load_run
 
 def run_label(run: RunInfo) -> str:
     c = run.config
+    if c.get("members"):
+        return f"ensemble of {len(c['members'])} runs"
     return f"{c.get('model', '?')} lr={c.get('lr', '?')} bs={c.get('batch_size', '?')}"
 
 

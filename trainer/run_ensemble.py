@@ -176,7 +176,7 @@ def make_ensemble(run_dirs: Sequence[str | Path], out: str | Path, events: Event
     row = {"epoch": 1, "val_loss": float(F.cross_entropy(val.logits, val.labels)), "val_acc": _accuracy(val),
            "test_loss": float(F.cross_entropy(test.logits, test.labels)) if test else None,
            "test_acc": _accuracy(test) if test else None, "seconds": round(time.monotonic() - started, 2)}
-    run_dir = runs.new_run_dir(Path(out), MODEL, 0, len(members.dirs))
+    run_dir = runs.new_run_dir(Path(out), f"ensemble-of-{len(members.dirs)}-runs")
     _write(run_dir, model, members, row, trust, bank, scores)
     events.sinks.append(FileSink(run_dir / runs.EVENTS))
     names = ", ".join(d.name for d in members.dirs)
@@ -230,7 +230,7 @@ def _write(run_dir: Path, model: TransferModel, members: Members, row: dict[str,
         "counts": cfg0.get("counts"), "dataset_fingerprint": cfg0.get("dataset_fingerprint"),
         "val_fraction": cfg0.get("val_fraction"), "seed": cfg0.get("seed"), "coverage": cfg0.get("coverage"),
         "image_size": cfg0.get("image_size"), "preprocess": first["preprocess"], "epochs": 1,
-        "lr": 0, "batch_size": len(members.dirs), "weights": meta["weights"], "members": described,
+        "weights": meta["weights"], "members": described,
         "member_weights": meta["member_weights"], "tta_choice": {"mode": model.tta, "tried": tta_scores},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "status": Status.DONE, "duration_s": row["seconds"],
     })

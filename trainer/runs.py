@@ -36,10 +36,10 @@ METRIC_FIELDS = [
 ]
 
 
-def new_run_dir(out: Path, model: str, lr: float, batch_size: int) -> Path:
+def new_run_dir(out: Path, model: str, lr: float | None = None, batch_size: int | None = None) -> Path:
     """A fresh, uniquely named run folder under ``out``."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = f"{stamp}-{model}-lr{lr:g}-bs{batch_size}"
+    base = f"{stamp}-{model}" + (f"-lr{lr:g}-bs{batch_size}" if lr is not None else "")
     out.mkdir(parents=True, exist_ok=True)
     for i in range(1000):
         path = out / (base if i == 0 else f"{base}-{i}")

@@ -22,6 +22,8 @@ def test_cached_features_are_paid_once_per_backbone_across_a_sweep() -> None:
     assert estimate_seconds([trained], 300) > 10 * one  # every epoch runs the backbone
     resnet = dataclasses.replace(base, model="resnet50")
     assert estimate_seconds([resnet], 300) > estimate_seconds([base], 300)
+    tuned = dataclasses.replace(base, fine_tune=5)
+    assert estimate_seconds([tuned], 300) > 3 * one  # fine-tuning trains the backbone on photos
 
 
 def test_durations_read_as_words() -> None:
