@@ -69,8 +69,8 @@ class TrainConfig:
         label="Blocks to fine-tune", metavar="N")
     tta: str = option(
         "auto", "Test-time augmentation: also look at each photo flipped (and zoomed) and average. auto "
-        "turns it on only when it answers more validation photos correctly (it makes classifying 2-4x "
-        "slower).", label="Test-time augmentation", choices=TTA_CHOICES)
+        "turns it on only when it does better on the validation photos (more right, or as many with a "
+        "lower loss); it makes classifying 2-4x slower.", label="Test-time augmentation", choices=TTA_CHOICES)
     seed: int = option(0, "Seed for the random parts (validation split, shuffling, initial weights).",
                        label="Seed")
     device: str = option("auto", "Where to compute: auto uses a GPU when there is one.", label="Device",

@@ -68,13 +68,14 @@ def _trust_text(trust: Trust | None) -> str:
 
 
 def train(cfg: TrainConfig, events: Events, should_stop: StopFn,
-          resume: Path | None = None, callbacks: Sequence[Callback] = ()) -> Path:
+          resume: Path | None = None, callbacks: Sequence[Callback] = (), deadline: float | None = None) -> Path:
     """Train one run; returns its folder. Raises :class:`Cancelled` when stopped.
 
     ``callbacks`` join the standard ones (before the checkpointer, so their state is saved).
+    ``deadline`` (``time.monotonic()``) shortens fine-tuning to end by then.
     """
     cfg.validate()
-    fit = Fit(cfg, events, should_stop, resume, callbacks)
+    fit = Fit(cfg, events, should_stop, resume, callbacks, deadline)
     with run_log(fit.run_dir):
         return fit.run()
 
@@ -83,7 +84,7 @@ class Fit:
     """One run: its set-up (data, model, run folder) and the loop with its callbacks."""
 
     def __init__(self, cfg: TrainConfig, events: Events, should_stop: StopFn,
-                 resume: Path | None, callbacks: Sequence[Callback] = ()) -> None:
+                 resume: Path | None, callbacks: Sequence[Callback] = (), deadline: float | None = None) -> None:
         self.cfg, self.events, self.should_stop = cfg, events, should_stop
         if cfg.val_fraction <= 0 and not datasets.find_split_dirs(Path(cfg.data).expanduser()):
             raise datasets.DatasetError("--val-fraction must be > 0 when the data has no val split")
@@ -111,7 +112,7 @@ class Fit:
         stages: list[Callback] = [TTAChooser(cfg.tta, self._tta_splits, events, self.run_dir)]
         if cfg.fine_tune:
             stages.insert(0, FineTune(cfg.epochs, cfg.fine_tune, cfg.unfreeze_blocks, cfg.lr, self._augment_batcher,
-                                      events, self.run_dir, self.resumed))
+                                      events, self.run_dir, self.resumed, deadline))
         calibrate_at = next(i for i, cb in enumerate(standard) if isinstance(cb, Calibrator))
         # fine-tuning switches before the checkpointer saves (and restores); TTA is chosen before calibration
         self.callbacks = [*standard[:calibrate_at], *callbacks, *stages, *standard[calibrate_at:]]

@@ -15,6 +15,7 @@ best checkpoint; the checkpoints record the choice before they are calibrated wi
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -85,9 +86,10 @@ class FineTune(Callback):
 
     def __init__(self, head_epochs: int, epochs: int, blocks: int, lr: float,
                  augment_batcher: Callable[[], ImageBatcher], events: Events, run_dir: Path,
-                 resume: bool) -> None:
+                 resume: bool, deadline: float | None = None) -> None:
         self.head_epochs, self.epochs, self.blocks, self.lr = head_epochs, epochs, blocks, lr
         self.augment_batcher, self.events, self.run_dir, self.resume = augment_batcher, events, run_dir, resume
+        self.deadline = deadline  # time.monotonic() by which fine-tuning must end (trainer search's budget)
         self.start: int | None = None  # the epoch count at which fine-tuning began
 
     def on_fit_start(self, loop: FitLoop) -> None:
@@ -99,6 +101,32 @@ class FineTune(Callback):
     def on_epoch_end(self, loop: FitLoop, row: dict[str, Any]) -> None:
         if self.start is None and (len(loop.history) >= self.head_epochs or loop.stop_training):
             self.switch(loop, len(loop.history))
+        elif self.start is not None and self.deadline is not None and not loop.stop_training:
+            self.fit_deadline(loop, float(row["seconds"]))
+
+    def fit_deadline(self, loop: FitLoop, epoch_s: float) -> None:
+        """After a fine-tuning epoch, as many more as fit before the deadline, one epoch's time
+        kept for the wrap-up (test-time augmentation, calibration): the one-cycle schedule is
+        shortened to end with them; none fits: the run ends now, normally."""
+        fit = int((self.deadline - time.monotonic()) // max(epoch_s, 1e-3)) - 1  # type: ignore[operator]
+        left = loop.settings.epochs - len(loop.history)
+        if fit >= left:
+            return
+        if fit <= 0:
+            loop.stop_training = True
+            self.events.warning(f"fine-tuning ends after epoch {len(loop.history)}: the time budget fits no more")
+            return
+        loop.settings.epochs = len(loop.history) + fit
+        batches = math.ceil(len(loop.splits["train"]) / loop.settings.batch_size)
+        assert isinstance(loop.scheduler, OneCycle)
+        done = loop.scheduler.last_epoch
+        loop.scheduler = OneCycle(loop.optimizer, max_lr=[g["max_lr"] for g in loop.optimizer.param_groups],
+                                  total_steps=done + fit * batches, pct_start=PCT_START, div_factor=DIV,
+                                  final_div_factor=FINAL_DIV)
+        for _ in range(done):  # continue at the same step of the shorter cycle
+            loop.scheduler.step()
+        self.events.warning(f"fine-tuning shortened to {loop.settings.epochs - self.start} epochs "  # type: ignore[operator]
+                            "to fit the time budget")
 
     def switch(self, loop: FitLoop, start: int) -> None:
         self.start = start
@@ -128,8 +156,8 @@ class FineTune(Callback):
 
 class TTAChooser(Callback):
     """At the end of training: the test-time augmentation mode with the best val accuracy on the
-    best checkpoint (views cost classify time, so a mode must answer more val photos correctly
-    than fewer views do), recorded in every checkpoint and in ``config.json``; the loop's
+    best checkpoint, the lower val loss breaking ties (views cost classify time, so at an exact
+    tie fewer views win), recorded in every checkpoint and in ``config.json``; the loop's
     held-out splits then carry it, so the calibration that follows is fitted with it on."""
 
     def __init__(self, setting: str, views: Callable[[FitLoop, str], dict[str, SplitData]],
@@ -149,7 +177,9 @@ class TTAChooser(Callback):
             tried[mode] = self.views(loop, mode)
             loop.model.tta = mode
             scores[mode] = dict(zip(("val_loss", "val_acc"), loop.evaluate(tried[mode]["val"])))
-        mode = max(candidates, key=lambda m: round(scores[m]["val_acc"], 9))  # ties: the first, fewest views
+        # more val photos right, else as many with a lower val loss (on a small val split accuracy
+        # often ties); exact ties keep the first mode, the fewest views
+        mode = max(candidates, key=lambda m: (round(scores[m]["val_acc"], 9), -round(scores[m]["val_loss"], 6)))
         loop.model.tta = mode
         loop.splits = tried[mode]
         if "test" in loop.splits:  # reported, never used to choose
@@ -161,3 +191,4 @@ class TTAChooser(Callback):
         accuracies = ", ".join(f"{m} {s['val_acc']:.1%}" for m, s in scores.items())
         self.events.emit(Event.STAGE, stage="tta", message=f"test-time augmentation: {mode} (val accuracy "
                          f"{accuracies})")
+

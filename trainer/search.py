@@ -42,6 +42,7 @@ MAX_FINE_TUNE = 12
 MIN_FINE_TUNE = 2
 TRAIN_FACTOR = 3.0  # a training step against a forward pass
 RUN_OVERHEAD_S = 6.0  # model build, checkpoints, calibration of one run
+RESERVE = 0.1  # share of the budget kept for the ensemble and the pick
 SMALL_PHOTO = 176  # photos whose median shorter side is below this also try a smaller image size
 
 
@@ -169,11 +170,14 @@ class Search:
                          note=note)
 
     def run_entry(self, entry: Entry, cfg: TrainConfig) -> None:
+        """Train the step's run (resuming its folder if a stopped search left one); fine-tuning
+        ends early, at an epoch's end, where the budget (less a reserve for the ensemble) ends."""
         self.progress(f"{entry.name}: {entry.method}")
         started = time.monotonic()
         try:
             resume = Path(entry.run_dir) if entry.run_dir and (Path(entry.run_dir) / runs.LAST).is_file() else None
-            run_dir = train(cfg, self.step_events(entry), self.should_stop, resume=resume)
+            deadline = self.started + self.state.budget_s * (1 - RESERVE)
+            run_dir = train(cfg, self.step_events(entry), self.should_stop, resume=resume, deadline=deadline)
         except Cancelled:
             entry.run_dir = entry.run_dir or str(self._latest_run())
             if not self.cut:  # the user stopped: --resume continues this step
@@ -209,11 +213,15 @@ class Search:
                          if choice else None) or info.best_val_acc
         entry.test_acc = choice.get("tried", {}).get(choice.get("mode"), {}).get("test_acc", best.get("test_acc"))
         entry.tta = choice.get("mode", "")
+        if entry.method.startswith("fine-tuned"):  # the deadline may have shortened it
+            entry.method = f"fine-tuned {max(len(metrics) - HEAD_EPOCHS, 0)} epochs"
 
     def finish(self, entry: Entry, started: float) -> None:
         entry.seconds = round(entry.seconds + time.monotonic() - started, 1)
-        if entry.status == "done" and entry.estimate_s > 0:  # plan the next steps at the pace measured
-            self.state.pace = min(5.0, max(0.1, entry.seconds / (entry.estimate_s / self.state.pace)))
+        timed = [e for e in self.state.entries if e.status == "done" and e.estimate_s > 0]
+        if timed:  # plan the next steps at the pace measured so far
+            pace = sum(e.seconds for e in timed) / sum(e.estimate_s for e in timed)
+            self.state.pace = min(5.0, max(0.2, pace))
         self.state.spent_s = self.elapsed()
         self.state.save(self.folder)
         self.events.emit("candidate", **entry.row(), leaderboard=self.leaderboard())
@@ -231,8 +239,8 @@ class Search:
         if entry is None:
             entry = Entry(name, model, method)
             self.state.entries.append(entry)
+        entry.estimate_s = round(estimate_s, 1)  # before the pace
         estimate_s *= self.state.pace
-        entry.estimate_s = round(estimate_s, 1)
         if estimate_s > self.left():
             entry.status = "skipped"
             entry.reason = f"not enough time left (needs about {estimate_s:.0f} s, {max(self.left(), 0):.0f} s left)"
@@ -291,12 +299,13 @@ class Search:
             return
         best = max(heads, key=lambda e: (e.val_acc or 0, -self.per_image(e.model)))
         epoch_s = self.fine_tune_epoch_seconds(best.model) * self.scale(self.state.image_size)
-        reserve = 0.1 * self.state.budget_s  # the ensemble and the pick
+        reserve = RESERVE * self.state.budget_s  # the ensemble and the pick
         existing = next((e for e in self.state.entries if e.name == f"{best.model} fine-tuned"), None)
-        n = existing_epochs(existing) or min(MAX_FINE_TUNE, int((self.left() - reserve - RUN_OVERHEAD_S) // epoch_s))
-        n = max(n, MIN_FINE_TUNE)
-        self.step(f"{best.model} fine-tuned", best.model, f"fine-tuned {n} epochs", n * epoch_s + RUN_OVERHEAD_S,
-                  lambda: self.config(best.model, fine_tune=n))
+        fit = int((self.left() - reserve - RUN_OVERHEAD_S) // (epoch_s * self.state.pace))
+        n = existing_epochs(existing) or max(MIN_FINE_TUNE, min(MAX_FINE_TUNE, fit))
+        # skipped only when not even the fewest epochs fit; the run itself ends by the deadline
+        self.step(f"{best.model} fine-tuned", best.model, f"fine-tuned {n} epochs",
+                  MIN_FINE_TUNE * epoch_s + RUN_OVERHEAD_S, lambda: self.config(best.model, fine_tune=n))
 
     def ensemble(self) -> None:
         from trainer.run_ensemble import make_ensemble

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,8 +17,8 @@ from trainer import runs
 from trainer.config import TrainConfig
 from trainer.engine import train
 from trainer.features import Cancelled
-from trainer.finetune import unfreeze
-from trainer.loop import Callback, FitLoop
+from trainer.finetune import FineTune, OneCycle, unfreeze
+from trainer.loop import Callback, FitLoop, LoopSettings
 from trainer.models import create_model
 
 
@@ -93,3 +95,32 @@ def test_early_stop_in_the_head_epochs_starts_fine_tuning(demo_root: Path, tmp_p
     assert start is not None and start < 6
     # at least one fine-tuning epoch ran (its own patience may end it after one)
     assert start + 1 <= len(runs.read_metrics(run_dir)) <= start + 2
+
+
+def test_a_deadline_ends_fine_tuning_at_an_epochs_end_and_the_run_finishes(demo_root: Path, tmp_path: Path) -> None:
+    ev = quiet_events()
+    run_dir = train(_cfg(demo_root, tmp_path, epochs=2, fine_tune=4), ev, lambda: False, deadline=time.monotonic())
+    assert len(runs.read_metrics(run_dir)) == 3  # the head's two epochs run; fine-tuning stops after one
+    assert runs.load_run(run_dir).config["status"] == "done"
+    assert any("time budget" in e.get("message", "") for e in ev.seen if e["event"] == "warning")
+
+
+def test_a_deadline_shortens_the_one_cycle_to_the_epochs_that_fit() -> None:
+    model = create_model("mobilenet_v2", 3, "none", frozen={"mobilenet_v2"})
+    groups = unfreeze(model, blocks=2, base_lr=1e-3)
+    optimizer = torch.optim.Adam(groups)
+    scheduler = OneCycle(optimizer, max_lr=[g["lr"] for g in groups], total_steps=8 * 2)
+    for _ in range(2):  # one epoch of two batches done
+        optimizer.step()
+        scheduler.step()
+    loop = SimpleNamespace(settings=LoopSettings(epochs=10, batch_size=8, seed=0), history=[{}] * 3,
+                           splits={"train": list(range(16))}, optimizer=optimizer, scheduler=scheduler,
+                           stop_training=False)
+    tune = FineTune(2, 8, 2, 1e-3, lambda: None, quiet_events(), Path("."), False,  # type: ignore[arg-type]
+                    deadline=time.monotonic() + 350)
+    tune.start = 2
+    tune.fit_deadline(loop, epoch_s=100)  # type: ignore[arg-type]
+    assert loop.settings.epochs == 3 + 2  # two more epochs fit, one epoch's time kept for the wrap-up
+    assert loop.scheduler.total_steps == 2 + 2 * 2 and loop.scheduler.last_epoch == 2
+    tune.fit_deadline(loop, epoch_s=1000)  # type: ignore[arg-type]
+    assert loop.stop_training
