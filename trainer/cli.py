@@ -463,12 +463,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from trainer.stopping import StopFlag
 
     setup_logging()
+    logging.raiseExceptions = False  # a log that cannot be written (full disk) must not print tracebacks
     stop = StopFlag().install()
     return run_command(args, stop)
 
 
 def run_command(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     """Run ``args.func`` and map outcomes to exit codes and one-line messages."""
+    from trainer.atomic import DiskFull
     from trainer.features import Cancelled
 
     try:
@@ -486,6 +488,10 @@ def run_command(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     except VerificationFailed as exc:
         _report(args, Event.ERROR, _first_line(exc))
         return Exit.VERIFY_FAILED
+    except DiskFull as exc:
+        log.exception("trainer %s failed", args.command)
+        _report(args, Event.ERROR, str(exc), **exc.fields())
+        return Exit.FAILED
     except Exception as exc:
         log.exception("trainer %s failed", args.command)
         from trainer.logs import describe_failure

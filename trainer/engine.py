@@ -155,7 +155,10 @@ class Fit:
             raise
         except BaseException as exc:
             log.exception("run %s failed", self.run_dir.name)
-            runs.update_config(self.run_dir, status=Status.FAILED, error=str(exc)[:500])
+            try:
+                runs.update_config(self.run_dir, status=Status.FAILED, error=str(exc)[:500])
+            except OSError:  # e.g. the disk is still full: the original error is the one to report
+                log.exception("could not mark run %s failed", self.run_dir.name)
             raise
         finally:
             self.batcher.close()

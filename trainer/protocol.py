@@ -128,6 +128,9 @@ class UsageError(ValueError):
 
 #: ``code`` of the error event when backbone weights cannot be loaded or downloaded.
 WEIGHTS_ERROR = "weights"
+#: ``code`` of the error event when a file could not be written for lack of space; the event
+#: also has ``path``, ``needed`` and ``free`` (bytes; ``needed``/``free`` may be null).
+DISK_FULL = "disk_full"
 
 
 def report_line(command: str, kind: str, message: str) -> str:
