@@ -63,6 +63,32 @@ def cmd_models(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     return Exit.OK
 
 
+def cmd_runs(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
+    """List the run folders under DIR, damaged ones with the reason (nothing is changed)."""
+    import json
+
+    from trainer.runs import list_runs
+
+    folder = Path(args.dir)
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: runs folder not found")
+    found = list_runs(folder)
+    if args.json:
+        print(json.dumps([{"path": str(r.path), "name": r.name, "status": r.status, "problem": r.problem,
+                           "model": r.config.get("model"), "epochs": len(r.metrics),
+                           "best_val_acc": r.best_val_acc} for r in found], indent=2))
+        return Exit.OK
+    for r in found:
+        acc = "" if r.best_val_acc is None else f"best val acc {r.best_val_acc:.1%}"
+        if r.problem:
+            print(f"{r.name}  damaged: {r.problem}")
+        else:
+            print(f"{r.name}  {r.status:<9}  {r.config.get('model', '?')}, {len(r.metrics)} epochs  {acc}".rstrip())
+    damaged = sum(1 for r in found if r.problem)
+    print(f"{len(found)} runs in {folder}" + (f", {damaged} damaged" if damaged else ""), file=sys.stderr)
+    return Exit.OK
+
+
 def cmd_demo_data(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     from trainer.demo_data import CLASSES, make_demo_data
 
@@ -326,6 +352,11 @@ def build_parser() -> Parser:
     p.add_argument("file")
     _events_flag(p)
     p.set_defaults(func=cmd_check_weights)
+
+    p = sub.add_parser("runs", help="list the run folders, damaged ones with the reason")
+    p.add_argument("dir", nargs="?", default=DEFAULT_RUNS_DIR, help=f"runs folder (default: {DEFAULT_RUNS_DIR})")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_runs)
 
     _evaluate_parser(sub.add_parser("evaluate", help="accuracy, per-class P/R/F1 and confusion matrix"))
     p = sub.add_parser("plot", help="PNG of accuracy/loss curves of one or more runs")

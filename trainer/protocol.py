@@ -30,6 +30,7 @@ class Status(str, Enum):
     DONE = "done"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    DAMAGED = "damaged"  # a run folder whose files cannot be read (RunInfo.problem says why)
 
     def __str__(self) -> str:
         return self.value

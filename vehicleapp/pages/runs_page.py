@@ -299,7 +299,7 @@ class RunsPage(QWidget):
         chosen = self.selected_runs()
         self.curves.show_runs(chosen)
         current = self.current_run()
-        self.evaluate_button.setEnabled(current is not None)
+        self.evaluate_button.setEnabled(current is not None and current.checkpoint() is not None)
         self.resume_button.setEnabled(resumable(current))
         self.delete_button.setEnabled(bool(chosen))
         self._show_detail(current)
@@ -320,6 +320,11 @@ class RunsPage(QWidget):
             self._show_threshold(None)
             return
         path = run.path / runs_io.EVALUATION
+        if run.problem:
+            self.confusion.show_message(f"This run folder is damaged: {run.problem}")
+            self.reliability.show_calibration(None)
+            self._show_threshold(None)
+            return
         if not path.is_file():
             self.confusion.show_message("Not evaluated yet: press Evaluate")
             self.reliability.show_calibration(None)
@@ -386,5 +391,8 @@ class RunsPage(QWidget):
         names = "\n".join(r.name for r in chosen)
         if dialogs.confirm(self, "Delete runs", f"Delete these runs from disk?\n\n{names}"):
             for run in chosen:
-                runs_io.delete_run(run.path)
+                try:
+                    runs_io.delete_run(run.path)
+                except (OSError, ValueError) as exc:
+                    dialogs.show_error(self, "Delete runs", f"{run.name} could not be deleted: {exc}", "")
             self.refresh()
