@@ -199,18 +199,23 @@ def cmd_plot(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
 
 def cmd_classify(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     from trainer.csvfile import read_predictions
+    from trainer.datalock import locked
     from trainer.engine import pick_device
     from trainer.files import copy_by_label
     from trainer.predict import classify_folder
 
     events = _events(args)
-    summary = classify_folder(args.checkpoint, args.folder, args.out, events, stop,
-                              args.recursive, pick_device(args.device), args.workers, args.threshold,
-                              args.unlabeled)
-    if args.copy_to:
-        _, rows = read_predictions(args.out)
-        n = copy_by_label(rows, Path(args.folder).resolve(), Path(args.copy_to))
-        events.emit(Event.COPIED, count=n, dest=str(args.copy_to))
+    with contextlib.ExitStack() as stack:
+        if args.copy_to:  # refuse at once, not after classifying, when someone labels DEST
+            Path(args.copy_to).mkdir(parents=True, exist_ok=True)
+            stack.enter_context(locked(args.copy_to, "trainer classify --copy-to"))
+        summary = classify_folder(args.checkpoint, args.folder, args.out, events, stop,
+                                  args.recursive, pick_device(args.device), args.workers, args.threshold,
+                                  args.unlabeled)
+        if args.copy_to:
+            _, rows = read_predictions(args.out)
+            n = copy_by_label(rows, Path(args.folder).resolve(), Path(args.copy_to), "trainer classify --copy-to")
+            events.emit(Event.COPIED, count=n, dest=str(args.copy_to))
     if not args.events:
         counts = ", ".join(f"{k}={v}" for k, v in summary["counts"].items())
         unknown = f"unknown below confidence {summary['threshold']:.3f}" if summary["threshold"] else "unknown off"

@@ -1,6 +1,8 @@
 """The open dataset, shared by the Dataset and Labeling pages (they subscribe to its signals).
 
 Scans run on the thread pool; moves go through the journal in steps that can be undone and redone.
+Labeling needs the dataset's lock (:mod:`trainer.datalock`): when another window or a
+``trainer`` job holds it, or the folder is read-only, the dataset opens read-only and says why.
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from trainer.datalock import DatasetLock
 from trainer.datasets import Entry, browse
+from trainer.files import is_writable
 from trainer.images import find_unreadable
 from trainer.layout import SET_ASIDE, detect
 from trainer.pathtext import for_display
 from vehicleapp.labeling import Journal, LabelingError, Move
 from vehicleapp.workers import run_in_background
+
+READ_ONLY = "this folder is read-only, so photos cannot be moved between class folders"
 
 
 class DatasetState(QObject):
@@ -28,6 +34,7 @@ class DatasetState(QObject):
     classes_changed = Signal()
     problems = Signal(object)  # {path: reason} from the background check
     message = Signal(str)
+    read_only_changed = Signal()  # labeling became possible (the other window closed) or impossible
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -37,6 +44,8 @@ class DatasetState(QObject):
         self.entries: list[Entry] = []
         self.journal: Journal | None = None
         self.unreadable: dict[str, str] = {}
+        self.lock: DatasetLock | None = None
+        self.read_only = ""  # why labeling is off; "" when this window may move photos
         self._generation = 0
 
     def open(self, root: str | Path) -> None:
@@ -51,14 +60,43 @@ class DatasetState(QObject):
     def _on_browsed(self, gen: int, root: Path, result: tuple) -> None:
         if gen != self._generation:
             return  # another folder was opened meanwhile
+        self.close()
         self.root = root
         self.layout, self.classes, self.entries = result
         self.journal = Journal(root)
+        self.read_only = self._take_lock(root)
         self.unreadable = {}
         self.loaded.emit()
         paths = [e.path for e in self.entries]
         run_in_background(lambda: find_unreadable(paths), lambda res: self._on_checked(gen, res),
                           self.failed.emit)
+
+    def _take_lock(self, root: Path) -> str:
+        """Take the dataset's lock; the reason labeling is off when that is not possible."""
+        if not is_writable(root):
+            return READ_ONLY
+        lock = DatasetLock(root, "vehicleapp")
+        if not lock.acquire():
+            return f"{lock.holder()} is labeling this folder, so it is open read-only here"
+        self.lock = lock
+        return ""
+
+    def retry_lock(self) -> bool:
+        """When read-only because another program held the lock: try again (on window focus);
+        True when labeling just became possible."""
+        if self.root is None or self.lock is not None or not self.read_only:
+            return False
+        self.read_only = self._take_lock(self.root)
+        if not self.read_only:
+            self.read_only_changed.emit()
+            self.message.emit("The other window closed this dataset: labeling is on here now.")
+        return not self.read_only
+
+    def close(self) -> None:
+        """Let go of the dataset's lock (on quit, or before opening another folder)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     def _on_checked(self, gen: int, failed: dict) -> None:
         if gen == self._generation:
@@ -100,6 +138,9 @@ class DatasetState(QObject):
               nothing: str = "") -> bool:
         """Run one journal step; False (with a message) when it can't or there is nothing to do."""
         if self.journal is None:
+            return False
+        if self.read_only:
+            self.message.emit(f"Nothing moved: {self.read_only}.")
             return False
         try:
             moves = action(self.journal)
@@ -146,7 +187,7 @@ class DatasetState(QObject):
         return self._step(Journal.redo, lambda moves: f"redone: {_where(moves)}", "nothing to redo")
 
     def add_class(self, name: str) -> bool:
-        if self.journal is None or self.root is None:
+        if self.journal is None or self.root is None or self.read_only:
             return False
         try:
             self.journal.add_class(name)

@@ -355,6 +355,6 @@ class ClassifyPage(QWidget):
             return
         rows, folder = self.proxy.visible_rows(), self.model.folder
         self.status.setText("Copying…")
-        run_in_background(lambda: copy_by_label(rows, folder, Path(dest)),
+        run_in_background(lambda: copy_by_label(rows, folder, Path(dest), "vehicleapp"),
                           lambda n: self.status.setText(f"Copied {n} images into {dest}/<label>/"),
                           lambda msg: self.status.setText(f"Copy failed: {msg}"))
