@@ -65,6 +65,9 @@ class DatasetState(QObject):
         self.layout, self.classes, self.entries = result
         self.journal = Journal(root)
         self.read_only = self._take_lock(root)
+        if not self.read_only and self._recover(self.journal):
+            self.open(root)  # the finished step moved images: scan again
+            return
         self.unreadable = {}
         self.loaded.emit()
         paths = [e.path for e in self.entries]
@@ -81,6 +84,19 @@ class DatasetState(QObject):
         self.lock = lock
         return ""
 
+    def _recover(self, journal: Journal) -> bool:
+        """Finish a step a crash interrupted (the lock holder only); True when images moved."""
+        try:
+            moves = journal.recover()
+        except OSError as exc:
+            self.message.emit(for_display(f"An interrupted step could not be finished: {exc}"))
+            return False
+        if moves is None:
+            return False
+        self.message.emit(f"The last step was interrupted (the app closed mid-way); it is finished now: "
+                          f"{len(moves)} images in place  (Ctrl+Z undoes)")
+        return bool(moves)
+
     def retry_lock(self) -> bool:
         """When read-only because another program held the lock: try again (on window focus);
         True when labeling just became possible."""
@@ -90,6 +106,8 @@ class DatasetState(QObject):
         if not self.read_only:
             self.read_only_changed.emit()
             self.message.emit("The other window closed this dataset: labeling is on here now.")
+            if self.journal is not None and self._recover(self.journal):  # it may have been killed mid-step
+                self.open(self.root)
         return not self.read_only
 
     def close(self) -> None:

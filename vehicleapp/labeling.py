@@ -4,13 +4,17 @@ and redone.
 A step is one user action — one image labeled, a bulk "accept all", a "keep one" that puts
 duplicates aside — and undo/redo take back or repeat a whole step. Where a labeled image goes
 is :mod:`trainer.layout`'s rule. No Qt here: the journal is a JSON-lines file in the dataset
-root, written before any file moves, so undo works after a restart or a crash. A move never
-overwrites: a taken name gets ``-1``, ``-2``, ...
+root. A step is written whole before any file moves and a ``done`` line follows its last move
+(write-ahead), so a crash or a kill in the middle of a bulk move is finished by
+:meth:`Journal.recover` on the next open: every image exists exactly once, the journal says
+what happened and undo takes the step back. A move never overwrites: a taken name gets
+``-1``, ``-2``, ...
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Iterable
@@ -18,10 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trainer.atomic import append_line
 from trainer.files import unique_path
 from trainer.layout import detect
 
 JOURNAL = ".vehicleapp-journal.jsonl"
+OPS = ("move", "step", "undo", "redo")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,10 +54,42 @@ class Journal:
         self.path = self.root / JOURNAL
 
     # -- the log --------------------------------------------------------------------------
-    def _records(self) -> list[dict[str, Any]]:
+    def _lines(self) -> list[dict[str, Any]]:
+        """Every whole record (a line cut off by a crash or a full disk is skipped)."""
         if not self.path.is_file():
             return []
-        return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        records = []
+        for n, line in enumerate(self.path.read_text(encoding="utf-8", errors="surrogateescape").splitlines(), 1):
+            try:
+                rec = json.loads(line) if line.strip() else None
+            except ValueError:
+                log.warning("%s: line %d is cut off; skipped", self.path, n)
+                continue
+            if isinstance(rec, dict) and "op" in rec:
+                records.append(rec)
+        return records
+
+    def _entries(self) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """``(finished, pending)``: the step records with the moves they really made (a ``done``
+        line may say fewer than planned), and the last step when no ``done`` line followed it
+        (interrupted). Journals written before ``done`` lines existed count as finished."""
+        finished: list[dict[str, Any]] = []
+        pending: dict[str, Any] | None = None
+        for rec in self._lines():
+            if rec["op"] in OPS:
+                if pending is not None:  # never recovered (an older app went on): as planned
+                    finished.append(pending)
+                pending = rec
+            elif rec["op"] == "done" and pending is not None:
+                finished.append({**pending, "moves": rec["moves"]} if "moves" in rec else pending)
+                pending = None
+        if pending is not None and pending.get("v") != 2:  # an older journal: no done lines
+            finished.append(pending)
+            pending = None
+        return finished, pending
+
+    def _records(self) -> list[dict[str, Any]]:
+        return self._entries()[0]
 
     def _moves(self, pairs: Iterable[list[str]]) -> list[Move]:
         return [Move(self.root / src, self.root / dest) for src, dest in pairs]
@@ -77,16 +116,19 @@ class Journal:
         """Every move of the steps not undone, oldest first."""
         return [m for step in self.history()[0] for m in step]
 
+    def _pairs(self, moves: list[Move]) -> list[list[str]]:
+        return [[m.src.relative_to(self.root).as_posix(), m.dest.relative_to(self.root).as_posix()] for m in moves]
+
     def _append(self, op: str, moves: list[Move]) -> None:
-        rec = {"op": op, "moves": [[m.src.relative_to(self.root).as_posix(), m.dest.relative_to(self.root).as_posix()]
-                                   for m in moves], "time": time.time()}
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(rec) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        rec = {"op": op, "moves": self._pairs(moves), "time": time.time(), "v": 2}
+        append_line(self.path, json.dumps(rec))
+
+    def _finish(self, moves: list[Move], **extra: Any) -> None:
+        append_line(self.path, json.dumps({"op": "done", "moves": self._pairs(moves), **extra}))
 
     def _perform(self, op: str, planned: list[tuple[Path, Path]]) -> list[Move]:
-        """Journal first (a crash after this is still undoable), then move; names never collide."""
+        """Journal the whole step first, move, then say it is done (a crash in between is
+        finished by :meth:`recover`); names never collide."""
         moves: list[Move] = []
         taken: set[Path] = set()
         for src, folder_target in planned:
@@ -94,10 +136,35 @@ class Journal:
             taken.add(dest)
             moves.append(Move(src, dest))
         self._append(op, moves)
-        for m in moves:
-            m.dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(m.src, m.dest)
-        return moves
+        made: list[Move] = []
+        try:
+            for m in moves:
+                m.dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(m.src, m.dest)
+                made.append(m)
+        except OSError:
+            self._finish(made)  # the journal says exactly what moved before the failure
+            raise
+        self._finish(made)
+        return made
+
+    def recover(self) -> list[Move] | None:
+        """Finish a step a crash interrupted: the moves not made yet are made (those whose image
+        vanished meanwhile are left out), and the journal records what the step did in the end.
+        None when no step was interrupted. Call it only while holding the dataset's lock."""
+        _, pending = self._entries()
+        if pending is None:
+            return None
+        made: list[Move] = []
+        for m in self._moves(pending["moves"]):
+            if m.dest.exists() and not m.src.exists():
+                made.append(m)  # moved before the crash
+            elif m.src.is_file() and not m.dest.exists():
+                m.dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(m.src, m.dest)
+                made.append(m)
+        self._finish(made, recovered=True)
+        return made
 
     # -- steps ----------------------------------------------------------------------------
     def assign(self, image: Path, label: str) -> Move:
