@@ -19,7 +19,7 @@ from trainer.files import is_writable
 from trainer.images import find_unreadable
 from trainer.layout import SET_ASIDE, detect
 from trainer.pathtext import for_display
-from vehicleapp.labeling import Journal, LabelingError, Move
+from vehicleapp.labeling import Journal, LabelingError, Move, Vanished
 from vehicleapp.workers import run_in_background
 
 READ_ONLY = "this folder is read-only, so photos cannot be moved between class folders"
@@ -47,6 +47,7 @@ class DatasetState(QObject):
         self.lock: DatasetLock | None = None
         self.read_only = ""  # why labeling is off; "" when this window may move photos
         self._generation = 0
+        self._refreshing = False
 
     def open(self, root: str | Path) -> None:
         """Scan ``root`` in the background; ``loaded`` or ``failed`` follows."""
@@ -70,9 +71,37 @@ class DatasetState(QObject):
             return
         self.unreadable = {}
         self.loaded.emit()
+        self._check(gen)
+
+    def _check(self, gen: int) -> None:
         paths = [e.path for e in self.entries]
         run_in_background(lambda: find_unreadable(paths), lambda res: self._on_checked(gen, res),
                           self.failed.emit)
+
+    def refresh(self) -> None:
+        """Pick up images another program (file manager, sync client) added, deleted or renamed:
+        scan again in the background and, when the files differ, show the new list."""
+        if self.root is None or self._refreshing:
+            return
+        root, gen = self.root, self._generation
+        self._refreshing = True
+
+        def done(result: tuple) -> None:
+            self._refreshing = False
+            if gen != self._generation or {e.path for e in result[2]} == {e.path for e in self.entries}:
+                return
+            self.layout, self.classes, self.entries = result
+            self.unreadable = {k: v for k, v in self.unreadable.items() if Path(k).exists()}
+            self.loaded.emit()
+            self.message.emit("Images were added, removed or renamed outside the app: the list is up to date.")
+            self._check(gen)
+
+        def failed(message: str) -> None:
+            self._refreshing = False
+            if gen == self._generation:
+                self.message.emit(for_display(f"The dataset folder cannot be read any more: {message}"))
+
+        run_in_background(lambda: browse(root), done, failed)
 
     def _take_lock(self, root: Path) -> str:
         """Take the dataset's lock; the reason labeling is off when that is not possible."""
@@ -164,6 +193,8 @@ class DatasetState(QObject):
             moves = action(self.journal)
         except (LabelingError, OSError) as exc:
             self.message.emit(for_display(str(exc)))
+            if isinstance(exc, (Vanished, FileNotFoundError)):
+                self.refresh()  # another program moved images: show the folder as it is now
             return False
         if not moves:
             if nothing:

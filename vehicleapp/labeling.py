@@ -41,6 +41,10 @@ class LabelingError(ValueError):
     """A move that cannot be done; the message says why."""
 
 
+class Vanished(LabelingError):
+    """An image was moved or deleted by another program (the message names it)."""
+
+
 def check_class_name(label: str) -> None:
     if not label or "/" in label or "\\" in label or label.startswith("."):
         raise LabelingError(f"invalid class name: {label!r}")
@@ -183,7 +187,7 @@ class Journal:
             check_class_name(label)
             image = Path(image)
             if not image.is_file():
-                raise LabelingError(f"{image.name} no longer exists")
+                raise Vanished(f"{image.name} no longer exists (moved or deleted outside the app)")
             folder = layout.destination(image, label)
             if image.parent == folder:
                 raise LabelingError(f"{image.name} is already in {label}")
@@ -196,7 +200,7 @@ class Journal:
         planned = [(Path(i), folder / Path(i).name) for i in images]
         missing = [src.name for src, _ in planned if not src.is_file()]
         if missing:
-            raise LabelingError(f"{missing[0]} no longer exists")
+            raise Vanished(f"{missing[0]} no longer exists (moved or deleted outside the app)")
         return self._perform("step", planned)
 
     def undo(self) -> list[Move] | None:
@@ -208,7 +212,7 @@ class Journal:
         present = [m for m in reversed(done[-1]) if m.dest.is_file()]
         moves = self._perform("undo", [(m.dest, m.src) for m in present])
         if not moves:
-            raise LabelingError(f"{done[-1][0].dest.name} was moved or deleted outside the app")
+            raise Vanished(f"{done[-1][0].dest.name} was moved or deleted outside the app")
         return moves
 
     def redo(self) -> list[Move] | None:
@@ -219,7 +223,7 @@ class Journal:
         present = [m for m in undone[-1] if m.src.is_file()]
         moves = self._perform("redo", [(m.src, m.dest) for m in present])
         if not moves:
-            raise LabelingError(f"{undone[-1][0].src.name} was moved or deleted outside the app")
+            raise Vanished(f"{undone[-1][0].src.name} was moved or deleted outside the app")
         return moves
 
     def add_class(self, label: str) -> Path:

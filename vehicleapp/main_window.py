@@ -247,13 +247,14 @@ class MainWindow(QMainWindow):
 
     # -- closing --------------------------------------------------------------------------
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802
-        """Back in the window: pick up what changed meanwhile (the other window's lock)."""
+        """Back in the window: pick up what changed meanwhile (files, the other window's lock)."""
         super().changeEvent(event)
         if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
             self.on_activated()
 
     def on_activated(self) -> None:
         self.state.retry_lock()
+        self.state.refresh()  # files another program added, removed or renamed meanwhile
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         if self.runner.busy() and not dialogs.confirm(

@@ -12,18 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import quiet_events, run_cli
+from tests.conftest import run_cli
 from trainer import runs
-from trainer.config import TrainConfig
-
-
-@pytest.fixture(scope="module")
-def one_run(demo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from trainer.engine import train
-
-    out = tmp_path_factory.mktemp("one-run")
-    return train(TrainConfig(data=str(demo_root), model="mobilenet_v2", weights="none", freeze=True, epochs=2,
-                             image_size=48, out=str(out), workers=1), quiet_events(), lambda: False)
 
 
 def _cut(path: Path, keep: float = 0.6) -> None:
@@ -98,3 +88,4 @@ def test_a_run_folder_without_permission_is_listed_as_damaged(one_run: Path, tmp
     assert listed["healthy"]["status"] == "done"
     assert listed["locked"]["status"] == "damaged"
     assert "cannot be read (Permission denied)" in listed["locked"]["problem"]
+
