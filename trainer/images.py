@@ -76,7 +76,9 @@ def load_image(path: str | os.PathLike[str], max_side: int | None = None) -> Ima
         raise ImageLoadError("is a directory, not an image") from None
     except Image.UnidentifiedImageError:
         raise ImageLoadError("not a recognised image format") from None
-    except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as exc:
+    except (OSError, ValueError, SyntaxError, EOFError, MemoryError, RuntimeError) as exc:
+        # RuntimeError: pillow-heif's libheif refusals ("Security limit exceeded" for a header
+        # claiming 64 x 536870976 px), found by benchmarks/loader_fuzz.py
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ImageLoadError(f"unreadable image: {reason}") from None
 

@@ -155,3 +155,14 @@ def test_heic_without_pillow_heif_says_what_to_install(tmp_path: Path, monkeypat
     monkeypatch.setattr(images, "HEIF_SUPPORTED", False)
     with pytest.raises(ImageLoadError, match="pip install pillow-heif"):
         load_image(path)
+
+
+def test_a_heic_whose_header_claims_a_huge_size_is_refused_cleanly(tmp_path: Path) -> None:
+    """Found by benchmarks/loader_fuzz.py: libheif raised RuntimeError, not ImageLoadError."""
+    path = _heic(tmp_path / "huge.heic")
+    data = bytearray(path.read_bytes())
+    ispe = data.find(b"ispe")  # the image spatial extents box: version/flags, width, height
+    data[ispe + 12 : ispe + 16] = (0x20000040).to_bytes(4, "big")
+    path.write_bytes(bytes(data))
+    with pytest.raises(ImageLoadError, match="unreadable image: .*Security limit exceeded"):
+        load_image(path)
