@@ -116,9 +116,9 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", **kw: Any) -> Ite
         raise
 
 
-def append_line(path: str | os.PathLike[str], line: str) -> None:
-    """Append one line (fsynced); on failure the file is cut back to what it was, so a reader
-    never meets half a line (a full disk raises :class:`DiskFull`)."""
+def append_line(path: str | os.PathLike[str], line: str, sync: bool = True) -> None:
+    """Append one line (fsynced unless ``sync`` is False); on failure the file is cut back to
+    what it was, so a reader never meets half a line (a full disk raises :class:`DiskFull`)."""
     path = Path(path)
     data = (line.rstrip("\n") + "\n").encode("utf-8", "surrogateescape")
     try:
@@ -128,7 +128,8 @@ def append_line(path: str | os.PathLike[str], line: str) -> None:
                 view = memoryview(data)
                 while view:  # a short write (disk nearly full) is followed by the one that fails
                     view = view[f.write(view) or 0:]
-                os.fsync(f.fileno())
+                if sync:
+                    os.fsync(f.fileno())
             except OSError:
                 with contextlib.suppress(OSError):
                     f.truncate(size)

@@ -62,7 +62,7 @@ class FileSink:
     def __call__(self, event: dict[str, Any]) -> None:
         if event["event"] == "progress":
             return
-        append_line(self.path, json.dumps(event, default=str))
+        append_line(self.path, json.dumps(event, default=str), sync=False)  # a log, not a record
 
 
 def human(stream: TextIO = sys.stderr) -> Sink:

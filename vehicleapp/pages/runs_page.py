@@ -382,7 +382,10 @@ class RunsPage(QWidget):
     def export_chart(self) -> None:
         path = dialogs.ask_save_file(self, "Export chart", "runs-comparison.png", "PNG image (*.png)")
         if path:
-            self.curves.save_png(path)
+            try:
+                self.curves.save_png(path)
+            except OSError as exc:  # a full disk, no permission: say so, keep the window alive
+                dialogs.show_error(self, "Export failed", str(exc))
 
     def delete_selected(self) -> None:
         chosen = self.selected_runs()
