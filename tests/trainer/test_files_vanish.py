@@ -48,3 +48,30 @@ def test_a_classify_job_reports_images_that_vanish_while_it_runs_and_goes_on(one
     assert sum(1 for p in rows.values() if p.label) >= 340  # ... and the job went on
     warned = [e for e in events if e["event"] == "warning" and "vanished" in e.get("message", "")]
     assert len(warned) == len(vanished)
+
+
+def test_a_training_job_reports_images_that_vanish_between_epochs_and_goes_on(demo_copy: Path,
+                                                                             tmp_path: Path) -> None:
+    doomed = sorted((demo_copy / "car").glob("*.jpg"))[:3]
+    proc = subprocess.Popen([sys.executable, "-m", "trainer", "train", str(demo_copy), "--weights", "none",
+                             "--freeze", "--image-size", "48", "--workers", "1", "--no-cache", "--epochs", "4",
+                             "--out", str(tmp_path / "runs"), "--events"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    events: list[dict] = []
+
+    def read() -> None:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            events.append(json.loads(line))
+            if events[-1]["event"] == "epoch" and events[-1]["metrics"]["epoch"] == 1:
+                for p in doomed:  # a sync client removes three photos after the first epoch
+                    p.unlink()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    proc.wait(timeout=300)
+    reader.join(10)
+    assert proc.returncode == 0, proc.stderr.read()  # type: ignore[union-attr]
+    warned = [e["message"] for e in events if e["event"] == "warning"]
+    assert sorted(m.split(":")[0] for m in warned) == [f"car/{p.name}" for p in doomed]  # once each
+    assert all("file vanished or does not exist; training goes on without it" in m for m in warned)
+    assert events[-1]["event"] == "done" and len([e for e in events if e["event"] == "epoch"]) == 4
