@@ -96,12 +96,16 @@ def mutate(data: bytes, rng: random.Random) -> tuple[str, bytes]:
 
 
 def worker(conn: Connection) -> None:
-    import resource
     import warnings
 
     from trainer.images import ImageLoadError, load_image
 
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+    except (ImportError, ValueError, OSError):  # Windows: no rlimit; macOS may refuse RLIMIT_AS
+        pass
     warnings.simplefilter("ignore")  # Pillow's "Corrupt EXIF data" etc.: thousands of lines
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)  # libtiff & co. print their complaints on fd 2

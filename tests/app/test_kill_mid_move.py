@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import queue
-import signal
 import subprocess
 import sys
 import textwrap
@@ -71,7 +70,7 @@ def _kill_mid_move(root: Path, kind: str) -> None:
     try:
         for _ in range(10):
             assert lines.get(timeout=60).strip() == "moved"
-        proc.send_signal(signal.SIGKILL)
+        proc.kill()  # SIGKILL on POSIX, TerminateProcess on Windows
         proc.wait(10)
     finally:
         proc.kill()

@@ -4,7 +4,6 @@ when the first is killed, the second takes over on its next activation."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -65,7 +64,7 @@ def test_a_second_app_opens_the_dataset_read_only_until_the_first_is_gone(
         qtbot.keyClick(page.grid, Qt.Key.Key_3)
         assert not window.state.relabel([(demo_copy / before[0], "truck")])
         assert sorted(p.relative_to(demo_copy) for p in demo_copy.rglob("*.jpg")) == before  # nothing moved
-        other.send_signal(signal.SIGKILL)
+        other.kill()  # SIGKILL on POSIX, TerminateProcess on Windows
         other.wait(10)
         window.on_activated()  # the user comes back to this window
         assert window.state.read_only == "" and "Labeling is off" not in page.key_hint.text()
