@@ -81,6 +81,11 @@ def load_image(path: str | os.PathLike[str], max_side: int | None = None) -> Ima
         # claiming 64 x 536870976 px), found by benchmarks/loader_fuzz.py
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ImageLoadError(f"unreadable image: {reason}") from None
+    except Exception as exc:  # noqa: BLE001 - decoders meet hostile bytes; the fuzz found a TIFF
+        # whose strip offset is a fraction (Pillow: TypeError). Whatever a decoder raises on a
+        # damaged file, the caller gets a reason, never a crash.
+        first = (str(exc).splitlines() or [""])[0]
+        raise ImageLoadError(f"unreadable image: {type(exc).__name__}: {first}") from None
 
 
 def _decode(path: Path, max_side: int | None) -> Image.Image:

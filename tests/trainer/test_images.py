@@ -166,3 +166,11 @@ def test_a_heic_whose_header_claims_a_huge_size_is_refused_cleanly(tmp_path: Pat
     path.write_bytes(bytes(data))
     with pytest.raises(ImageLoadError, match="unreadable image: .*Security limit exceeded"):
         load_image(path)
+
+
+def test_a_tiff_with_a_fractional_strip_offset_is_refused_cleanly() -> None:
+    """Found by a 10-minute run of benchmarks/loader_fuzz.py (one bit flipped in a TIFF): Pillow
+    raised TypeError ('IFDRational' object cannot be interpreted as an integer)."""
+    path = Path(__file__).parent / "fuzz_findings" / "tiff-ifdrational-offset.tif"
+    with pytest.raises(ImageLoadError, match="^unreadable image: "):
+        load_image(path)
