@@ -186,15 +186,17 @@ def checkpoint_problem(path: Path) -> str:
 
 
 def _events_problem(path: Path) -> str:
+    """A cut-off last line of ``events.jsonl`` (only its tail is read: the Runs page lists many runs)."""
     if not path.is_file():
         return ""
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for n, line in enumerate(f, 1):
-            try:
-                if line.strip():
-                    json.loads(line)
-            except ValueError:
-                return f"{EVENTS}: line {n} is cut off"
+    with open(path, "rb") as f:
+        f.seek(max(0, f.seek(0, os.SEEK_END) - 65536))
+        lines = [line for line in f.read().split(b"\n") if line.strip()]
+    try:
+        if lines:
+            json.loads(lines[-1])
+    except ValueError:
+        return f"{EVENTS}: the last line is cut off"
     return ""
 
 
