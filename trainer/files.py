@@ -36,12 +36,18 @@ def copy_by_label(predictions: Iterable[Prediction], folder: Path, dest: Path, p
 
     dest.mkdir(parents=True, exist_ok=True)
     n = 0
+    cleaned: set[Path] = set()
     with locked(dest, program):
         for p in predictions:
             if not p.label:
                 continue
             src, target_dir = folder / p.path, dest / p.label
             target_dir.mkdir(parents=True, exist_ok=True)
+            if target_dir not in cleaned:  # half copies a killed copy left (we hold the lock: none is live)
+                cleaned.add(target_dir)
+                for stale in target_dir.glob(".*.tmp"):
+                    with contextlib.suppress(OSError):
+                        stale.unlink()
             if not _already_there(src, target_dir):
                 copy_atomic(src, unique_path(target_dir / src.name))
             n += 1

@@ -88,3 +88,55 @@ def test_an_interrupted_copy_is_completed_without_duplicates(tmp_path: Path) -> 
     (src / "p0.jpg").write_bytes(b"another photo, same name")
     copy_by_label(rows[:1], src, dest)
     assert sorted(p.name for p in (dest / "car").iterdir()) == ["p0-1.jpg", "p0.jpg", "p1.jpg", "p2.jpg"]
+
+
+COPY = textwrap.dedent("""
+    import shutil, sys, time
+    from pathlib import Path
+    from trainer.csvfile import Prediction
+    from trainer import files
+
+    src, dest = Path(sys.argv[1]), Path(sys.argv[2])
+    real = shutil.copyfileobj
+
+    def slow(fin, fout, length=0):  # a slow network drive: half of each photo, a pause, the rest
+        data = fin.read()
+        fout.write(data[: len(data) // 2])
+        fout.flush()
+        print("copying", flush=True)
+        time.sleep(0.05)
+        fout.write(data[len(data) // 2 :])
+
+    files.shutil.copyfileobj = slow
+    files.copy_by_label([Prediction(p.name, "car") for p in sorted(src.iterdir())], src, dest)
+""")
+
+
+def test_a_copy_killed_mid_file_leaves_no_half_photo_and_a_restart_copies_each_once(tmp_path: Path) -> None:
+    import queue
+    import threading
+
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    src.mkdir()
+    for i in range(30):
+        (src / f"p{i:02d}.jpg").write_bytes(bytes([i]) * 5000)
+    proc = subprocess.Popen([sys.executable, "-c", COPY, str(src), str(dest)], stdout=subprocess.PIPE, text=True,
+                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
+    try:
+        for _ in range(8):
+            assert lines.get(timeout=60).strip() == "copying"
+        proc.kill()  # in the middle of the eighth photo
+        proc.wait(10)
+    finally:
+        proc.kill()
+    copied = sorted((dest / "car").glob("*.jpg"))
+    assert [p for p in (dest / "car").iterdir() if p.name.endswith(".tmp")]  # the kill hit a half copy
+    assert 5 <= len(copied) < 30
+    assert all(p.read_bytes() == (src / p.name).read_bytes() for p in copied)  # whole photos only
+    rows = [Prediction(p.name, "car") for p in sorted(src.iterdir())]
+    assert copy_by_label(rows, src, dest) == 30  # the user starts the copy again
+    assert sorted(p.name for p in (dest / "car").iterdir() if not p.name.startswith(".")) == \
+        sorted(p.name for p in src.iterdir())  # every photo exactly once
+    assert [p for p in (dest / "car").iterdir() if p.name.endswith(".tmp")] == []  # the half copy is gone
