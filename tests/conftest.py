@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -91,3 +92,41 @@ def quiet_events():  # noqa: ANN201 - Events with a list sink
     ev = Events([seen.append], min_interval=0.0)
     ev.seen = seen  # type: ignore[attr-defined]
     return ev
+
+
+def mount_tiny_disk(folder: Path, size: str = "5m") -> Path:
+    """Mount a ``size`` tmpfs on ``folder`` (a real full disk); skip where that is impossible
+    (not Linux, not root, no mount). The caller unmounts it with :func:`unmount`."""
+    if sys.platform != "linux" or os.geteuid() != 0:
+        pytest.skip("a real full disk needs a tmpfs mount: Linux and root only")
+    folder.mkdir(parents=True, exist_ok=True)
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {res.stderr.strip()}")
+    return folder
+
+
+def unmount(folder: Path) -> None:
+    subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Path:
+    """A 5 MB tmpfs, unmounted afterwards whatever happens."""
+    folder = mount_tiny_disk(tmp_path / "tiny-disk")
+    yield folder
+    unmount(folder)
+
+
+def fill(folder: Path, leave: int = 0) -> Path:
+    """Fill the disk of ``folder`` until at most ``leave`` bytes are free; returns the filler."""
+    filler = folder / "filler.bin"
+    with open(filler, "wb") as f:
+        free = shutil.disk_usage(folder).free - leave
+        try:
+            f.write(b"\0" * max(free, 0))
+            f.flush()
+        except OSError:
+            pass
+    return filler

@@ -23,15 +23,19 @@ def _load_one(path: Path, transform: Transform) -> torch.Tensor | str:
 class ImageBatcher:
     """Turns lists of paths into ``(tensor batch, ok_mask, {path: reason})`` with a thread pool."""
 
-    def __init__(self, transform: Transform, workers: int = 2) -> None:
+    def __init__(self, transform: Transform, workers: int = 2,
+                 on_failed: Callable[[dict[str, str]], None] | None = None) -> None:
         self.transform = transform
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers))
+        self.on_failed = on_failed  # told of files that failed (e.g. vanished during training)
 
     def __call__(self, paths: Sequence[Path]) -> tuple[torch.Tensor | None, list[bool], dict]:
         results = list(self.pool.map(lambda p: _load_one(p, self.transform), paths))
         ok = [isinstance(r, torch.Tensor) for r in results]
         failed = {str(p): r for p, r in zip(paths, results) if isinstance(r, str)}
         tensors = [r for r in results if isinstance(r, torch.Tensor)]
+        if failed and self.on_failed is not None:
+            self.on_failed(failed)
         return (torch.stack(tensors) if tensors else None), ok, failed
 
     def close(self) -> None:

@@ -63,6 +63,32 @@ def cmd_models(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     return Exit.OK
 
 
+def cmd_runs(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
+    """List the run folders under DIR, damaged ones with the reason (nothing is changed)."""
+    import json
+
+    from trainer.runs import list_runs
+
+    folder = Path(args.dir)
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: runs folder not found")
+    found = list_runs(folder)
+    if args.json:
+        print(json.dumps([{"path": str(r.path), "name": r.name, "status": r.status, "problem": r.problem,
+                           "model": r.config.get("model"), "epochs": len(r.metrics),
+                           "best_val_acc": r.best_val_acc} for r in found], indent=2))
+        return Exit.OK
+    for r in found:
+        acc = "" if r.best_val_acc is None else f"best val acc {r.best_val_acc:.1%}"
+        if r.problem:
+            print(f"{r.name}  damaged: {r.problem}")
+        else:
+            print(f"{r.name}  {r.status:<9}  {r.config.get('model', '?')}, {len(r.metrics)} epochs  {acc}".rstrip())
+    damaged = sum(1 for r in found if r.problem)
+    print(f"{len(found)} runs in {folder}" + (f", {damaged} damaged" if damaged else ""), file=sys.stderr)
+    return Exit.OK
+
+
 def cmd_demo_data(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     from trainer.demo_data import CLASSES, make_demo_data
 
@@ -178,18 +204,23 @@ def cmd_plot(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
 
 def cmd_classify(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     from trainer.csvfile import read_predictions
+    from trainer.datalock import locked
     from trainer.engine import pick_device
     from trainer.files import copy_by_label
     from trainer.predict import classify_folder
 
     events = _events(args)
-    summary = classify_folder(args.checkpoint, args.folder, args.out, events, stop,
-                              args.recursive, pick_device(args.device), args.workers, args.threshold,
-                              args.unlabeled, args.tta)
-    if args.copy_to:
-        _, rows = read_predictions(args.out)
-        n = copy_by_label(rows, Path(args.folder).resolve(), Path(args.copy_to))
-        events.emit(Event.COPIED, count=n, dest=str(args.copy_to))
+    with contextlib.ExitStack() as stack:
+        if args.copy_to:  # refuse at once, not after classifying, when someone labels DEST
+            Path(args.copy_to).mkdir(parents=True, exist_ok=True)
+            stack.enter_context(locked(args.copy_to, "trainer classify --copy-to"))
+        summary = classify_folder(args.checkpoint, args.folder, args.out, events, stop,
+                                  args.recursive, pick_device(args.device), args.workers, args.threshold,
+                                  args.unlabeled, args.tta)
+        if args.copy_to:
+            _, rows = read_predictions(args.out)
+            n = copy_by_label(rows, Path(args.folder).resolve(), Path(args.copy_to), "trainer classify --copy-to")
+            events.emit(Event.COPIED, count=n, dest=str(args.copy_to))
     if not args.events:
         counts = ", ".join(f"{k}={v}" for k, v in summary["counts"].items())
         unknown = f"unknown below confidence {summary['threshold']:.3f}" if summary["threshold"] else "unknown off"
@@ -342,6 +373,11 @@ def build_parser() -> Parser:
     p.add_argument("file")
     _events_flag(p)
     p.set_defaults(func=cmd_check_weights)
+
+    p = sub.add_parser("runs", help="list the run folders, damaged ones with the reason")
+    p.add_argument("dir", nargs="?", default=DEFAULT_RUNS_DIR, help=f"runs folder (default: {DEFAULT_RUNS_DIR})")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_runs)
 
     _evaluate_parser(sub.add_parser("evaluate", help="accuracy, per-class P/R/F1 and confusion matrix"))
     p = sub.add_parser("plot", help="PNG of accuracy/loss curves of one or more runs")
@@ -510,6 +546,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from trainer.stopping import StopFlag
 
     setup_logging()
+    logging.raiseExceptions = False  # a log that cannot be written (full disk) must not print tracebacks
     stop = StopFlag().install()  # Ctrl+C in a terminal
     if getattr(args, "stop_on_stdin", False):
         stop.watch_stdin()
@@ -518,6 +555,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_command(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     """Run ``args.func`` and map outcomes to exit codes and one-line messages."""
+    from trainer.atomic import DiskFull
     from trainer.features import Cancelled
 
     try:
@@ -535,6 +573,10 @@ def run_command(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     except VerificationFailed as exc:
         _report(args, Event.ERROR, _first_line(exc))
         return Exit.VERIFY_FAILED
+    except DiskFull as exc:
+        log.exception("trainer %s failed", args.command)
+        _report(args, Event.ERROR, str(exc), **exc.fields())
+        return Exit.FAILED
     except Exception as exc:
         log.exception("trainer %s failed", args.command)
         from trainer.logs import describe_failure

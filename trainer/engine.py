@@ -34,6 +34,7 @@ from trainer.finetune import FineTune, TTAChooser
 from trainer.logs import log_sink, run_log
 from trainer.loop import HELD_OUT, Callback, FitLoop, LoopSettings
 from trainer.models import create_model, frozen_backbones, preprocess_for, resolve_weights
+from trainer.pathtext import relative_text
 from trainer.protocol import Event, Status, UsageError
 from trainer.training_data import TrainingData
 from trainer.trust import Trust
@@ -100,6 +101,7 @@ class Fit:
         self.run_dir = resume or runs.new_run_dir(Path(cfg.out), cfg.model, cfg.lr, cfg.batch_size)
         self.history: list[dict[str, Any]] = runs.read_metrics(self.run_dir) if resume else []
         self.resumed = resume is not None
+        self.reported: set[str] = set()
         self.batcher = ImageBatcher(self.pre.transform(cfg.augment), cfg.workers)
         self.eval_batcher = ImageBatcher(self.pre.transform(False), cfg.workers)
         params = [p for p in self.model.parameters() if p.requires_grad]
@@ -117,6 +119,14 @@ class Fit:
         # fine-tuning switches before the checkpointer saves (and restores); TTA is chosen before calibration
         self.callbacks = [*standard[:calibrate_at], *callbacks, *stages, *standard[calibrate_at:]]
         self.keys: dict[str, str] = {}
+
+    def _on_failed(self, failed: dict[str, str]) -> None:
+        """An image that decoded at the start and fails now (deleted or changed meanwhile):
+        one warning per file; training goes on without it."""
+        for path, reason in failed.items():
+            if path not in self.reported:
+                self.reported.add(path)
+                self.events.warning(f"{relative_text(Path(path), self.ds.root)}: {reason}; training goes on without it")
 
     # -- set-up ---------------------------------------------------------------------------
     def _config(self) -> dict[str, Any]:
@@ -157,7 +167,8 @@ class Fit:
         started = time.monotonic()
         self._start()
         try:
-            loop = self._loop(self._prepare())
+            loop = self._loop(self._prepare())  # reports the images unreadable from the start
+            self.batcher.on_failed = self.eval_batcher.on_failed = self._on_failed  # and those that fail later
             loop.fit()
         except Cancelled as exc:
             runs.update_config(self.run_dir, status=Status.CANCELLED)
@@ -166,7 +177,10 @@ class Fit:
             raise
         except BaseException as exc:
             log.exception("run %s failed", self.run_dir.name)
-            runs.update_config(self.run_dir, status=Status.FAILED, error=str(exc)[:500])
+            try:
+                runs.update_config(self.run_dir, status=Status.FAILED, error=str(exc)[:500])
+            except OSError:  # e.g. the disk is still full: the original error is the one to report
+                log.exception("could not mark run %s failed", self.run_dir.name)
             raise
         finally:
             for batcher in (self.batcher, self.eval_batcher, *self.tune_batchers):

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from trainer.atomic import append_line
+
 Sink = Callable[[dict[str, Any]], None]
 
 
@@ -60,8 +62,7 @@ class FileSink:
     def __call__(self, event: dict[str, Any]) -> None:
         if event["event"] == "progress":
             return
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(event, default=str) + "\n")
+        append_line(self.path, json.dumps(event, default=str), sync=False)  # a log, not a record
 
 
 def human(stream: TextIO = sys.stderr) -> Sink:

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from trainer.atomic import torch_save
+from trainer.atomic import DiskFull, torch_save
 from trainer.batches import ImageBatcher, chunks
 from trainer.events import Events
 from trainer.tta import VIEW_FNS
@@ -101,7 +101,10 @@ def extract(
         _compute(backbones, stores, paths, fkeys, todo, batcher, device, events, should_stop, view)
     finally:
         for s in stores.values():
-            s.save()
+            try:
+                s.save()
+            except DiskFull as exc:  # the features are in memory: this job goes on without the cache
+                events.warning(f"feature cache not saved, it is computed again next time: {exc}")
     first = next(iter(stores.values()))
     failed = {str(paths[i]): first.failed[k] for i, k in enumerate(fkeys) if k in first.failed}
     ok = [i for i, k in enumerate(fkeys) if k not in first.failed]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import filecmp
+import glob
 import os
 import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from trainer.atomic import atomic_open
 from trainer.csvfile import Prediction
 from trainer.layout import class_folder
 from trainer.names import name_key
@@ -45,18 +48,49 @@ class FreeNames:
         raise FileExistsError(f"no free name for {path}")
 
 
-def copy_by_label(predictions: Iterable[Prediction], folder: Path, dest: Path) -> int:
-    """Copy each classified image into ``dest/<label>/`` (never overwriting); returns count."""
+def copy_by_label(predictions: Iterable[Prediction], folder: Path, dest: Path, program: str = "trainer") -> int:
+    """Copy each classified image into ``dest/<label>/`` (never overwriting), holding ``dest``'s
+    dataset lock; returns the count. Each copy appears whole or not at all, and an image already
+    copied there (same name, same bytes: a copy that was interrupted and started again) is not
+    copied twice."""
+    from trainer.datalock import locked
+
+    dest.mkdir(parents=True, exist_ok=True)
     n, free = 0, FreeNames()
-    for p in predictions:
-        if not p.label:
-            continue
-        target_dir = class_folder(dest, p.label)
-        target_dir.mkdir(parents=True, exist_ok=True)
-        source = join_relative(folder, p.path)
-        shutil.copy2(source, free.claim(target_dir / source.name))
-        n += 1
+    cleaned: set[Path] = set()
+    with locked(dest, program):
+        for p in predictions:
+            if not p.label:
+                continue
+            src, target_dir = join_relative(folder, p.path), class_folder(dest, p.label)
+            target_dir.mkdir(parents=True, exist_ok=True)
+            if target_dir not in cleaned:  # half copies a killed copy left (we hold the lock: none is live)
+                cleaned.add(target_dir)
+                for stale in target_dir.glob(".*.tmp"):
+                    with contextlib.suppress(OSError):
+                        stale.unlink()
+            if not _already_there(src, target_dir):
+                copy_atomic(src, free.claim(target_dir / src.name))
+            n += 1
     return n
+
+
+def _already_there(src: Path, folder: Path) -> bool:
+    """A file in ``folder`` named like ``src`` (``name``, ``name-1`` ...) with the same bytes."""
+    size = src.stat().st_size
+    for candidate in (folder / src.name, *folder.glob(f"{glob.escape(src.stem)}-*{glob.escape(src.suffix)}")):
+        with contextlib.suppress(OSError):
+            if candidate.stat().st_size == size and filecmp.cmp(src, candidate, shallow=False):
+                return True
+    return False
+
+
+def copy_atomic(src: Path, target: Path) -> None:
+    """Copy ``src`` to ``target`` (bytes and times) through a temp file: never half a copy."""
+    with open(src, "rb") as fin, atomic_open(target, "wb") as fout:
+        shutil.copyfileobj(fin, fout, 1 << 20)
+    with contextlib.suppress(OSError):
+        shutil.copystat(src, target)
 
 
 def is_writable(folder: Path) -> bool:

@@ -76,9 +76,16 @@ def load_image(path: str | os.PathLike[str], max_side: int | None = None) -> Ima
         raise ImageLoadError("is a directory, not an image") from None
     except Image.UnidentifiedImageError:
         raise ImageLoadError("not a recognised image format") from None
-    except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as exc:
+    except (OSError, ValueError, SyntaxError, EOFError, MemoryError, RuntimeError) as exc:
+        # RuntimeError: pillow-heif's libheif refusals ("Security limit exceeded" for a header
+        # claiming 64 x 536870976 px), found by benchmarks/loader_fuzz.py
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ImageLoadError(f"unreadable image: {reason}") from None
+    except Exception as exc:  # noqa: BLE001 - decoders meet hostile bytes; the fuzz found a TIFF
+        # whose strip offset is a fraction (Pillow: TypeError). Whatever a decoder raises on a
+        # damaged file, the caller gets a reason, never a crash.
+        first = (str(exc).splitlines() or [""])[0]
+        raise ImageLoadError(f"unreadable image: {type(exc).__name__}: {first}") from None
 
 
 def _decode(path: Path, max_side: int | None) -> Image.Image:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from trainer.atomic import DiskFull
 from trainer.config import log_dir
 
 LOGGER = "trainer"
@@ -81,7 +82,9 @@ def log_sink(event: dict[str, Any]) -> None:
 
 def describe_failure(exc: BaseException) -> str:
     """One line for an unexpected failure: what failed, on which file, and where the details are."""
-    if isinstance(exc, OSError) and exc.filename:
+    if isinstance(exc, DiskFull):
+        text = str(exc)
+    elif isinstance(exc, OSError) and exc.filename:
         what = "no space left on the disk" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
         text = f"could not write or read {exc.filename}: {what}"
     else:

@@ -27,7 +27,7 @@ import torch
 
 from trainer import checkpoint as ckpt_io
 from trainer import runs
-from trainer.atomic import read_json
+from trainer.atomic import DiskFull, is_disk_full, read_json
 from trainer.demo_data import CLASSES as DEMO_KINDS
 from trainer.demo_data import draw_sample
 from trainer.events import Events
@@ -96,6 +96,10 @@ def export_onnx(run: str | Path, out: str | Path, events: Events | None = None, 
             raise VerificationFailed(f"export refused, {parity.text()}")
         _write_metadata(tmp, {"parity": json.dumps(asdict(parity))})
         os.replace(tmp, out)
+    except Exception as exc:
+        if is_disk_full(exc):  # the one-line "disk is full" of every other writer
+            raise DiskFull(out, tmp.stat().st_size if tmp.exists() else None) from exc
+        raise
     finally:
         tmp.unlink(missing_ok=True)
     return parity

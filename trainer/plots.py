@@ -11,6 +11,7 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from trainer.atomic import atomic_open
 from trainer.pathtext import for_display
 from trainer.protocol import UsageError
 from trainer.runs import CONFIG, RunInfo, load_run
@@ -99,7 +100,8 @@ def _tidy(fig: Figure) -> None:
 
 def save_figure(fig: Figure, out: str | Path) -> Path:
     FigureCanvasAgg(fig)
-    fig.savefig(out, dpi=120)
+    with atomic_open(out, "wb") as f:  # a full disk: DiskFull's one line, the old PNG kept
+        fig.savefig(f, dpi=120, format=Path(out).suffix.lstrip(".").lower() or "png")
     return Path(out)
 
 

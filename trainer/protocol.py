@@ -30,6 +30,7 @@ class Status(str, Enum):
     DONE = "done"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    DAMAGED = "damaged"  # a run folder whose files cannot be read (RunInfo.problem says why)
 
     def __str__(self) -> str:
         return self.value
@@ -136,6 +137,9 @@ class UsageError(ValueError):
 
 #: ``code`` of the error event when backbone weights cannot be loaded or downloaded.
 WEIGHTS_ERROR = "weights"
+#: ``code`` of the error event when a file could not be written for lack of space; the event
+#: also has ``path``, ``needed`` and ``free`` (bytes; ``needed``/``free`` may be null).
+DISK_FULL = "disk_full"
 
 
 def report_line(command: str, kind: str, message: str) -> str:

@@ -1,21 +1,27 @@
 """A run is a folder: ``config.json``, ``metrics.csv``, ``events.jsonl``, ``splits.csv`` (which
 image was in which split) and checkpoints.
 
-The CLI writes it and the app reads it through the same functions here.
+The CLI writes it and the app reads it through the same functions here. A damaged run folder
+(a truncated file, an empty checkpoint, no permission) is listed with the reason
+(:attr:`RunInfo.problem`), never skipped silently and never deleted without asking.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+import os
 import shutil
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainer.atomic import atomic_open, read_json, write_json
 from trainer.csvfile import read_splits, write_splits
+from trainer.protocol import Status
 from trainer.trust import Trust
 
 if TYPE_CHECKING:
@@ -62,14 +68,25 @@ def write_metrics(run_dir: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, float | None]]:
+    """The rows of ``metrics.csv``; ValueError (saying which line) when it is cut off or garbled."""
     path = Path(run_dir) / METRICS
     if not path.is_file():
         return []
     with open(path, encoding="utf-8", newline="") as f:
-        rows = [
-            {k: (float(v) if v not in ("", None) else None) for k, v in row.items()}
-            for row in csv.DictReader(f)
-        ]
+        reader = csv.reader(f)
+        head = next(reader, None)
+        if head is None:
+            return []
+        if head[:1] != ["epoch"]:
+            raise ValueError(f"{METRICS}: unexpected header")
+        rows: list[dict[str, float | None]] = []
+        for cells in reader:
+            if len(cells) != len(head):
+                raise ValueError(f"{METRICS}: line {reader.line_num} is cut off")
+            try:
+                rows.append({k: (float(v) if v != "" else None) for k, v in zip(head, cells)})
+            except ValueError:
+                raise ValueError(f"{METRICS}: line {reader.line_num} is not numbers") from None
     for row in rows:
         row["epoch"] = int(row["epoch"] or 0)
     return rows
@@ -82,6 +99,7 @@ class RunInfo:
     path: Path
     config: dict[str, Any]
     metrics: list[dict[str, float | None]] = field(default_factory=list)
+    problem: str = ""  # why the folder is damaged ("" when it is whole)
 
     @property
     def name(self) -> str:
@@ -101,7 +119,7 @@ class RunInfo:
 
     @property
     def status(self) -> str:
-        return str(self.config.get("status", "unknown"))
+        return str(Status.DAMAGED) if self.problem else str(self.config.get("status", "unknown"))
 
     @property
     def dataset(self) -> str:
@@ -132,7 +150,9 @@ class RunInfo:
         return Trust.from_dict(shown) if isinstance(shown, dict) else None
 
     def checkpoint(self) -> Path | None:
-        return find_checkpoint(self.path)
+        """The run's checkpoint, None when there is none or it is damaged."""
+        path = find_checkpoint(self.path)
+        return path if path is not None and not checkpoint_problem(path) else None
 
 
 def _weights_word(spec: str) -> str:
@@ -148,19 +168,92 @@ def find_checkpoint(run_dir: Path) -> Path | None:
 
 
 def load_run(run_dir: Path) -> RunInfo:
+    """A whole run; OSError/ValueError when its config or metrics cannot be read (see :func:`inspect_run`)."""
     run_dir = Path(run_dir)
     return RunInfo(run_dir, read_json(run_dir / CONFIG), read_metrics(run_dir))
 
 
+def checkpoint_problem(path: Path) -> str:
+    """Why a checkpoint file is unusable ("" when it looks whole), without loading it."""
+    try:
+        if path.stat().st_size == 0:
+            return f"{path.name} is empty (0 bytes)"
+        if not zipfile.is_zipfile(path):
+            return f"{path.name} is cut off or not a checkpoint"
+    except OSError as exc:
+        return f"{path.name} cannot be read ({exc.strerror or type(exc).__name__})"
+    return ""
+
+
+def _events_problem(path: Path) -> str:
+    """A cut-off last line of ``events.jsonl`` (only its tail is read: the Runs page lists many runs)."""
+    if not path.is_file():
+        return ""
+    with open(path, "rb") as f:
+        f.seek(max(0, f.seek(0, os.SEEK_END) - 65536))
+        lines = [line for line in f.read().split(b"\n") if line.strip()]
+    try:
+        if lines:
+            json.loads(lines[-1])
+    except ValueError:
+        return f"{EVENTS}: the last line is cut off"
+    return ""
+
+
+def inspect_run(run_dir: Path) -> RunInfo:
+    """The run as far as it can be read, with :attr:`RunInfo.problem` saying what is damaged."""
+    run_dir = Path(run_dir)
+    problems: list[str] = []
+    config: dict[str, Any] = {}
+    metrics: list[dict[str, float | None]] = []
+    try:
+        os.listdir(run_dir)
+    except OSError as exc:
+        return RunInfo(run_dir, {}, [], f"the folder cannot be read ({exc.strerror or type(exc).__name__})")
+    try:
+        loaded = read_json(run_dir / CONFIG)
+        config = loaded if isinstance(loaded, dict) else {}
+        if not isinstance(loaded, dict):
+            problems.append(f"{CONFIG} is not a run's settings")
+    except FileNotFoundError:
+        problems.append(f"{CONFIG} is missing")
+    except ValueError:
+        problems.append(f"{CONFIG} is cut off or garbled")
+    except OSError as exc:
+        problems.append(f"{CONFIG} cannot be read ({exc.strerror or type(exc).__name__})")
+    try:
+        metrics = read_metrics(run_dir)
+    except ValueError as exc:
+        problems.append(str(exc))
+    except OSError as exc:
+        problems.append(f"{METRICS} cannot be read ({exc.strerror or type(exc).__name__})")
+    try:
+        problems.append(_events_problem(run_dir / EVENTS))
+    except OSError as exc:
+        problems.append(f"{EVENTS} cannot be read ({exc.strerror or type(exc).__name__})")
+    problems += [checkpoint_problem(run_dir / name) for name in (BEST, LAST, BACKBONE) if (run_dir / name).exists()]
+    return RunInfo(run_dir, config, metrics, "; ".join(p for p in problems if p))
+
+
+RUN_FILES = (CONFIG, METRICS, EVENTS, BEST, LAST)
+
+
+def looks_like_run(folder: Path) -> bool:
+    """A folder the engine wrote (any of a run's files), or one that cannot even be listed."""
+    try:
+        return any((folder / name).exists() for name in RUN_FILES)
+    except OSError:  # no permission to look inside
+        return True
+
+
 def list_runs(out: Path) -> list[RunInfo]:
-    """Every readable run folder directly under ``out``, newest first."""
-    runs = []
-    for d in sorted(Path(out).glob(f"*/{CONFIG}")):
-        try:
-            runs.append(load_run(d.parent))
-        except (OSError, ValueError):
-            continue  # a half-written or foreign folder is not a run
-    return sorted(runs, key=lambda r: str(r.config.get("created", "")), reverse=True)
+    """Every run folder directly under ``out``, newest first; damaged ones too, with the reason."""
+    try:
+        children = sorted(p for p in Path(out).iterdir() if p.is_dir())
+    except OSError:
+        return []
+    found = [inspect_run(d) for d in children if looks_like_run(d)]
+    return sorted(found, key=lambda r: str(r.config.get("created", "")), reverse=True)
 
 
 def record_splits(run_dir: Path, ds: Dataset) -> None:
@@ -184,6 +277,6 @@ def update_config(run_dir: Path, **changes: Any) -> dict[str, Any]:
 def delete_run(run_dir: Path) -> None:
     """Remove a run folder (refuses anything that does not look like a run)."""
     run_dir = Path(run_dir)
-    if not (run_dir / CONFIG).is_file():
+    if not looks_like_run(run_dir):
         raise ValueError(f"{run_dir} is not a run folder")
     shutil.rmtree(run_dir)

@@ -1,6 +1,8 @@
 """The open dataset, shared by the Dataset and Labeling pages (they subscribe to its signals).
 
 Scans run on the thread pool; moves go through the journal in steps that can be undone and redone.
+Labeling needs the dataset's lock (:mod:`trainer.datalock`): when another window or a
+``trainer`` job holds it, or the folder is read-only, the dataset opens read-only and says why.
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from trainer.datalock import DatasetLock
 from trainer.datasets import Entry, browse
+from trainer.files import is_writable
 from trainer.images import find_unreadable
 from trainer.layout import SET_ASIDE, detect
 from trainer.pathtext import for_display
-from vehicleapp.labeling import Journal, LabelingError, Move
+from vehicleapp.labeling import Journal, LabelingError, Move, Vanished
 from vehicleapp.workers import run_in_background
+
+READ_ONLY = "this folder is read-only, so photos cannot be moved between class folders"
 
 
 class DatasetState(QObject):
@@ -28,6 +34,7 @@ class DatasetState(QObject):
     classes_changed = Signal()
     problems = Signal(object)  # {path: reason} from the background check
     message = Signal(str)
+    read_only_changed = Signal()  # labeling became possible (the other window closed) or impossible
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -37,7 +44,10 @@ class DatasetState(QObject):
         self.entries: list[Entry] = []
         self.journal: Journal | None = None
         self.unreadable: dict[str, str] = {}
+        self.lock: DatasetLock | None = None
+        self.read_only = ""  # why labeling is off; "" when this window may move photos
         self._generation = 0
+        self._refreshing = False
 
     def open(self, root: str | Path) -> None:
         """Scan ``root`` in the background; ``loaded`` or ``failed`` follows."""
@@ -51,14 +61,89 @@ class DatasetState(QObject):
     def _on_browsed(self, gen: int, root: Path, result: tuple) -> None:
         if gen != self._generation:
             return  # another folder was opened meanwhile
+        self.close()
         self.root = root
         self.layout, self.classes, self.entries = result
         self.journal = Journal(root)
+        self.read_only = self._take_lock(root)
+        if not self.read_only and self._recover(self.journal):
+            self.open(root)  # the finished step moved images: scan again
+            return
         self.unreadable = {}
         self.loaded.emit()
+        self._check(gen)
+
+    def _check(self, gen: int) -> None:
         paths = [e.path for e in self.entries]
         run_in_background(lambda: find_unreadable(paths), lambda res: self._on_checked(gen, res),
                           self.failed.emit)
+
+    def refresh(self) -> None:
+        """Pick up images another program (file manager, sync client) added, deleted or renamed:
+        scan again in the background and, when the files differ, show the new list."""
+        if self.root is None or self._refreshing:
+            return
+        root, gen = self.root, self._generation
+        self._refreshing = True
+
+        def done(result: tuple) -> None:
+            self._refreshing = False
+            if gen != self._generation or {e.path for e in result[2]} == {e.path for e in self.entries}:
+                return
+            self.layout, self.classes, self.entries = result
+            self.unreadable = {k: v for k, v in self.unreadable.items() if Path(k).exists()}
+            self.loaded.emit()
+            self.message.emit("Images were added, removed or renamed outside the app: the list is up to date.")
+            self._check(gen)
+
+        def failed(message: str) -> None:
+            self._refreshing = False
+            if gen == self._generation:
+                self.message.emit(for_display(f"The dataset folder cannot be read any more: {message}"))
+
+        run_in_background(lambda: browse(root), done, failed)
+
+    def _take_lock(self, root: Path) -> str:
+        """Take the dataset's lock; the reason labeling is off when that is not possible."""
+        if not is_writable(root):
+            return READ_ONLY
+        lock = DatasetLock(root, "vehicleapp")
+        if not lock.acquire():
+            return f"{lock.holder()} is labeling this folder, so it is open read-only here"
+        self.lock = lock
+        return ""
+
+    def _recover(self, journal: Journal) -> bool:
+        """Finish a step a crash interrupted (the lock holder only); True when images moved."""
+        try:
+            moves = journal.recover()
+        except OSError as exc:
+            self.message.emit(for_display(f"An interrupted step could not be finished: {exc}"))
+            return False
+        if moves is None:
+            return False
+        self.message.emit(f"The last step was interrupted (the app closed mid-way); it is finished now: "
+                          f"{len(moves)} images in place  (Ctrl+Z undoes)")
+        return bool(moves)
+
+    def retry_lock(self) -> bool:
+        """When read-only because another program held the lock: try again (on window focus);
+        True when labeling just became possible."""
+        if self.root is None or self.lock is not None or not self.read_only:
+            return False
+        self.read_only = self._take_lock(self.root)
+        if not self.read_only:
+            self.read_only_changed.emit()
+            self.message.emit("The other window closed this dataset: labeling is on here now.")
+            if self.journal is not None and self._recover(self.journal):  # it may have been killed mid-step
+                self.open(self.root)
+        return not self.read_only
+
+    def close(self) -> None:
+        """Let go of the dataset's lock (on quit, or before opening another folder)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     def _on_checked(self, gen: int, failed: dict) -> None:
         if gen == self._generation:
@@ -101,10 +186,15 @@ class DatasetState(QObject):
         """Run one journal step; False (with a message) when it can't or there is nothing to do."""
         if self.journal is None:
             return False
+        if self.read_only:
+            self.message.emit(f"Nothing moved: {self.read_only}.")
+            return False
         try:
             moves = action(self.journal)
         except (LabelingError, OSError) as exc:
             self.message.emit(for_display(str(exc)))
+            if isinstance(exc, (Vanished, FileNotFoundError)):
+                self.refresh()  # another program moved images: show the folder as it is now
             return False
         if not moves:
             if nothing:
@@ -146,7 +236,7 @@ class DatasetState(QObject):
         return self._step(Journal.redo, lambda moves: f"redone: {_where(moves)}", "nothing to redo")
 
     def add_class(self, name: str) -> bool:
-        if self.journal is None or self.root is None:
+        if self.journal is None or self.root is None or self.read_only:
             return False
         try:
             self.journal.add_class(name)

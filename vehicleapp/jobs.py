@@ -12,11 +12,23 @@ from __future__ import annotations
 import json
 import os
 from collections import deque
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-from trainer.protocol import STOP_LINE, STOP_ON_STDIN, Event, Status, is_report_line, status_of_exit
+from trainer.atomic import human_size
+from trainer.protocol import DISK_FULL, STOP_LINE, STOP_ON_STDIN, Event, Status, is_report_line, status_of_exit
 from vehicleapp.commands import trainer_command
+
+
+def disk_full_words(event: dict) -> str:
+    """The app's sentence for a ``disk_full`` error event: what, how much, where, what to do."""
+    path = Path(str(event.get("path", "")))
+    needed, free = event.get("needed"), event.get("free")
+    need = f"It needs {human_size(needed)}" if isinstance(needed, int) else "It needs more space"
+    have = f"only {human_size(free)} is free" if isinstance(free, int) else "the disk is full"
+    return (f"The disk is full: {path.name} could not be saved in {path.parent}. {need} and {have}. "
+            "Free some space (or choose another folder) and try again; the files saved before are unchanged.")
 
 
 class Job(QObject):
@@ -103,8 +115,9 @@ class Job(QObject):
             return
         if isinstance(event, dict) and "event" in event:
             if event["event"] == Event.ERROR:
-                self.last_error = str(event.get("message", ""))
                 self.last_error_code = str(event.get("code", ""))
+                self.last_error = (disk_full_words(event) if self.last_error_code == DISK_FULL
+                                   else str(event.get("message", "")))
             self.event.emit(event)
         else:
             self._log(line)

@@ -6,13 +6,12 @@ import gc
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, QTimer, QUrl
+from PySide6.QtCore import QEvent, QPoint, QTimer, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QSizePolicy, QTabWidget
 
 from trainer.config import demo_data_dir, log_dir
 from trainer.demo_data import make_demo_data
-from trainer.files import is_writable
 from trainer.protocol import Status
 from trainer.runs import RunInfo
 from vehicleapp import dialogs
@@ -33,7 +32,6 @@ from vehicleapp.workers import ThumbnailLoader, run_in_background
 log = logging.getLogger(__name__)
 PAGES = ("Dataset", "Labeling", "Train", "Runs", "Classify", "Review")
 MINIMUM_SIZE = (800, 560)  # every page fits without clipping (tests check each page)
-READ_ONLY = "this folder is read-only, so photos cannot be moved between class folders"
 
 
 class MainWindow(QMainWindow):
@@ -100,6 +98,7 @@ class MainWindow(QMainWindow):
         for signal in (self.state.loaded, self.state.moved, self.state.classes_changed):
             signal.connect(self._on_dataset_changed)
         self.state.message.connect(self.show_message)
+        self.state.read_only_changed.connect(self._show_labeling)
         self.state.failed.connect(lambda m: self.show_message(f"Error: {m}", 10000))
         self.runner.started.connect(self._on_job_started)
         self.runner.finished.connect(self._on_job_finished)
@@ -161,13 +160,18 @@ class MainWindow(QMainWindow):
         self.dataset_page.set_recent(self.settings.add_recent(root))
         self.classify_page.set_dataset(root)
         self.setWindowTitle(f"Vehicle Classifier — {Path(root).name}")
-        writable = is_writable(Path(root))
+        self._show_labeling()
+        if self.state.read_only:
+            self.show_message(f"Labeling is off: {self.state.read_only}. Browsing, training and classifying work.",
+                              15000)
+
+    def _show_labeling(self) -> None:
+        """Labeling on, or off with the reason (a read-only folder, another window's lock)."""
+        writable = not self.state.read_only
         for page in (self.dataset_page, self.label_page):
-            page.set_labeling(writable, "" if writable else READ_ONLY)
+            page.set_labeling(writable, self.state.read_only)
         self.undo_action.setEnabled(writable)
         self.redo_action.setEnabled(writable)
-        if not writable:
-            self.show_message(f"Labeling is off: {READ_ONLY}. Browsing, training and classifying work.", 15000)
 
     def _on_dataset_changed(self, *_: object) -> None:
         """The Train page knows how many labeled photos each class has (Start needs two classes)."""
@@ -242,6 +246,16 @@ class MainWindow(QMainWindow):
                           "models, compare runs and classify folders — offline.")
 
     # -- closing --------------------------------------------------------------------------
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        """Back in the window: pick up what changed meanwhile (files, the other window's lock)."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self.on_activated()
+
+    def on_activated(self) -> None:
+        self.state.retry_lock()
+        self.state.refresh()  # files another program added, removed or renamed meanwhile
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         if self.runner.busy() and not dialogs.confirm(
                 self, "A job is running", "A job is still running. Stop it and quit?\n"
@@ -254,4 +268,5 @@ class MainWindow(QMainWindow):
         self.thumbs.wait(3000)
         self.settings.set_train_options(self.train_page.options())
         self.settings.set_geometry(self.saveGeometry())
+        self.state.close()
         event.accept()

@@ -37,6 +37,8 @@ class FunctionWorker(QRunnable):
     def run(self) -> None:
         try:
             result = self.fn()
+        except ImageLoadError as exc:  # an expected answer (a vanished or broken file), not a bug
+            self.signals.failed.emit(str(exc))
         except Exception as exc:
             log.exception("background work failed")
             self.signals.failed.emit(f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc))

@@ -65,6 +65,7 @@ def window(qtbot, tmp_path: Path, answers: DialogRecorder) -> MainWindow:  # noq
     win.show()
     yield win
     win.runner.shutdown()
+    win.state.close()  # the dataset's lock
     win.thumbs.clear()
     assert win.thumbs.wait(10_000), "thumbnail workers still running after the test"
     assert QThreadPool.globalInstance().waitForDone(30_000), "background workers still running after the test"

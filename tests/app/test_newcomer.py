@@ -292,7 +292,7 @@ def test_a_folder_of_non_images_and_an_empty_folder_say_so(qtbot: QtBot, window:
 # -- 8. read-only datasets ----------------------------------------------------------------
 def test_a_read_only_folder_turns_labeling_off_and_says_why(qtbot: QtBot, window: MainWindow, answers: DialogRecorder,
         demo_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("vehicleapp.main_window.is_writable", lambda folder: False)
+    monkeypatch.setattr("vehicleapp.dataset_state.is_writable", lambda folder: False)
     open_folder(qtbot, window, answers, demo_copy)
     page = window.dataset_page
     assert "Labeling is off: this folder is read-only" in page.key_hint.text()

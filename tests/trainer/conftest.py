@@ -21,3 +21,11 @@ def model_runs(demo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
                                     image_size=48, out=str(out), workers=1, cache_dir=str(out / "cache")),
                         quiet_events(), lambda: False)
             for name in list_models()}
+
+
+@pytest.fixture(scope="session")
+def one_run(demo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One two-epoch MobileNetV2 run (random frozen backbone, 48 px), for tests that need any run."""
+    out = tmp_path_factory.mktemp("one-run")
+    return train(TrainConfig(data=str(demo_root), model="mobilenet_v2", weights="none", freeze=True, epochs=2,
+                             image_size=48, out=str(out), workers=1), quiet_events(), lambda: False)

@@ -155,3 +155,22 @@ def test_heic_without_pillow_heif_says_what_to_install(tmp_path: Path, monkeypat
     monkeypatch.setattr(images, "HEIF_SUPPORTED", False)
     with pytest.raises(ImageLoadError, match="pip install pillow-heif"):
         load_image(path)
+
+
+def test_a_heic_whose_header_claims_a_huge_size_is_refused_cleanly(tmp_path: Path) -> None:
+    """Found by benchmarks/loader_fuzz.py: libheif raised RuntimeError, not ImageLoadError."""
+    path = _heic(tmp_path / "huge.heic")
+    data = bytearray(path.read_bytes())
+    ispe = data.find(b"ispe")  # the image spatial extents box: version/flags, width, height
+    data[ispe + 12 : ispe + 16] = (0x20000040).to_bytes(4, "big")
+    path.write_bytes(bytes(data))
+    with pytest.raises(ImageLoadError, match="unreadable image: .*Security limit exceeded"):
+        load_image(path)
+
+
+def test_a_tiff_with_a_fractional_strip_offset_is_refused_cleanly() -> None:
+    """Found by a 10-minute run of benchmarks/loader_fuzz.py (one bit flipped in a TIFF): Pillow
+    raised TypeError ('IFDRational' object cannot be interpreted as an integer)."""
+    path = Path(__file__).parent / "fuzz_findings" / "tiff-ifdrational-offset.tif"
+    with pytest.raises(ImageLoadError, match="^unreadable image: "):
+        load_image(path)

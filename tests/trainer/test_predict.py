@@ -107,7 +107,7 @@ def test_csv_round_trip_and_copy_by_label(tmp_path: Path) -> None:
     assert classes == ["car", "=bad"]
     assert [r.label for r in rows] == ["car", "=bad", None]
     (tmp_path / "dest" / "car").mkdir(parents=True)
-    Image.new("RGB", (4, 4)).save(tmp_path / "dest" / "car" / "a.png")  # name collision
+    Image.new("RGB", (4, 4), (255, 0, 0)).save(tmp_path / "dest" / "car" / "a.png")  # another photo, same name
     assert copy_by_label(rows, src, tmp_path / "dest") == 2
     assert sorted(p.name for p in (tmp_path / "dest" / "car").iterdir()) == ["a-1.png", "a.png"]
 

@@ -16,7 +16,8 @@ COLUMNS = ("Model", "Status", "Dataset", "Weights", "Size", "LR", "Batch", "Epoc
 NUMERIC = ("Size", "LR", "Batch", "Epochs", "Best val acc", "Duration")
 Index = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole + 10
-STATUS_COLOURS = {Status.FAILED: "#b3261e", Status.CANCELLED: "#8a5a00", Status.RUNNING: "#1a73e8"}
+STATUS_COLOURS = {Status.FAILED: "#b3261e", Status.DAMAGED: "#b3261e", Status.CANCELLED: "#8a5a00",
+                  Status.RUNNING: "#1a73e8"}
 
 
 WINNER_MARK = "★ "
@@ -87,6 +88,8 @@ class RunsModel(QAbstractTableModel):
         if col == "Weights":
             spec = run.config.get("weights", "")
             return "\n".join(f"{b}: {s}" for b, s in spec.items()) if isinstance(spec, dict) else str(spec)
+        if col == "Status" and run.problem:
+            return f"Damaged: {run.problem}"
         if col == "Status" and run.config.get("error"):
             return str(run.config["error"])
         if col == "Model":

@@ -29,6 +29,7 @@ from trainer.config import user_data_dir
 from trainer.csvfile import read_predictions, write_predictions
 from trainer.files import copy_by_label
 from trainer.images import is_image_file
+from trainer.pathtext import for_display
 from trainer.protocol import UNKNOWN, Event, Status
 from vehicleapp import dialogs
 from vehicleapp.commands import classify_args
@@ -344,7 +345,12 @@ class ClassifyPage(QWidget):
         path = path or dialogs.ask_save_file(self, "Export predictions", "predictions.csv", "CSV (*.csv)")
         if not path:
             return None
-        n = write_predictions(path, self.model.classes, self.proxy.visible_rows())
+        try:
+            n = write_predictions(path, self.model.classes, self.proxy.visible_rows())
+        except OSError as exc:  # a full disk (one line naming file and space), no permission ...
+            self.status.setText(f"Export failed: {for_display(str(exc))}")
+            dialogs.show_error(self, "Export failed", for_display(str(exc)))
+            return None
         self.status.setText(f"Exported {n} rows to {path}")
         return path
 
@@ -354,6 +360,6 @@ class ClassifyPage(QWidget):
             return
         rows, folder = self.proxy.visible_rows(), self.model.folder
         self.status.setText("Copying…")
-        run_in_background(lambda: copy_by_label(rows, folder, Path(dest)),
+        run_in_background(lambda: copy_by_label(rows, folder, Path(dest), "vehicleapp"),
                           lambda n: self.status.setText(f"Copied {n} images into {dest}/<label>/"),
                           lambda msg: self.status.setText(f"Copy failed: {msg}"))

@@ -302,7 +302,7 @@ class RunsPage(QWidget):
         chosen = self.selected_runs()
         self.curves.show_runs(chosen)
         current = self.current_run()
-        self.evaluate_button.setEnabled(current is not None)
+        self.evaluate_button.setEnabled(current is not None and current.checkpoint() is not None)
         self.resume_button.setEnabled(resumable(current))
         self.retrain_button.setEnabled(current is not None and not ensemble_size(current))
         self._explain_ensemble(current is not None and ensemble_size(current) > 0)
@@ -332,6 +332,11 @@ class RunsPage(QWidget):
             self._show_threshold(None)
             return
         path = run.path / runs_io.EVALUATION
+        if run.problem:
+            self.confusion.show_message(f"This run folder is damaged: {run.problem}")
+            self.reliability.show_calibration(None)
+            self._show_threshold(None)
+            return
         if not path.is_file():
             self.confusion.show_message("Not evaluated yet: press Evaluate")
             self.reliability.show_calibration(None)
@@ -389,7 +394,10 @@ class RunsPage(QWidget):
     def export_chart(self) -> None:
         path = dialogs.ask_save_file(self, "Export chart", "runs-comparison.png", "PNG image (*.png)")
         if path:
-            self.curves.save_png(path)
+            try:
+                self.curves.save_png(path)
+            except OSError as exc:  # a full disk, no permission: say so, keep the window alive
+                dialogs.show_error(self, "Export failed", str(exc))
 
     def delete_selected(self) -> None:
         chosen = self.selected_runs()
@@ -398,5 +406,8 @@ class RunsPage(QWidget):
         names = "\n".join(r.name for r in chosen)
         if dialogs.confirm(self, "Delete runs", f"Delete these runs from disk?\n\n{names}"):
             for run in chosen:
-                runs_io.delete_run(run.path)
+                try:
+                    runs_io.delete_run(run.path)
+                except (OSError, ValueError) as exc:
+                    dialogs.show_error(self, "Delete runs", f"{run.name} could not be deleted: {exc}", "")
             self.refresh()
