@@ -8,6 +8,7 @@ without ``search_step``; only the search's last ``done`` ends it.
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -149,8 +150,14 @@ def _run_folder(runs: Path, name: str, **config: object) -> Path:
     folder.mkdir(parents=True)
     write_json(folder / "config.json", {"data": "/data", "model": "mobilenet_v2", "status": "done", "epochs": 15,
                                         "created": f"2026-11-29T18:{len(list(runs.iterdir())):02d}:00", **config})
-    (folder / "best.pt").write_bytes(b"")
+    _checkpoint(folder / "best.pt")
     return folder
+
+
+def _checkpoint(path: Path) -> None:
+    """A file shaped like a checkpoint (a zip): an empty one is listed as damaged."""
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("archive/data.pkl", b"")
 
 
 def _select(window: MainWindow, folder: Path) -> None:
@@ -173,13 +180,13 @@ def _model_cell(window: MainWindow, folder: Path, role: Qt.ItemDataRole = Qt.Ite
 def test_the_search_pick_is_marked_and_ensembles_cannot_be_resumed_or_retrained(window: MainWindow) -> None:
     runs = window.runs.runs_dir
     plain = _run_folder(runs, "plain", status="cancelled")
-    (plain / "last.pt").write_bytes(b"")
+    _checkpoint(plain / "last.pt")
     pick = _run_folder(runs, "pick", search={"winner": True, "search_dir": str(runs / "search-20261129-181113"),
                                              "val_acc": 0.8889})
     ensemble = _run_folder(runs, "ens", model="run_ensemble", status="cancelled", lr=0, batch_size=2,
                            members=[{"run": str(plain), "model": "mobilenet_v2", "temperature": 1.0, "tta": "off"},
                                     {"run": str(pick), "model": "mobilenet_v2", "temperature": 0.7, "tta": "flip"}])
-    (ensemble / "last.pt").write_bytes(b"")  # even so: an ensemble has nothing to resume
+    _checkpoint(ensemble / "last.pt")  # even so: an ensemble has nothing to resume
     window.runs.refresh()
     page = window.runs_page
     assert _model_cell(window, pick) == "★ mobilenet_v2" and _model_cell(window, plain) == "mobilenet_v2"
@@ -203,7 +210,7 @@ def test_the_search_pick_is_marked_and_ensembles_cannot_be_resumed_or_retrained(
 
 def test_a_run_stopped_after_its_head_and_before_fine_tuning_can_be_resumed(window: MainWindow) -> None:
     folder = _run_folder(window.runs.runs_dir, "tuned", status="cancelled", fine_tune=12)
-    (folder / "last.pt").write_bytes(b"")
+    _checkpoint(folder / "last.pt")
     write_metrics(folder, [{"epoch": e, "val_acc": 0.5} for e in range(1, 16)])  # the 15 head epochs
     window.runs.refresh()
     _select(window, folder)
