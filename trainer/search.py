@@ -158,10 +158,26 @@ class Search:
 
     # -- steps ----------------------------------------------------------------------------
     def config(self, model: str, **kw: Any) -> TrainConfig:
-        return own_weights(TrainConfig(
-            data=self.state.data, model=model, weights=self.state.weights, epochs=HEAD_EPOCHS, freeze=True,
+        """A step's settings: pretrained backbones frozen (the head's epochs run on cached
+        features), random ones (``--weights none``) trained from scratch, as ``train`` would."""
+        cfg = own_weights(TrainConfig(
+            data=self.state.data, model=model, weights=self.state.weights, epochs=HEAD_EPOCHS,
             image_size=kw.pop("image_size", self.state.image_size), out=self.state.out, workers=self.workers,
             device=self.device, **kw))
+        return dataclasses.replace(cfg, freeze=True if self.pretrained(cfg) else None)
+
+    @staticmethod
+    def pretrained(cfg: TrainConfig) -> bool:
+        specs = [cfg.weights.get(b, "imagenet") if isinstance(cfg.weights, dict) else cfg.weights
+                 for b in get_spec(cfg.model).backbones]
+        return "none" not in specs
+
+    def first_step(self, model: str, size: int | None) -> tuple[str, float]:
+        """A model's first step: its method's words and its estimated seconds."""
+        scale = self.scale(size)
+        if self.pretrained(self.config(model)):
+            return f"frozen head, {size or 224} px", self.head_seconds(model, scale)
+        return f"trained from scratch, {size or 224} px", HEAD_EPOCHS * self.fine_tune_epoch_seconds(model) * scale
 
     def progress(self, note: str) -> None:
         total = max(len(self.state.entries), 1)
@@ -266,7 +282,8 @@ class Search:
 
     def choose_size(self, usable: list[str]) -> None:
         """On small photos, a frozen head at a smaller size too; keep it if val accuracy holds."""
-        if self.state.image_size is not None or "mobilenet_v2" not in usable:
+        if self.state.image_size is not None or "mobilenet_v2" not in usable \
+                or not self.pretrained(self.config("mobilenet_v2")):
             return
         side = photo_size(self.ds)
         if side is None or side >= SMALL_PHOTO:
@@ -288,9 +305,8 @@ class Search:
     def heads(self) -> None:
         size = self.state.image_size
         for model in sorted(list_models(), key=gflops):  # cheapest first
-            name = f"{model} @{size or 224}"
-            self.step(name, model, f"frozen head, {size or 224} px", self.head_seconds(model, self.scale(size)),
-                      functools.partial(self.config, model))
+            method, seconds = self.first_step(model, size)
+            self.step(f"{model} @{size or 224}", model, method, seconds, functools.partial(self.config, model))
 
     def fine_tune(self) -> None:
         heads = [e for e in self.state.done() if e.method.startswith("frozen head")

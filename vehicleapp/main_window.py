@@ -6,7 +6,7 @@ import gc
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QPoint, QTimer, QUrl
+from PySide6.QtCore import QEvent, QPoint, QSize, QTimer, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QSizePolicy, QTabWidget
 
@@ -32,6 +32,12 @@ from vehicleapp.workers import ThumbnailLoader, run_in_background
 log = logging.getLogger(__name__)
 PAGES = ("Dataset", "Labeling", "Train", "Runs", "Classify", "Review")
 MINIMUM_SIZE = (800, 560)  # every page fits without clipping (tests check each page)
+
+
+def first_size(available: QSize) -> QSize:
+    """The window's size on a first start: 1360 x 860, but never larger than the screen's free
+    area (a 1280 x 800 laptop) nor smaller than the minimum at which every page fits."""
+    return QSize(min(1360, available.width()), min(860, available.height())).expandedTo(QSize(*MINIMUM_SIZE))
 
 
 class MainWindow(QMainWindow):
@@ -63,7 +69,7 @@ class MainWindow(QMainWindow):
         self.setMinimumSize(*MINIMUM_SIZE)
         geometry = self.settings.geometry()
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1360, 860)
+            self.resize(first_size(self.screen().availableGeometry().size()))
         self.tour: Tour | None = None
         # Start-up objects (torch, Qt, matplotlib modules) live forever; left in the collector's
         # care, each full collection rescans them all (measured: 130-240 ms pauses of the GUI

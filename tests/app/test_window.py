@@ -323,3 +323,13 @@ def test_dropping_a_folder_opens_it(qtbot, window: MainWindow, demo_root: Path, 
     with qtbot.waitSignal(window.state.loaded, timeout=20_000):
         window.dataset_page.dropEvent(event)
     assert window.state.root == demo_root.resolve()
+
+
+def test_the_first_window_fits_a_small_laptop_screen() -> None:
+    from PySide6.QtCore import QSize
+
+    from vehicleapp.main_window import MINIMUM_SIZE, first_size
+
+    assert first_size(QSize(1920, 1080)) == QSize(1360, 860)
+    assert first_size(QSize(1280, 770)) == QSize(1280, 770)  # a 1280 x 800 laptop less its panel
+    assert first_size(QSize(640, 480)) == QSize(*MINIMUM_SIZE)

@@ -14,10 +14,28 @@ from trainer.search import STATE, SearchState, run_search
 
 
 @pytest.fixture(scope="module")
-def searched(demo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict], Path]:
+def weight_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Backbone files (random weights) standing in for a user's pretrained ones: the search then
+    freezes them and trains heads on cached features, as with real weights, only quickly."""
+    import torch
+
+    from trainer.models import build_backbone
+
+    out = tmp_path_factory.mktemp("weights")
+    files = {}
+    for name in ("mobilenet_v2", "resnet50"):
+        torch.manual_seed(0)
+        torch.save(build_backbone(name, "none").state_dict(), out / f"{name}.pth")
+        files[name] = str(out / f"{name}.pth")
+    return files
+
+
+@pytest.fixture(scope="module")
+def searched(demo_root: Path, weight_files: dict[str, str],
+             tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict], Path]:
     out = tmp_path_factory.mktemp("search")
     ev = quiet_events()
-    pick = run_search(str(demo_root), 3, str(out), "none", ev, lambda: False, image_size=48, workers=1)
+    pick = run_search(str(demo_root), 3, str(out), weight_files, ev, lambda: False, image_size=48, workers=1)
     return pick, ev.seen, out
 
 
@@ -51,10 +69,14 @@ def test_a_budget_too_small_skips_steps_with_the_reason(demo_root: Path, tmp_pat
         run_search(str(demo_root), 0.001, str(tmp_path), "none", quiet_events(), lambda: False, image_size=48)
     state = SearchState.load(next(tmp_path.glob("search-*")))
     assert all(e.status == "skipped" and "not enough time" in e.reason for e in state.entries)
+    # random backbones are not frozen: with --weights none every model would train from scratch
+    assert {e.method for e in state.entries} == {"trained from scratch, 48 px"}
 
 
-def test_cli_search_prints_the_leaderboard_and_the_pick_last(demo_root: Path, tmp_path: Path) -> None:
-    result = run_cli("search", str(demo_root), "--budget", "0.5", "--weights", "none", "--image-size", "48",
+def test_cli_search_prints_the_leaderboard_and_the_pick_last(demo_root: Path, weight_files: dict[str, str],
+                                                            tmp_path: Path) -> None:
+    weights = [arg for b, f in weight_files.items() for arg in ("--weights", f"{b}={f}")]
+    result = run_cli("search", str(demo_root), "--budget", "0.5", *weights, "--image-size", "48",
                      "--workers", "1", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "val" in result.stderr and "status" in result.stderr  # the leaderboard's header
