@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLa
 PAGE_KEYS = (
     ("1 – 9", "Put the selected image(s) into class 1 – 9 (Dataset grid, Labeling page)"),
     ("← → Space", "Previous / next image (Labeling page)"),
-    ("Ctrl+1 – Ctrl+5", "Go to the Dataset, Labeling, Train, Runs or Classify page"),
+    ("Ctrl+1 – Ctrl+6", "Go to the Dataset, Labeling, Train, Runs, Classify or Review page"),
 )
 
 TOUR = (
@@ -23,11 +23,14 @@ TOUR = (
                  "Ctrl+Z undoes a move, Ctrl+Shift+Z redoes it."),
     ("Train", "Pick a model and press Start. The backbone weights line tells you before you start "
               "whether the pretrained weights are here, will download, or need a file. Curves show "
-              "how well the model learns."),
+              "how well the model learns. Find the best model tries several ways within a time "
+              "budget and picks the best one for you."),
     ("Runs", "Every training run, with its dataset, weights and image size. Select several to compare "
              "their curves, Evaluate one for its confusion matrix, or Resume a stopped one."),
     ("Classify", "Try one photo to see what the model says, or classify a whole folder into a table "
                  "you can filter and export as CSV."),
+    ("Review", "Let a trained model point at photos that look wrongly labeled, duplicated or out of "
+               "place, and fix them with one key each (every fix can be undone)."),
 )
 
 

@@ -18,7 +18,7 @@ from trainer.config import TrainConfig
 from trainer.engine import train
 from trainer.protocol import Status
 from vehicleapp.jobs import Job
-from vehicleapp.main_window import MINIMUM_SIZE, MainWindow
+from vehicleapp.main_window import MINIMUM_SIZE, PAGES, MainWindow
 from vehicleapp.settings import AppSettings
 
 
@@ -421,7 +421,7 @@ def test_help_lists_the_keyboard_shortcuts(window: MainWindow, answers: DialogRe
     next(a for a in window.actions() if a.text() == "&Keyboard shortcuts").trigger()
     title, text = answers.infos[0]
     assert title == "Keyboard shortcuts"
-    for keys in ("Ctrl+Z", "Ctrl+Shift+Z", "Ctrl+Return", "F5", "1 – 9", "Ctrl+1 – Ctrl+5"):
+    for keys in ("Ctrl+Z", "Ctrl+Shift+Z", "Ctrl+Return", "F5", "1 – 9", "Ctrl+1 – Ctrl+6"):
         assert f"<b>{keys}</b>" in text, keys
 
 
@@ -448,7 +448,7 @@ def test_the_first_launch_tour_shows_each_page_once(window: MainWindow) -> None:
     window.maybe_show_tour()
     tour = window.tour
     assert tour is not None and tour.isVisible() and window.tabs.currentIndex() == 0
-    for page in range(1, 5):
+    for page in range(1, len(PAGES)):  # every page, Review included
         tour.next.click()
         assert window.tabs.currentIndex() == page
     assert tour.next.text() == "Done"
