@@ -230,8 +230,11 @@ class Fit:
         return Path(self.cfg.cache_dir) if self.cfg.cache_dir else default_cache_dir()
 
     def _augment_batcher(self) -> ImageBatcher:
-        self.tune_batchers.append(ImageBatcher(self.pre.transform(True), self.cfg.workers))
-        return self.tune_batchers[-1]
+        """Fine-tuning's photos, augmented; an image failing now is reported like the others."""
+        batcher = ImageBatcher(self.pre.transform(True), self.cfg.workers)
+        batcher.on_failed = self._on_failed
+        self.tune_batchers.append(batcher)
+        return batcher
 
     def _tta_splits(self, loop: FitLoop, mode: str) -> dict[str, SplitData]:
         """The loop's splits for trying TTA ``mode``: photos as they are (the model averages the
