@@ -215,3 +215,19 @@ def test_a_run_stopped_after_its_head_and_before_fine_tuning_can_be_resumed(wind
     window.runs.refresh()
     _select(window, folder)
     assert window.runs_page.resume_button.isEnabled()
+
+
+def test_the_pages_that_use_a_run_start_on_the_searchs_pick(tmp_path: Path) -> None:
+    from trainer.runs import load_run
+    from vehicleapp.widgets.run_picker import default_run
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    better = _run_folder(runs, "better-on-paper", data=str(tmp_path / "data"))
+    (better / "metrics.csv").write_text("epoch,val_acc\n1,0.99\n", encoding="utf-8")
+    pick = _run_folder(runs, "pick", data=str(tmp_path / "data"), search={"winner": True, "val_acc": 0.95})
+    (pick / "metrics.csv").write_text("epoch,val_acc\n1,0.95\n", encoding="utf-8")
+    infos = [load_run(better), load_run(pick)]
+    assert default_run(infos, str(tmp_path / "data")).path == pick
+    plain = [load_run(better)]
+    assert default_run(plain, str(tmp_path / "data")).path == better  # no search: the best val accuracy

@@ -19,11 +19,16 @@ def _same_folder(a: str, b: str) -> bool:
 
 
 def default_run(runs: list[RunInfo], dataset: str) -> RunInfo | None:
-    """The best finished run trained on ``dataset``, else the best finished run, else the newest."""
+    """The best finished run trained on ``dataset``, else the best finished run, else the newest;
+    "best" is the latest search's pick (``trainer search`` chose it on validation) where there is
+    one, else the highest validation accuracy."""
     usable = [r for r in runs if r.checkpoint() is not None]
     done = [r for r in usable if r.status == Status.DONE]
     here = [r for r in done if dataset and _same_folder(r.config.get("data", ""), dataset)]
     for group in (here, done):
+        picks = [r for r in group if search_pick(r)]
+        if picks:
+            return max(picks, key=lambda r: str(r.config.get("created", "")))
         if group:
             return max(group, key=lambda r: r.best_val_acc or 0.0)
     return usable[0] if usable else None
