@@ -27,5 +27,37 @@ def wait(ms: int) -> None:
     loop.exec()
 
 
+class Heartbeat:
+    """A 20 ms Qt timer whose gaps show how long the GUI thread was busy (GUI benchmarks):
+    ``start()``, the work, ``stop()``, then ``worst`` and ``median`` in milliseconds."""
+
+    def __init__(self, interval_ms: int = 20) -> None:
+        from PySide6.QtCore import QElapsedTimer, QTimer
+
+        self.clock, self.gaps, self.last = QElapsedTimer(), [], 0
+        self.timer = QTimer(interval=interval_ms)
+        self.timer.timeout.connect(self._beat)
+
+    def _beat(self) -> None:
+        now = self.clock.elapsed()
+        self.gaps.append(now - self.last)
+        self.last = now
+
+    def start(self) -> None:
+        self.clock.start()
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+    @property
+    def worst(self) -> int:
+        return max(self.gaps[1:])
+
+    @property
+    def median(self) -> int:
+        return sorted(self.gaps)[len(self.gaps) // 2]
+
+
 def scratch_dir(name: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))

@@ -17,9 +17,8 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np
-from _common import wait
+from _common import Heartbeat, wait
 from matplotlib.backend_bases import MouseEvent
-from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtWidgets import QApplication
 
 
@@ -45,16 +44,8 @@ def main() -> None:
     chart.draw()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
     print(f"{n} points drawn in {time.perf_counter() - t0:.2f} s")
-    clock, gaps, last = QElapsedTimer(), [], [0]
-    clock.start()
-
-    def beat() -> None:
-        gaps.append(clock.elapsed() - last[0])
-        last[0] = clock.elapsed()
-
-    timer = QTimer(interval=20)
-    timer.timeout.connect(beat)
-    timer.start()
+    heartbeat = Heartbeat()
+    heartbeat.start()
     (x0, y0), (x1, y1) = chart.ax.transData.transform([xy.min(0), xy.max(0)])
     for k in range(300):
         x = x0 + (x1 - x0) * k / 299
@@ -62,9 +53,9 @@ def main() -> None:
         chart.callbacks.process("motion_notify_event", MouseEvent("motion_notify_event", chart, x, y))
         wait(15)
     wait(500)
-    timer.stop()
-    print(f"300 hover moves: {len(hovered)} distinct points reported; heartbeat worst gap {max(gaps[1:])} ms, "
-          f"median {sorted(gaps)[len(gaps) // 2]} ms (goal: worst < 100 ms)")
+    heartbeat.stop()
+    print(f"300 hover moves: {len(hovered)} distinct points reported; heartbeat worst gap {heartbeat.worst} ms, "
+          f"median {heartbeat.median} ms (goal: worst < 100 ms)")
 
 
 if __name__ == "__main__":

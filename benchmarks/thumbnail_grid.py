@@ -10,11 +10,11 @@ import os
 import shutil
 import time
 
-from _common import scratch_dir, wait
+from _common import Heartbeat, scratch_dir, wait
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
+from PySide6.QtCore import QEventLoop, QSettings
 from PySide6.QtWidgets import QApplication
 
 from trainer.demo_data import make_demo_data
@@ -44,16 +44,8 @@ def main() -> None:
     win.open_dataset(str(tmp / "big"))
     loop.exec()
     print(f"{args.images} images: scanned and shown in {time.perf_counter() - t0:.2f} s")
-    clock, gaps, last = QElapsedTimer(), [], [0]
-    clock.start()
-
-    def beat() -> None:
-        gaps.append(clock.elapsed() - last[0])
-        last[0] = clock.elapsed()
-
-    timer = QTimer(interval=20)
-    timer.timeout.connect(beat)
-    timer.start()
+    heartbeat = Heartbeat()
+    heartbeat.start()
     grid, bar = win.dataset_page.grid, win.dataset_page.grid.verticalScrollBar()
     steps = 200
     t1 = time.perf_counter()
@@ -61,9 +53,9 @@ def main() -> None:
         bar.setValue(bar.maximum() * k // steps)
         wait(30)
     wait(1500)
-    timer.stop()
+    heartbeat.stop()
     print(f"scrolled through in {time.perf_counter() - t1:.1f} s; thumbnails cached: {len(win.thumbs.cache)}; "
-          f"heartbeat worst gap {max(gaps[1:])} ms, median {sorted(gaps)[len(gaps) // 2]} ms")
+          f"heartbeat worst gap {heartbeat.worst} ms, median {heartbeat.median} ms")
     win.runner.shutdown()
     win.thumbs.clear()
     win.thumbs.wait(5000)
