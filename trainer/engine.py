@@ -222,8 +222,9 @@ class Fit:
         if not self.cached:
             return data.images()
         self.keys = {n: W.cache_identity(spec, self.cfg.seed) for n, spec in self.wmap.items()}
+        cfg = self.cfg
         self.runners = feature_runners(dict(self.model.backbones.items()), self.pre.crop, data.paths(),
-                                       self.eval_batcher, self.device, self.cfg.backend, self.cfg.precision, self.events)
+                                       self.eval_batcher, self.device, cfg.backend, cfg.precision, self.events)
         return data.features(self.runners, self._cache_keys(), self.eval_batcher, self.device, self._cache_dir())
 
     def _cache_keys(self, view: str = "") -> dict[str, str]:

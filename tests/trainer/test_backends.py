@@ -92,7 +92,8 @@ def test_a_backend_that_disagrees_is_not_chosen(monkeypatch: pytest.MonkeyPatch)
     def broken_onnx(self: Selector, choice: Choice) -> backends.Runner:
         runner = real_build(self, choice)
         if choice.backend == "onnxruntime":
-            runner.__class__ = type("Wrong", (backends.OrtRunner,), {"__call__": lambda s, x: torch.zeros(len(x), 1280)})
+            wrong = {"__call__": lambda s, x: torch.zeros(len(x), 1280)}
+            runner.__class__ = type("Wrong", (backends.OrtRunner,), wrong)
         return runner
 
     monkeypatch.setattr(Selector, "build", broken_onnx)
@@ -115,7 +116,7 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return train(cfg, quiet_events(), lambda: False), data
 
 
-@pytest.mark.parametrize("backend,precision", [("onnxruntime", "fp32"), ("torch", "bf16")])
+@pytest.mark.parametrize(("backend", "precision"), [("onnxruntime", "fp32"), ("torch", "bf16")])
 def test_every_backend_classifies_like_fp32_torch(real_run: tuple[Path, Path], tmp_path: Path, backend: str,
                                                    precision: str) -> None:
     run, data = real_run
@@ -136,8 +137,8 @@ def test_feature_cache_names_the_backend(real_run: tuple[Path, Path], tmp_path: 
     _, data = real_run
     cache = tmp_path / "cache"
     for backend in ("torch", "onnxruntime"):
-        train(TrainConfig(data=str(data), weights="none", freeze=True, epochs=1, image_size=48, out=str(tmp_path / "runs"),
-                          cache_dir=str(cache), tta="off", backend=backend, precision="fp32"),
+        train(TrainConfig(data=str(data), weights="none", freeze=True, epochs=1, image_size=48,
+                          out=str(tmp_path / "runs"), cache_dir=str(cache), tta="off", backend=backend, precision="fp32"),
               quiet_events(), lambda: False)
     names = sorted(p.name.split("-", 1)[1] for p in cache.glob("*.pt"))
     assert names == ["onnxruntime-fp32-cpu.pt", "torch-fp32-cpu.pt"]
