@@ -138,7 +138,8 @@ def test_feature_cache_names_the_backend(real_run: tuple[Path, Path], tmp_path: 
     cache = tmp_path / "cache"
     for backend in ("torch", "onnxruntime"):
         train(TrainConfig(data=str(data), weights="none", freeze=True, epochs=1, image_size=48,
-                          out=str(tmp_path / "runs"), cache_dir=str(cache), tta="off", backend=backend, precision="fp32"),
+                          out=str(tmp_path / "runs"), cache_dir=str(cache), tta="off", backend=backend,
+                          precision="fp32"),
               quiet_events(), lambda: False)
     names = sorted(p.name.split("-", 1)[1] for p in cache.glob("*.pt"))
     assert names == ["onnxruntime-fp32-cpu.pt", "torch-fp32-cpu.pt"]
