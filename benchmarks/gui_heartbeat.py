@@ -42,7 +42,7 @@ class Watchdog(threading.Thread):
             beats = len(self.heartbeat.gaps)
             time.sleep(self.after)
             if self.running and len(self.heartbeat.gaps) == beats:  # no beat for after_ms
-                frame = sys._current_frames().get(self.main)  # noqa: SLF001 - a profiler's job
+                frame = sys._current_frames().get(self.main)  # a profiler's job
                 if frame is not None:
                     stack = traceback.extract_stack(frame)
                     ours = [f for f in stack if "/vehicleapp/" in f.filename or "/matplotlib/" in f.filename]

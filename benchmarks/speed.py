@@ -28,9 +28,8 @@ import sys
 import time
 from pathlib import Path
 
-from _common import REAL_DATA, ROOT, mobilenet_weights, scratch_dir
-
 import torch
+from _common import REAL_DATA, ROOT, mobilenet_weights, scratch_dir
 from PIL import Image, ImageOps
 
 from trainer.backends import Choice, Selector, cpu_name, native_bf16
@@ -106,7 +105,8 @@ def backends_section(paths: list[Path], head_run: Path | None) -> float:
             r, out = rate(sel.build(choice), x)
             cos = float(torch.nn.functional.cosine_similarity(ref, out, dim=1).min())
             rel = float((ref - out).abs().max() / ref.abs().max())
-            note = "" if choice.precision == "fp32" or native_bf16(torch.device("cpu")) else " (emulated: no native bf16)"
+            native = choice.precision == "fp32" or native_bf16(torch.device("cpu"))
+            note = "" if native else " (emulated: no native bf16)"
             row(f"{name} raw forward, {choice.text()}{note}", f"{r:.1f} img/s = {r / plain:.2f}x plain; "
                 f"features vs fp32: worst cosine {cos:.5f}, max rel. diff {rel:.1e}")
             if name == "mobilenet_v2":
@@ -175,10 +175,8 @@ def reference_epoch(data: Path, weights: str) -> tuple[float, float]:
     Returns (seconds, test accuracy after the epoch)."""
     from torchvision import datasets as tvd
 
-    from trainer.preprocess import Preprocess as P
-
     torch.manual_seed(0)
-    ds = tvd.ImageFolder(str(data), transform=P(232, CROP).transform().__call__)
+    ds = tvd.ImageFolder(str(data), transform=Preprocess(232, CROP).transform().__call__)
     n_test = len(ds) // 5
     train_ds, test_ds = torch.utils.data.random_split(ds, [len(ds) - n_test, n_test])
     train_dl = torch.utils.data.DataLoader(train_ds, batch_size=8, shuffle=True)
