@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from trainer.atomic import read_json, write_json
+from trainer.batches import to_device
 from trainer.config import BACKEND_CHOICES, PRECISION_CHOICES, default_cache_dir
 from trainer.protocol import PARITY_MAX_PROB_DIFF, UsageError
 
@@ -110,9 +111,7 @@ class TorchRunner:
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if self.device.type == "cuda" and x.device.type == "cpu":
-            x = x.pin_memory()
-        x = x.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        x = to_device(x, self.device).contiguous(memory_format=torch.channels_last)
         bf16 = self.choice.precision == "bf16"
         with torch.autocast(self.device.type, dtype=torch.bfloat16) if bf16 else nullcontext():
             return self.module(x).float()
