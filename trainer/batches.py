@@ -10,7 +10,6 @@ Training's augmentation runs its torchvision transform per image in the threads.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -23,20 +22,12 @@ import torch
 
 from trainer.config import DECODE_POOLS as POOLS
 from trainer.decode import decode
-from trainer.images import ImageLoadError, load_image
+from trainer.images import ImageLoadError, default_workers, load_image
 from trainer.preprocess import EvalTransform
 
 Transform = Callable[[Any], torch.Tensor]
 PREFETCH = 2  # batches decoding ahead of the one the model is working on
 Batch = tuple[torch.Tensor | None, list[bool], dict[str, str]]
-
-
-def default_workers() -> int:
-    """The cores this process may use (one decode worker each)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
 
 
 def _augmented(path: Path, transform: Transform) -> torch.Tensor | str:
