@@ -290,7 +290,7 @@ def runners(modules: dict[str, nn.Module], crop: int, device: torch.device, back
         if choice is None and n_images < AUTO_MIN_IMAGES:
             choice = sel.options[0]
         if choice is not None:
-            out[name] = sel.build(choice)
+            out[name] = _built(sel, choice, note)
             continue
         sample = probe() if sample is None else sample
         if sample is None:
@@ -300,3 +300,16 @@ def runners(modules: dict[str, nn.Module], crop: int, device: torch.device, back
         rates = ", ".join(f"{k} {v.get('images_per_s', v.get('error'))}" for k, v in sel.report["measured"].items())
         note(f"{name} runs on {out[name].choice.text()} (measured images/s: {rates})")
     return out
+
+
+def _built(sel: Selector, choice: Choice, note: Callable[[str], None]) -> Runner:
+    """The decided runner; if a cached decision no longer builds (a damaged exported graph, a
+    package removed), fp32 torch — unless the user asked for that backend alone."""
+    try:
+        return sel.build(choice)
+    except Exception as exc:  # any failure here has a safe answer
+        if len(sel.options) == 1 or choice == sel.options[0]:
+            raise
+        note(f"{choice.text()} failed ({type(exc).__name__}: {str(exc)[:120]}): running on fp32 torch")
+        sel.decision_file.unlink(missing_ok=True)  # measured again next time
+        return sel.build(sel.options[0])

@@ -143,3 +143,15 @@ def test_feature_cache_names_the_backend(real_run: tuple[Path, Path], tmp_path: 
               quiet_events(), lambda: False)
     names = sorted(p.name.split("-", 1)[1] for p in cache.glob("*.pt"))
     assert names == ["onnxruntime-fp32-cpu.pt", "torch-fp32-cpu.pt"]
+
+
+def test_a_damaged_exported_graph_falls_back_to_torch_and_is_measured_again(tmp_path: Path) -> None:
+    module = build_backbone("mobilenet_v2", "none").eval()
+    sel = Selector(module, 64, CPU, "auto", "fp32")
+    sel.decision_file.parent.mkdir(parents=True, exist_ok=True)
+    backends.write_json(sel.decision_file, {"choice": {"backend": "onnxruntime", "precision": "fp32", "device": "cpu"}})
+    (sel.cache / f"{sel.key}.onnx").write_bytes(b"half a file")
+    notes: list[str] = []
+    found = runners({"m": module}, 64, CPU, "auto", "fp32", lambda: None, 10_000, notes.append)
+    assert found["m"].choice == Choice("torch", "fp32", "cpu")
+    assert "running on fp32 torch" in notes[0] and not sel.decision_file.exists()
