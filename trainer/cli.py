@@ -214,9 +214,12 @@ def cmd_classify(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
         if args.copy_to:  # refuse at once, not after classifying, when someone labels DEST
             Path(args.copy_to).mkdir(parents=True, exist_ok=True)
             stack.enter_context(locked(args.copy_to, "trainer classify --copy-to"))
-        summary = classify_folder(args.checkpoint, args.folder, args.out, events, stop,
-                                  args.recursive, pick_device(args.device), args.workers, args.threshold,
-                                  args.unlabeled, args.tta)
+        if args.engine == "ray":
+            summary = _classify_on_ray(args, events, stop)
+        else:
+            summary = classify_folder(args.checkpoint, args.folder, args.out, events, stop,
+                                      args.recursive, pick_device(args.device), args.workers, args.threshold,
+                                      args.unlabeled, args.tta)
         if args.copy_to:
             _, rows = read_predictions(args.out)
             n = copy_by_label(rows, Path(args.folder).resolve(), Path(args.copy_to), "trainer classify --copy-to")
@@ -227,6 +230,17 @@ def cmd_classify(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
         print(f"{summary['rows']} rows ({counts}; {summary['errors']} unreadable; {unknown})", file=sys.stderr)
     _result(args, args.out)
     return Exit.OK
+
+
+def _classify_on_ray(args: argparse.Namespace, events: Events, stop: Callable[[], bool]) -> dict:
+    """``--engine ray``: the same CSV, computed by an actor pool on Ray (:mod:`trainer.ray_classify`)."""
+    from trainer.ray_classify import RaySettings, classify_on_ray
+
+    if args.actors is not None and args.actors < 1:
+        raise UsageError(f"--actors must be >= 1, got {args.actors}")
+    return classify_on_ray(args.checkpoint, args.folder, args.out, events, stop,
+                           RaySettings(address=args.address, actors=args.actors), args.recursive, args.device,
+                           args.workers, args.threshold, args.unlabeled, args.tta)
 
 
 def cmd_review(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
@@ -465,6 +479,13 @@ def _classify_parser(p: argparse.ArgumentParser) -> None:
     _tta_flag(p)
     _device_flag(p)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--engine", default="local", choices=["local", "ray"],
+                   help="local: this process; ray: an actor pool on Ray (pip install -e \".[cluster]\"), started "
+                   "on this machine unless --address names a cluster")
+    p.add_argument("--address", default=None, metavar="auto|ray://HOST:PORT",
+                   help="with --engine ray: the Ray cluster to use (its nodes must read FOLDER and the model)")
+    p.add_argument("--actors", type=int, default=None, metavar="N",
+                   help="with --engine ray: model copies working at once (default: one per GPU, else per CPU)")
     _events_flag(p)
     p.set_defaults(func=cmd_classify)
 

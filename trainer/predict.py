@@ -3,7 +3,7 @@ streaming, never stopped by a bad file; low-confidence photos are answered ``unk
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -58,6 +58,14 @@ def list_inputs(folder: Path, recursive: bool, unlabeled: bool = False) -> list[
     return sorted((p.relative_to(folder).as_posix(), p) for p in paths)
 
 
+def scored_prediction(rel: str, probs: list[float], confidence: float, classes: list[str],
+                      threshold: float) -> Prediction:
+    """One readable image's row: the top class, or ``unknown`` below ``threshold`` (probabilities kept).
+    Shared by the local loop below and the Ray path (:mod:`trainer.ray_classify`)."""
+    best = max(range(len(probs)), key=probs.__getitem__)
+    return Prediction(rel, answer(classes[best], confidence, threshold), confidence, probs)
+
+
 @torch.no_grad()
 def predict(scorer: Scorer, batcher: ImageBatcher, items: list[tuple[str, Path]], events: Events,
             should_stop: Callable[[], bool], threshold: float = 0.0, batch_size: int = 32) -> Iterator[Prediction]:
@@ -74,10 +82,8 @@ def predict(scorer: Scorer, batcher: ImageBatcher, items: list[tuple[str, Path]]
             if not good:
                 yield Prediction(rel, error=failed[str(path)])
                 continue
-            row, c = probs[k].tolist(), float(conf[k])
+            yield scored_prediction(rel, probs[k].tolist(), float(conf[k]), scorer.classes, threshold)
             k += 1
-            best = max(range(len(row)), key=row.__getitem__)
-            yield Prediction(rel, answer(scorer.classes[best], c, threshold), c, row)
         done += len(batch)
         events.progress("classify", done, len(items))
 
@@ -100,12 +106,21 @@ def classify_folder(model: str | Path, folder: str | Path, out_csv: str | Path,
     items = list_inputs(folder, recursive, unlabeled)
     events.emit("start", total=len(items), classes=classes, model=scorer.model_name, out=str(out_csv),
                 threshold=threshold)
+    with ImageBatcher(scorer.preprocess.transform(), workers) as batcher:
+        return write_classified(out_csv, classes, predict(scorer, batcher, items, events, should_stop, threshold),
+                                events, threshold, getattr(scorer, "tta", None))
+
+
+def write_classified(out_csv: str | Path, classes: list[str], predictions: Iterable[Prediction], events: Events,
+                     threshold: float, tta: str | None = None) -> dict:
+    """Stream ``predictions`` into ``out_csv`` (atomically), counting labels and warning of each
+    unreadable file; emits ``done`` and returns the summary. Shared by the local and the Ray path."""
     counts = dict.fromkeys([*classes, UNKNOWN], 0)
     errors = 0
 
     def counted() -> Iterator[Prediction]:
         nonlocal errors
-        for p in predict(scorer, batcher, items, events, should_stop, threshold):
+        for p in predictions:
             if p.error:
                 errors += 1
                 events.warning(f"skipped {encode(p.path)}: {p.error}")
@@ -113,10 +128,9 @@ def classify_folder(model: str | Path, folder: str | Path, out_csv: str | Path,
                 counts[p.label or ""] += 1
             yield p
 
-    with ImageBatcher(scorer.preprocess.transform(), workers) as batcher:
-        n = write_predictions(out_csv, classes, counted())
+    n = write_predictions(out_csv, classes, counted())
     summary = {"rows": n, "errors": errors, "counts": counts, "unknown": counts[UNKNOWN],
-               "threshold": threshold, "out": str(out_csv), "tta": getattr(scorer, "tta", None)}
+               "threshold": threshold, "out": str(out_csv), "tta": tta}
     events.emit("done", message=f"classified {n - errors} images ({counts[UNKNOWN]} unknown, {errors} "
                 f"unreadable) -> {out_csv}", **summary)
     return summary
