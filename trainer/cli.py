@@ -99,11 +99,32 @@ def cmd_demo_data(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
 
 
 def cmd_train(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
-    from trainer.engine import train
-
     if args.resume:
         return _resume(args, stop)
-    _result(args, train(config_from_args(args), _events(args), stop))
+    return _train(config_from_args(args), args, stop)
+
+
+def _train(cfg: TrainConfig, args: argparse.Namespace, stop: Callable[[], bool], resume: Path | None = None) -> int:
+    """One process, or ``--nproc N`` DDP workers under torchrun (:mod:`trainer.launch`,
+    :mod:`trainer.distributed`) when the training decodes photos."""
+    from trainer import distributed
+    from trainer.engine import train
+
+    if distributed.is_worker():
+        _result(args, distributed.train_worker(cfg, _events(args), stop, resume))
+        return Exit.OK
+    events = _events(args)
+    if cfg.nproc > 1 or args.nnodes > 1:
+        reason = distributed.single_process_reason(cfg)
+        if reason is None:
+            from trainer.launch import Launcher, launch
+
+            code, run_dir = launch(args.argv, Launcher.from_args(args, cfg.nproc), args.events, stop)
+            if run_dir is not None:
+                _result(args, run_dir)
+            return code
+        events.warning(f"--nproc {cfg.nproc}: training in one process: {reason}")
+    _result(args, train(cfg, events, stop, resume))
     return Exit.OK
 
 
@@ -114,7 +135,6 @@ def _given(argv: Sequence[str], option: str) -> bool:
 def _resume(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     from trainer import runs
     from trainer.atomic import read_json
-    from trainer.engine import train
 
     run_dir = Path(args.resume)
     if not (run_dir / runs.LAST).is_file():
@@ -122,8 +142,7 @@ def _resume(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     cfg = TrainConfig.from_dict(read_json(run_dir / runs.CONFIG))
     if _given(args.argv, "--epochs"):
         cfg = dataclasses.replace(cfg, epochs=args.epochs)
-    _result(args, train(cfg, _events(args), stop, resume=run_dir))
-    return Exit.OK
+    return _train(cfg, args, stop, resume=run_dir)
 
 
 def cmd_sweep(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
@@ -133,6 +152,9 @@ def cmd_sweep(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
 
     grid = grid_from_args(args)
     events = _events(args)
+    if args.nproc > 1:
+        events.warning(f"--nproc {args.nproc}: a sweep trains each run in one process")
+        args.nproc = 1
     trained, skipped = 0, []
     for i, cfg in enumerate(grid.configs(config_from_args(args))):
         events.context = {"sweep_index": i + 1, "sweep_total": len(grid)}
@@ -361,6 +383,15 @@ def _events_flag(p: argparse.ArgumentParser) -> None:
                         "stdin closes: the portable stop, no signal needed (the app uses it)")
 
 
+def _launcher_flags(p: argparse.ArgumentParser) -> None:
+    """torchrun's placement, passed through for --nproc training on several machines."""
+    group = p.add_argument_group("several machines (with --nproc; passed to torchrun)")
+    group.add_argument("--nnodes", type=int, default=1, metavar="N", help="machines taking part (default 1)")
+    group.add_argument("--node-rank", type=int, default=0, metavar="R", help="this machine's number, 0..N-1")
+    group.add_argument("--master-addr", default="127.0.0.1", metavar="HOST", help="machine 0's address")
+    group.add_argument("--master-port", type=int, default=29500, metavar="PORT", help="a free port on machine 0")
+
+
 def _device_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
 
@@ -374,6 +405,7 @@ def build_parser() -> Parser:
     p = sub.add_parser("train", help="train one model")
     add_config_arguments(p)
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    _launcher_flags(p)
     _events_flag(p)
     p.set_defaults(func=cmd_train)
 

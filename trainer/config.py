@@ -98,6 +98,11 @@ class TrainConfig:
     plateau_patience: int = option(3, "Epochs without val-loss improvement before the learning rate "
                                    "drops 5x.", metavar="N")
     workers: int = option(2, "Threads decoding images.", metavar="N")
+    nproc: int = option(
+        1, "Training processes on this machine, one per GPU (or CPU share), working as one (PyTorch DDP "
+        "through torchrun); each takes --batch-size photos per step. Only for training the photos themselves "
+        "(augmented or unfrozen): cached-feature training takes seconds in one process.", label="Processes",
+        metavar="N")
 
     def validate(self) -> None:
         """Raise :class:`UsageError` with a one-line message for an impossible setting."""
@@ -116,6 +121,7 @@ class TrainConfig:
             (0 <= self.val_fraction < 1, f"--val-fraction must be in [0, 1), got {self.val_fraction}"),
             (0 < self.coverage <= 1, f"--coverage must be in (0, 1], got {self.coverage}"),
             (self.workers >= 1, f"--workers must be >= 1, got {self.workers}"),
+            (self.nproc >= 1, f"--nproc must be >= 1, got {self.nproc}"),
         ]
         for ok, message in checks:
             if not ok:
