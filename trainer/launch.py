@@ -140,4 +140,6 @@ def launch(argv: Sequence[str], launcher: Launcher, as_events: bool, should_stop
             proc.stdin.close()  # end of input: every worker stops at the same batch and rank 0 saves
         time.sleep(poll_s)
     reader.join()
+    if launcher.node_rank != 0 and proc.returncode == 0 and relay.last is None:
+        return Exit.OK, None  # another machine's rank 0 reports the run
     return relay.outcome(proc.returncode, stopped)
