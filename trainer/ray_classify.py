@@ -108,12 +108,14 @@ class ScoreBatches:
         return {"index": batch["index"], "probs": out_probs, "confidence": out_conf, "error": errors}
 
 
-def _actor_resources(ray: ModuleType, device: str, actors: int | None) -> tuple[int, float]:
-    """``(actors, GPUs per actor)``: a GPU each where the cluster has GPUs and the device allows."""
+def _actor_resources(ray: ModuleType, device: str, actors: int | None) -> tuple[int, float, float]:
+    """``(actors, CPUs, GPUs per actor)``: a GPU each where the cluster has GPUs and the device
+    allows; more actors than CPUs share them (an actor pool waits for all its actors)."""
     resources = ray.cluster_resources()
+    cpus = max(1, int(resources.get("CPU", 1)))
     gpus = int(resources.get("GPU", 0)) if device in ("auto", "cuda") else 0
-    n = actors or gpus or max(1, int(resources.get("CPU", 1)))
-    return n, (1.0 if gpus >= n else gpus / n if gpus else 0.0)
+    n = actors or gpus or cpus
+    return n, min(1.0, cpus / n), (1.0 if gpus >= n else gpus / n if gpus else 0.0)
 
 
 def scored_rows(items: list[tuple[str, Path]], model: str, settings: RaySettings, device: str,
@@ -125,12 +127,12 @@ def scored_rows(items: list[tuple[str, Path]], model: str, settings: RaySettings
     ctx = ray.data.DataContext.get_current()
     ctx.execution_options.preserve_order = True
     ctx.enable_progress_bars = False
-    actors, gpus = _actor_resources(ray, device, settings.actors)
+    actors, cpus, gpus = _actor_resources(ray, device, settings.actors)
     files = ray.data.from_items([{"index": i, "path": os.fsencode(p)} for i, (_, p) in enumerate(items)])
     ds = files.map_batches(ScoreBatches, batch_size=settings.batch_size, batch_format="numpy",
                         fn_constructor_kwargs={"model": str(model), "scorer_options": settings.scorer_options,
                                                "device": device, "workers": workers},
-                        compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=1, num_gpus=gpus)
+                        compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=cpus, num_gpus=gpus)
     for batch in ds.iter_batches(batch_size=settings.batch_size, batch_format="numpy", prefetch_batches=2):
         for j in range(len(batch["index"])):
             yield {key: batch[key][j] for key in ("index", "probs", "confidence", "error")}

@@ -83,7 +83,7 @@ def test_stopping_a_ray_job_leaves_no_csv(ray_here: None, run_dir: Path, archive
     calls = iter(range(10_000))
     with pytest.raises(Cancelled):
         classify_on_ray(run_dir, archive, tmp_path / "stopped.csv", quiet_events(), lambda: next(calls) >= 50,
-                        RaySettings(actors=1), recursive=True)
+                        RaySettings(actors=3), recursive=True)  # more actors than CPUs: they share
     assert not (tmp_path / "stopped.csv").exists()
     assert list(tmp_path.iterdir()) == []  # no temp file either
 
