@@ -1,19 +1,36 @@
-"""Decoding images into normalised tensors, in parallel threads, skipping bad files."""
+"""Decoding images into normalised batches, in parallel, ahead of the model, skipping bad files.
+
+Evaluation-style decoding (features, classification, evaluation) runs :func:`trainer.decode.decode`
+in a pool of threads (default) or spawned processes, one per core, and hands back uint8
+pixels that are normalised once per batch. :meth:`ImageBatcher.stream` keeps the next batches
+decoding while the model works on the current one (a bounded prefetch: memory stays flat).
+Training's augmentation runs its torchvision transform per image in the threads.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
-from trainer.images import ImageLoadError, load_image
+from trainer.config import DECODE_POOLS as POOLS
+from trainer.decode import decode
+from trainer.images import ImageLoadError, default_workers, load_image
+from trainer.preprocess import EvalTransform
 
-Transform = Callable[[object], torch.Tensor]
+Transform = Callable[[Any], torch.Tensor]
+PREFETCH = 2  # batches decoding ahead of the one the model is working on
+Batch = tuple[torch.Tensor | None, list[bool], dict[str, str]]
 
 
-def _load_one(path: Path, transform: Transform) -> torch.Tensor | str:
+def _augmented(path: Path, transform: Transform) -> torch.Tensor | str:
     try:
         return transform(load_image(path))
     except ImageLoadError as exc:
@@ -21,31 +38,83 @@ def _load_one(path: Path, transform: Transform) -> torch.Tensor | str:
 
 
 class ImageBatcher:
-    """Turns lists of paths into ``(tensor batch, ok_mask, {path: reason})`` with a thread pool."""
+    """Turns lists of paths into ``(tensor batch, ok_mask, {path: reason})``.
 
-    def __init__(self, transform: Transform, workers: int = 2,
-                 on_failed: Callable[[dict[str, str]], None] | None = None) -> None:
+    ``pool`` is ``threads`` or ``processes`` (spawned, so the same on Windows and macOS;
+    evaluation transforms only). ``workers`` defaults to the number of cores.
+    """
+
+    def __init__(self, transform: Transform | EvalTransform, workers: int | None = None,
+                 on_failed: Callable[[dict[str, str]], None] | None = None, pool: str = "threads") -> None:
+        if pool not in POOLS:
+            raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
         self.transform = transform
-        self.pool = ThreadPoolExecutor(max_workers=max(1, workers))
+        self.workers = workers or default_workers()
+        self.evaluating = isinstance(transform, EvalTransform)
+        self.pool: Executor
+        if pool == "processes" and self.evaluating:
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        else:
+            self.pool = ThreadPoolExecutor(max_workers=self.workers)
         self.on_failed = on_failed  # told of files that failed (e.g. vanished during training)
 
-    def __call__(self, paths: Sequence[Path]) -> tuple[torch.Tensor | None, list[bool], dict]:
-        results = list(self.pool.map(lambda p: _load_one(p, self.transform), paths))
-        ok = [isinstance(r, torch.Tensor) for r in results]
+    def _job(self) -> Callable[[Path], Any]:
+        if isinstance(self.transform, EvalTransform):
+            return partial(decode, resize=self.transform.pre.resize, crop=self.transform.pre.crop)
+        return partial(_augmented, transform=self.transform)
+
+    def submit(self, paths: Sequence[Path]) -> list[Future]:
+        job = self._job()
+        return [self.pool.submit(job, p) for p in paths]
+
+    def collect(self, paths: Sequence[Path], futures: Sequence[Future]) -> Batch:
+        """The batch of ``paths`` once its decodes are done."""
+        results = [f.result() for f in futures]
+        ok = [not isinstance(r, str) for r in results]
         failed = {str(p): r for p, r in zip(paths, results) if isinstance(r, str)}
-        tensors = [r for r in results if isinstance(r, torch.Tensor)]
+        good = [r for r in results if not isinstance(r, str)]
         if failed and self.on_failed is not None:
             self.on_failed(failed)
-        return (torch.stack(tensors) if tensors else None), ok, failed
+        if not good:
+            return None, ok, failed
+        if isinstance(self.transform, EvalTransform):
+            return self.transform.normalize(torch.from_numpy(np.stack(good))), ok, failed
+        return torch.stack(good), ok, failed
+
+    def __call__(self, paths: Sequence[Path]) -> Batch:
+        return self.collect(paths, self.submit(paths))
+
+    def stream(self, batches: Iterable[Sequence[Path]], ahead: int = PREFETCH) -> Iterator[Batch]:
+        """The batches in order, each decoded while the previous ones are being used."""
+        pending: deque[tuple[Sequence[Path], list[Future]]] = deque()
+        source = iter(batches)
+        try:
+            for paths in source:
+                pending.append((paths, self.submit(paths)))
+                if len(pending) > ahead:
+                    yield self.collect(*pending.popleft())
+            while pending:
+                yield self.collect(*pending.popleft())
+        finally:  # stopped early: drop what was queued
+            for _, futures in pending:
+                for f in futures:
+                    f.cancel()
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True)
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> ImageBatcher:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A CPU batch onto ``device``: through pinned memory and without waiting, on CUDA."""
+    if device.type == "cuda" and x.device.type == "cpu":
+        return x.pin_memory().to(device, non_blocking=True)
+    return x.to(device)
 
 
 def chunks(seq: Sequence, size: int) -> list[Sequence]:

@@ -17,7 +17,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from trainer.config import DEFAULT_RUNS_DIR, DEVICE_CHOICES, TTA_OVERRIDES, TrainConfig
+from trainer.config import (
+    BACKEND_CHOICES,
+    DECODE_POOLS,
+    DEFAULT_RUNS_DIR,
+    DEVICE_CHOICES,
+    PRECISION_CHOICES,
+    TTA_OVERRIDES,
+    TrainConfig,
+)
 from trainer.layout import SPLIT_NAMES
 from trainer.options import add_config_arguments, add_grid_arguments, config_from_args, grid_from_args, own_weights
 from trainer.protocol import STOP_ON_STDIN, Event, Exit, MissingDependency, UsageError, VerificationFailed, report_line
@@ -209,7 +217,8 @@ def cmd_evaluate(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     from trainer.evaluate import evaluate_run
     from trainer.metrics import format_report
 
-    rep = evaluate_run(args.run, args.data, _events(args), stop, args.split, pick_device(args.device), args.tta)
+    rep = evaluate_run(args.run, args.data, _events(args), stop, args.split, pick_device(args.device), args.tta,
+                       args.backend, args.precision)
     if args.json:
         print(json.dumps(rep, indent=2))
     elif not args.events:
@@ -241,7 +250,7 @@ def cmd_classify(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
         else:
             summary = classify_folder(args.checkpoint, args.folder, args.out, events, stop,
                                       args.recursive, pick_device(args.device), args.workers, args.threshold,
-                                      args.unlabeled, args.tta)
+                                      args.unlabeled, args.tta, args.backend, args.precision, args.decode)
         if args.copy_to:
             _, rows = read_predictions(args.out)
             n = copy_by_label(rows, Path(args.folder).resolve(), Path(args.copy_to), "trainer classify --copy-to")
@@ -260,9 +269,10 @@ def _classify_on_ray(args: argparse.Namespace, events: Events, stop: Callable[[]
 
     if args.actors is not None and args.actors < 1:
         raise UsageError(f"--actors must be >= 1, got {args.actors}")
+    options = {"backend": args.backend, "precision": args.precision}  # each actor chooses on its node alike
     return classify_on_ray(args.checkpoint, args.folder, args.out, events, stop,
-                           RaySettings(address=args.address, actors=args.actors), args.recursive, args.device,
-                           args.workers, args.threshold, args.unlabeled, args.tta)
+                           RaySettings(address=args.address, actors=args.actors, scorer_options=options),
+                           args.recursive, args.device, args.workers, args.threshold, args.unlabeled, args.tta)
 
 
 def cmd_review(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
@@ -446,7 +456,7 @@ def build_parser() -> Parser:
     p.add_argument("--image-size", type=int, default=None, metavar="PX",
                    help="default: the network's own, or smaller for small photos when validation agrees")
     p.add_argument("--resume", metavar="SEARCH_DIR", help="continue a stopped search")
-    p.add_argument("--workers", type=int, default=2)
+    _workers_flag(p)
     _device_flag(p)
     _events_flag(p)
     p.set_defaults(func=cmd_search)
@@ -456,7 +466,7 @@ def build_parser() -> Parser:
     p.add_argument("--out", default=DEFAULT_RUNS_DIR, help="folder that receives the new run folder")
     p.add_argument("--weighting", default="equal", choices=["equal", "learn"],
                    help="equal weights, or weights learned on the validation photos")
-    p.add_argument("--workers", type=int, default=2)
+    _workers_flag(p)
     _events_flag(p)
     p.set_defaults(func=cmd_ensemble)
     p = sub.add_parser("export", help="write one standalone checkpoint file (.pt), or an ONNX model (.onnx) "
@@ -493,8 +503,21 @@ def _evaluate_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true")
     _tta_flag(p)
     _device_flag(p)
+    _backend_flags(p)
     _events_flag(p)
     p.set_defaults(func=cmd_evaluate)
+
+
+def _backend_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", default="auto", choices=BACKEND_CHOICES,
+                   help="what runs the backbones: auto measures torch and onnxruntime here once and keeps the "
+                   "faster one that agrees with fp32 torch")
+    p.add_argument("--precision", default="auto", choices=PRECISION_CHOICES,
+                   help="auto: bf16 only where the hardware computes it natively, it is faster and it agrees")
+
+
+def _workers_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=int, default=0, help="decode workers (default 0: one per core)")
 
 
 def _classify_parser(p: argparse.ArgumentParser) -> None:
@@ -510,7 +533,10 @@ def _classify_parser(p: argparse.ArgumentParser) -> None:
                    "validation photos; 0: never)")
     _tta_flag(p)
     _device_flag(p)
-    p.add_argument("--workers", type=int, default=2)
+    _backend_flags(p)
+    _workers_flag(p)
+    p.add_argument("--decode", default="threads", choices=DECODE_POOLS,
+                   help="decode photos in threads (default) or in spawned processes")
     p.add_argument("--engine", default="local", choices=["local", "ray"],
                    help="local: this process; ray: an actor pool on Ray (pip install -e \".[cluster]\"), started "
                    "on this machine unless --address names a cluster")
@@ -532,7 +558,7 @@ def _review_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds")
     p.add_argument("--seed", type=int, default=None, help="default: the run's seed, else 0")
     p.add_argument("--cache-dir", default=None, metavar="DIR")
-    p.add_argument("--workers", type=int, default=2)
+    _workers_flag(p)
     _device_flag(p)
     _events_flag(p)
     p.set_defaults(func=cmd_review)

@@ -25,6 +25,9 @@ TTA_MODES = ("off", "flip", "flip+zoom")  # test-time augmentation (trainer.tta)
 TTA_CHOICES = ("auto", *TTA_MODES)  # train: auto decides on validation
 TTA_OVERRIDES = ("auto", "on", *TTA_MODES)  # evaluate/classify/export: auto and on keep the run's choice
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+BACKEND_CHOICES = ("auto", "torch", "onnxruntime")  # where backbones run (trainer.backends)
+PRECISION_CHOICES = ("auto", "fp32", "bf16")
+DECODE_POOLS = ("threads", "processes")  # decode workers (trainer.batches)
 DEFAULT_RUNS_DIR = "checkpoints"
 #: The reference experiment's grid: every model x Adam lr {0.01, 0.001} x batch {4, 8}.
 REFERENCE_LRS = (0.01, 0.001)
@@ -75,6 +78,12 @@ class TrainConfig:
                        label="Seed")
     device: str = option("auto", "Where to compute: auto uses a GPU when there is one.", label="Device",
                          choices=DEVICE_CHOICES)
+    backend: str = option("auto", "What runs the frozen backbone when features are computed: auto measures "
+                          "torch and onnxruntime on this computer once and keeps the faster one.",
+                          label="Backend", choices=BACKEND_CHOICES)
+    precision: str = option("auto", "Number format of the frozen backbone: auto uses bf16 only where the "
+                            "hardware computes it natively and it is faster and agrees with fp32.",
+                            label="Precision", choices=PRECISION_CHOICES)
     early_stop: int = option(0, "Stop when the validation loss has not improved for this many epochs "
                              "(0 = never stop early).", label="Early stopping", metavar="N")
     augment: bool = option(False, "Randomly crop, flip and recolour photos while training: more robust, "
@@ -97,7 +106,7 @@ class TrainConfig:
                              metavar="SHARE")
     plateau_patience: int = option(3, "Epochs without val-loss improvement before the learning rate "
                                    "drops 5x.", metavar="N")
-    workers: int = option(2, "Threads decoding images.", metavar="N")
+    workers: int = option(0, "Threads decoding images (0: one per core).", metavar="N")
     nproc: int = option(
         1, "Training processes on this machine, one per GPU (or CPU share), working as one (PyTorch DDP "
         "through torchrun); each takes --batch-size photos per step. Only for training the photos themselves "
@@ -120,7 +129,11 @@ class TrainConfig:
              f"--image-size must be >= 32, got {self.image_size}"),
             (0 <= self.val_fraction < 1, f"--val-fraction must be in [0, 1), got {self.val_fraction}"),
             (0 < self.coverage <= 1, f"--coverage must be in (0, 1], got {self.coverage}"),
-            (self.workers >= 1, f"--workers must be >= 1, got {self.workers}"),
+            (self.workers >= 0, f"--workers must be >= 0 (0: one per core), got {self.workers}"),
+            (self.backend in BACKEND_CHOICES, f"--backend must be one of {BACKEND_CHOICES}"),
+            (self.precision in PRECISION_CHOICES, f"--precision must be one of {PRECISION_CHOICES}"),
+            (not (self.backend == "onnxruntime" and self.precision == "bf16"),
+             "--precision bf16 needs --backend torch (onnxruntime runs fp32 here)"),
             (self.nproc >= 1, f"--nproc must be >= 1, got {self.nproc}"),
         ]
         for ok, message in checks:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from trainer.batches import ImageBatcher
+from trainer.batches import ImageBatcher, to_device
 from trainer.models import TransferModel
 
 
@@ -35,12 +35,12 @@ class SplitData:
         """Pooled backbone features (cached rows, or the model's backbones) and labels at ``idx``."""
         labels = self.labels[idx]
         if self.feats is not None:
-            return {n: f[idx].to(device) for n, f in self.feats.items()}, labels.to(device)
+            return {n: to_device(f[idx], device) for n, f in self.feats.items()}, labels.to(device)
         assert self.paths is not None and batcher is not None
         x, ok, _ = batcher([self.paths[i] for i in idx])
         if x is None:
             return None, labels[:0].to(device)
-        return model.features(x.to(device)), labels[torch.tensor(ok)].to(device)
+        return model.features(to_device(x, device)), labels[torch.tensor(ok)].to(device)
 
 
 def batch_order(n: int, batch_size: int, generator: torch.Generator,

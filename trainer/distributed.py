@@ -30,6 +30,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset, DistributedSampler
 
+from trainer.batches import to_device
 from trainer.callbacks import Checkpointer, EarlyStopping, PreciseBN
 from trainer.config import TrainConfig
 from trainer.data import SplitData
@@ -142,7 +143,7 @@ class DistributedSplit(SplitData):
         labels = self.labels[idx]
         if x is None:
             return None, labels[:0].to(device)
-        return self.ddp(x.to(device)), labels[torch.tensor(ok)].to(device)
+        return self.ddp(to_device(x, device)), labels[torch.tensor(ok)].to(device)
 
 
 class DistributedFitLoop(FitLoop):

@@ -24,12 +24,13 @@ from trainer import datasets, runs
 from trainer import tta as TTA
 from trainer import weights as W
 from trainer.atomic import write_json
+from trainer.backends import Runner
 from trainer.batches import ImageBatcher
 from trainer.callbacks import Calibrator, Checkpointer, standard_callbacks
 from trainer.config import TrainConfig, default_cache_dir
 from trainer.data import SplitData, class_weights
 from trainer.events import Events, FileSink
-from trainer.features import Cancelled, backbone_key, extract
+from trainer.features import Cancelled, backbone_key, extract, feature_runners, with_backend
 from trainer.finetune import FineTune, TTAChooser
 from trainer.logs import log_sink, run_log
 from trainer.loop import HELD_OUT, Callback, FitLoop, LoopSettings
@@ -121,6 +122,7 @@ class Fit:
         # fine-tuning switches before the checkpointer saves (and restores); TTA is chosen before calibration
         self.callbacks = [*standard[:calibrate_at], *callbacks, *stages, *standard[calibrate_at:]]
         self.keys: dict[str, str] = {}
+        self.runners: dict[str, Runner] = {}  # where each frozen backbone computes features
 
     def _new_run_dir(self) -> Path:
         return runs.new_run_dir(Path(self.cfg.out), self.cfg.model, self.cfg.lr, self.cfg.batch_size)
@@ -225,11 +227,14 @@ class Fit:
         if not self.cached:
             return data.images()
         self.keys = {n: W.cache_identity(spec, self.cfg.seed) for n, spec in self.wmap.items()}
-        return data.features(dict(self.model.backbones.items()), self._cache_keys(), self.eval_batcher, self.device,
-                             self._cache_dir())
+        cfg = self.cfg
+        self.runners = feature_runners(dict(self.model.backbones.items()), self.pre.crop, data.paths(),
+                                       self.eval_batcher, self.device, cfg.backend, cfg.precision, self.events)
+        return data.features(self.runners, self._cache_keys(), self.eval_batcher, self.device, self._cache_dir())
 
     def _cache_keys(self, view: str = "") -> dict[str, str]:
-        return {n: backbone_key(n, identity, self.pre.to_dict(), view) for n, identity in self.keys.items()}
+        keys = {n: backbone_key(n, identity, self.pre.to_dict(), view) for n, identity in self.keys.items()}
+        return with_backend(keys, self.runners)
 
     def _cache_dir(self) -> Path:
         return Path(self.cfg.cache_dir) if self.cfg.cache_dir else default_cache_dir()
@@ -257,7 +262,7 @@ class Fit:
         assert split.feats is not None and split.paths is not None
         total = {n: f.clone() for n, f in split.feats.items()}
         for view in views:
-            feats, ok, _ = extract(dict(self.model.backbones.items()), self._cache_keys(view), split.paths,
+            feats, ok, _ = extract(self.runners, self._cache_keys(view), split.paths,
                                    self.eval_batcher, self.device, self._cache_dir(), self.events, self.should_stop,
                                    view)
             rows = torch.tensor(ok, dtype=torch.long)

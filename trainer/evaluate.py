@@ -17,7 +17,7 @@ from trainer.events import Events
 from trainer.layout import detect
 from trainer.metrics import calibration_bins, expected_calibration_error, report
 from trainer.pathtext import encode
-from trainer.predict import Scorer, predict
+from trainer.predict import Scorer, predict, use_backends
 from trainer.scoring import TorchScorer, load_scored
 from trainer.trust import Trust, uncalibrated
 
@@ -74,7 +74,8 @@ def recorded_members(ds: datasets.Dataset, recorded: dict[str, str], split: str,
 
 def evaluate_run(run: str | Path, data: str | Path, events: Events,
                  should_stop: Callable[[], bool], split: str = "auto",
-                 device: torch.device | None = None, tta: str | None = None) -> dict[str, Any]:
+                 device: torch.device | None = None, tta: str | None = None, backend: str = "auto",
+                 precision: str = "auto") -> dict[str, Any]:
     """Accuracy, per-class P/R/F1, confusion matrix, calibration error before and after the
     temperature, and the share answered ``unknown``, saved as ``evaluation.json``; each image's
     result saved as ``predictions.csv`` (both in the run folder, when there is one)."""
@@ -91,12 +92,14 @@ def evaluate_run(run: str | Path, data: str | Path, events: Events,
     events.emit("start", total=len(picked), split=used, model=scorer.model_name)
     root = Path(data).expanduser().resolve()
     with ImageBatcher(scorer.preprocess.transform()) as batcher:
+        where = use_backends(scorer, batcher, [s.path for s, _ in picked], backend, precision, events)
         results = list(_results(scorer, data_classes, batcher, picked, root, events, should_stop))
     index = {c: i for i, c in enumerate(classes)}
     y_true = [index[r.true_label] for r in results]
     y_pred = [index[r.predicted_label] for r in results]
     rep = {**report(y_true, y_pred, classes), **trust_report(results, scorer.trust),
-           "split": used, "data": str(root), "checkpoint": str(ckpt_path), "tta": scored.model.tta}
+           "split": used, "data": str(root), "checkpoint": str(ckpt_path), "tta": scored.model.tta,
+           "backends": where}
     if run_dir:
         write_json(run_dir / runs.EVALUATION, rep)
         write_evaluation(run_dir / runs.PREDICTIONS, classes, results)

@@ -93,7 +93,7 @@ def format_event(e: dict[str, Any]) -> str | None:
         )
     if kind == "progress" and e.get("phase") == "features" and e["done"] == e["total"]:
         return f"features: {e['total']} images done"
-    if kind == "stage":
+    if kind in ("stage", "backend"):
         return str(e.get("message", ""))
     if kind in ("warning", "error", "cancelled"):
         return f"{kind}: {e.get('message', '')}"

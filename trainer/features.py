@@ -10,15 +10,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from trainer.atomic import DiskFull, torch_save
+from trainer.backends import Runner, runners
 from trainer.batches import ImageBatcher, chunks
 from trainer.events import Events
+from trainer.protocol import Event
 from trainer.tta import VIEW_FNS
 
 FEATURE_BATCH = 32
@@ -30,10 +32,30 @@ class Cancelled(Exception):
 
 
 def backbone_key(name: str, weights_id: str, preprocess: dict, view: str = "") -> str:
-    """The cache file of a backbone; ``view`` names a test-time augmentation view (:mod:`trainer.tta`)."""
-    spec = {"backbone": name, "weights": weights_id, "pre": preprocess, "v": 1, **({"view": view} if view else {})}
+    """The cache file of a backbone; ``view`` names a test-time augmentation view (:mod:`trainer.tta`).
+    :func:`feature_runners` appends the backend and precision that compute it."""
+    spec = {"backbone": name, "weights": weights_id, "pre": preprocess, "v": 2, **({"view": view} if view else {})}
     blob = json.dumps(spec, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def feature_runners(modules: Mapping[str, nn.Module], crop: int, paths: list[Path], batcher: ImageBatcher,
+                    device: torch.device, backend: str, precision: str, events: Events) -> dict[str, Runner]:
+    """Where each backbone computes features (:mod:`trainer.backends`): measured on the first
+    photos when ``auto`` has not decided on this machine yet."""
+
+    def probe() -> torch.Tensor | None:
+        return batcher(paths[:FEATURE_BATCH])[0]
+
+    def note(message: str) -> None:
+        events.emit(Event.BACKEND, message=message)
+
+    return runners(dict(modules), crop, device, backend, precision, probe, len(paths), note)
+
+
+def with_backend(keys: Mapping[str, str], found: Mapping[str, Runner]) -> dict[str, str]:
+    """Cache keys that also name the backend and precision each backbone runs on."""
+    return {n: f"{k}-{found[n].choice.key()}" for n, k in keys.items()}
 
 
 def file_key(path: Path) -> str:
@@ -72,8 +94,11 @@ class FeatureStore:
         self.dirty = False
 
 
+Backbone = Callable[[torch.Tensor], torch.Tensor]  # a runner of :mod:`trainer.backends` (or a module)
+
+
 def extract(
-    backbones: dict[str, nn.Module],
+    backbones: Mapping[str, Backbone],
     keys: dict[str, str],
     paths: list[Path],
     batcher: ImageBatcher,
@@ -116,16 +141,15 @@ def extract(
 
 
 @torch.no_grad()
-def _compute(backbones: dict[str, nn.Module], stores: dict[str, FeatureStore], paths: list[Path],
+def _compute(backbones: Mapping[str, Backbone], stores: dict[str, FeatureStore], paths: list[Path],
              fkeys: list[str], todo: list[int], batcher: ImageBatcher, device: torch.device, events: Events,
              should_stop: Callable[[], bool], view: str = "") -> None:
-    for bb in backbones.values():
-        bb.eval()
     done = 0
-    for batch in chunks(todo, FEATURE_BATCH):
+    batches = chunks(todo, FEATURE_BATCH)
+    decoded = batcher.stream([paths[i] for i in batch] for batch in batches)
+    for batch, (x, ok, failed) in zip(batches, decoded):
         if should_stop():
             raise Cancelled("stopped during feature extraction")
-        x, ok, failed = batcher([paths[i] for i in batch])
         good = [i for i, flag in zip(batch, ok) if flag]
         for i in batch:
             if str(paths[i]) in failed:

@@ -139,7 +139,15 @@ def _as_uint8(img: Image.Image) -> np.ndarray:
     return ((arr - lo) * (255.0 / (hi - lo))).round().astype(np.uint8)
 
 
-def find_unreadable(paths: Sequence[Path], workers: int = 2,
+def default_workers() -> int:
+    """The cores this process may use (one decode worker each)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def find_unreadable(paths: Sequence[Path], workers: int = 0,
                     on_progress: Callable[[int], None] | None = None) -> dict[str, str]:
     """Decode every file once; ``{path: reason}`` for those that cannot be used."""
 
@@ -151,7 +159,7 @@ def find_unreadable(paths: Sequence[Path], workers: int = 2,
         return None
 
     failed: dict[str, str] = {}
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool:
         for n, (p, reason) in enumerate(zip(paths, pool.map(check, paths)), 1):
             if reason:
                 failed[str(p)] = reason

@@ -105,15 +105,39 @@ def export_onnx(run: str | Path, out: str | Path, events: Events | None = None, 
     return parity
 
 
-def _trace(module: ScoredModel, crop: int, path: Path) -> None:
-    """torch.export -> ONNX, batch dimension dynamic, weights in the one file."""
+def _trace(module: torch.nn.Module, crop: int, path: Path, outputs: tuple[str, ...] = OUTPUTS) -> None:
+    """torch.export -> ONNX, batch dimension dynamic, weights in the one file (the product's one
+    exporter: ``trainer export`` and the onnxruntime backend of :mod:`trainer.backends`)."""
     _require("onnx", "onnx")
     _require("onnxscript", "onnxscript")
     example = torch.zeros(2, 3, crop, crop)
     with contextlib.redirect_stdout(sys.stderr), torch.no_grad():  # stdout is the --events protocol
-        torch.onnx.export(module.eval(), (example,), str(path), input_names=[INPUT], output_names=list(OUTPUTS),
+        torch.onnx.export(module.eval(), (example,), str(path), input_names=[INPUT], output_names=list(outputs),
                           dynamic_shapes={"x": {0: torch.export.Dim("batch")}}, opset_version=OPSET,
                           dynamo=True, external_data=False, verbose=False)
+
+
+def export_graph(module: torch.nn.Module, crop: int, out: Path, outputs: tuple[str, ...]) -> None:
+    """Export ``module`` (an image batch -> ``outputs``) to ``out``, written atomically."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        _trace(module, crop, tmp, outputs)
+        os.replace(tmp, out)
+    except Exception as exc:
+        if is_disk_full(exc):
+            raise DiskFull(out, tmp.stat().st_size if tmp.exists() else None) from exc
+        raise
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def ort_providers(device: torch.device | str = "cpu") -> list[str]:
+    """onnxruntime's execution providers for ``device``: CUDA first where it has one."""
+    ort = _require("onnxruntime", "onnxruntime")
+    if torch.device(device).type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
 
 
 def metadata(ckpt: dict[str, Any], trust: Trust, pre: Preprocess) -> dict[str, str]:
@@ -182,15 +206,15 @@ def compare(scored: ScoredModel, exported: OnnxScorer, x: torch.Tensor, samples:
 
 
 class OnnxScorer:
-    """An exported ``.onnx`` file as a :class:`trainer.predict.Scorer` (onnxruntime, CPU)."""
+    """An exported ``.onnx`` file as a :class:`trainer.predict.Scorer` (onnxruntime; CUDA where it has it)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, device: torch.device | str = "cpu") -> None:
         ort = _require("onnxruntime", "onnxruntime")
         path = Path(path)
         if not path.is_file():
             raise UsageError(f"model not found: {path}")
         try:
-            self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(str(path), providers=ort_providers(device))
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types for damaged files
             raise UsageError(f"{path.name} is not a usable ONNX model: {str(exc).splitlines()[0][:200]}") from None
         meta = self.session.get_modelmeta().custom_metadata_map
@@ -205,5 +229,5 @@ class OnnxScorer:
                            score=meta["score"], coverage=float(meta["coverage"]) if meta.get("coverage") else None)
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        probs, conf = self.session.run(list(OUTPUTS[:2]), {INPUT: x.cpu().numpy()})
+        probs, conf = self.session.run(list(OUTPUTS[:2]), {INPUT: x.cpu().contiguous().numpy()})
         return torch.from_numpy(probs), torch.from_numpy(conf)

@@ -9,6 +9,7 @@ from typing import Protocol
 
 import torch
 
+from trainer.backends import check as check_backend
 from trainer.batches import ImageBatcher, chunks
 from trainer.csvfile import Prediction, write_predictions
 from trainer.events import Events
@@ -16,7 +17,7 @@ from trainer.features import Cancelled
 from trainer.layout import detect, walk_images
 from trainer.pathtext import encode
 from trainer.preprocess import Preprocess
-from trainer.protocol import UNKNOWN, UsageError
+from trainer.protocol import UNKNOWN, Event, UsageError
 from trainer.trust import Trust, answer, check_threshold
 
 
@@ -36,19 +37,43 @@ def is_onnx(path: str | Path) -> bool:
     return Path(path).suffix.lower() == ".onnx"
 
 
-def load_scorer(model: str | Path, device: torch.device | None = None, tta: str | None = None) -> Scorer:
+def load_scorer(model: str | Path, device: torch.device | None = None, tta: str | None = None,
+                backend: str = "auto", precision: str = "auto") -> Scorer:
     """A run folder, checkpoint or exported ``.onnx`` file, ready to classify (``tta``: see
-    :func:`trainer.tta.resolve`; an exported model has its own built in)."""
+    :func:`trainer.tta.resolve`; an exported model has its own built in). ``backend`` and
+    ``precision`` (:mod:`trainer.backends`) are applied by :func:`use_backends`."""
+    check_backend(backend, precision)
     if is_onnx(model):
         from trainer.onnx_export import OnnxScorer
 
         if tta not in (None, "auto"):
             raise UsageError("--tta: an exported .onnx model has its test-time augmentation built in "
                              "(export the run again with --tta to change it)")
-        return OnnxScorer(model)
+        if backend == "torch" or precision == "bf16":
+            raise UsageError("an exported .onnx model runs on onnxruntime in fp32 (use the run folder for "
+                             "--backend torch or --precision bf16)")
+        return OnnxScorer(model, device or "cpu")
     from trainer.scoring import load_torch_scorer
 
     return load_torch_scorer(model, device, tta)
+
+
+def use_backends(scorer: Scorer, batcher: ImageBatcher, paths: list[Path], backend: str, precision: str,
+                 events: Events) -> dict[str, str]:
+    """Put a run's backbones on the fastest backend for this machine (measured on the first
+    photos when needed); returns where each runs, in words."""
+    choose = getattr(scorer, "use_backends", None)
+    if choose is None:  # an exported .onnx model: onnxruntime already
+        return {"model": "onnxruntime fp32"}
+
+    def probe() -> torch.Tensor | None:
+        return batcher(paths[:32])[0]
+
+    def note(message: str) -> None:
+        events.emit(Event.BACKEND, message=message)
+
+    choose(backend, precision, probe, len(paths), note)
+    return scorer.choices()  # type: ignore[attr-defined]
 
 
 def list_inputs(folder: Path, recursive: bool, unlabeled: bool = False) -> list[tuple[str, Path]]:
@@ -72,10 +97,10 @@ def predict(scorer: Scorer, batcher: ImageBatcher, items: list[tuple[str, Path]]
     """Yield one :class:`Prediction` per item, in order; unreadable files carry ``error``.
     Below ``threshold`` (0: never) a prediction's label is ``unknown``, its probabilities kept."""
     done = 0
-    for batch in chunks(items, batch_size):
+    batches = chunks(items, batch_size)
+    for batch, (x, ok, failed) in zip(batches, batcher.stream([p for _, p in b] for b in batches)):
         if should_stop():
             raise Cancelled("classification stopped")
-        x, ok, failed = batcher([p for _, p in batch])
         probs, conf = scorer(x) if x is not None else (torch.empty(0), torch.empty(0))
         k = 0
         for (rel, path), good in zip(batch, ok):
@@ -90,8 +115,9 @@ def predict(scorer: Scorer, batcher: ImageBatcher, items: list[tuple[str, Path]]
 
 def classify_folder(model: str | Path, folder: str | Path, out_csv: str | Path,
                     events: Events, should_stop: Callable[[], bool], recursive: bool = False,
-                    device: torch.device | None = None, workers: int = 2,
-                    threshold: float | None = None, unlabeled: bool = False, tta: str | None = None) -> dict:
+                    device: torch.device | None = None, workers: int = 0,
+                    threshold: float | None = None, unlabeled: bool = False, tta: str | None = None,
+                    backend: str = "auto", precision: str = "auto", decode: str = "threads") -> dict:
     """Classify every image in ``folder`` into ``out_csv``; returns a summary dict.
 
     ``model`` is a run folder, a checkpoint or an exported ``.onnx`` file; ``threshold``
@@ -100,19 +126,20 @@ def classify_folder(model: str | Path, folder: str | Path, out_csv: str | Path,
     folder = Path(folder).expanduser().resolve()
     if not folder.is_dir():
         raise UsageError(f"folder not found: {folder}")
-    scorer = load_scorer(model, device, tta)
+    scorer = load_scorer(model, device, tta, backend, precision)
     threshold = scorer.trust.threshold if threshold is None else check_threshold(threshold)
     classes = scorer.classes
     items = list_inputs(folder, recursive, unlabeled)
     events.emit("start", total=len(items), classes=classes, model=scorer.model_name, out=str(out_csv),
                 threshold=threshold)
-    with ImageBatcher(scorer.preprocess.transform(), workers) as batcher:
+    with ImageBatcher(scorer.preprocess.transform(), workers, pool=decode) as batcher:
+        backends = use_backends(scorer, batcher, [p for _, p in items], backend, precision, events)
         return write_classified(out_csv, classes, predict(scorer, batcher, items, events, should_stop, threshold),
-                                events, threshold, getattr(scorer, "tta", None))
+                                events, threshold, getattr(scorer, "tta", None), backends)
 
 
 def write_classified(out_csv: str | Path, classes: list[str], predictions: Iterable[Prediction], events: Events,
-                     threshold: float, tta: str | None = None) -> dict:
+                     threshold: float, tta: str | None = None, backends: dict[str, str] | None = None) -> dict:
     """Stream ``predictions`` into ``out_csv`` (atomically), counting labels and warning of each
     unreadable file; emits ``done`` and returns the summary. Shared by the local and the Ray path."""
     counts = dict.fromkeys([*classes, UNKNOWN], 0)
@@ -130,7 +157,7 @@ def write_classified(out_csv: str | Path, classes: list[str], predictions: Itera
 
     n = write_predictions(out_csv, classes, counted())
     summary = {"rows": n, "errors": errors, "counts": counts, "unknown": counts[UNKNOWN],
-               "threshold": threshold, "out": str(out_csv), "tta": tta}
+               "threshold": threshold, "out": str(out_csv), "tta": tta, "backends": backends or {}}
     events.emit("done", message=f"classified {n - errors} images ({counts[UNKNOWN]} unknown, {errors} "
                 f"unreadable) -> {out_csv}", **summary)
     return summary

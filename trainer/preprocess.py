@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
+import torch
 from PIL import Image
 from torchvision import transforms as T
+
+from trainer.decode import pixels
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -32,16 +36,17 @@ class Preprocess:
         resize = max(image_size, round(image_size * self.resize / self.crop))
         return Preprocess(resize, image_size, self.mean, self.std)
 
-    def transform(self, augment: bool = False) -> T.Compose:
-        norm = [T.ToTensor(), T.Normalize(self.mean, self.std)]
+    def transform(self, augment: bool = False) -> T.Compose | EvalTransform:
+        """Training's random augmentation, or the evaluation transform (decoded by workers as
+        uint8 pixels and normalised per batch: :class:`EvalTransform`)."""
         if augment:
             return T.Compose([
                 T.RandomResizedCrop(self.crop, scale=(0.6, 1.0), antialias=True),
                 T.RandomHorizontalFlip(),
                 T.ColorJitter(0.2, 0.2, 0.2),
-                *norm,
+                T.ToTensor(), T.Normalize(self.mean, self.std),
             ])
-        return T.Compose([T.Resize(self.resize, antialias=True), T.CenterCrop(self.crop), *norm])
+        return EvalTransform(self)
 
     def view(self, img: Image.Image) -> Image.Image:
         """The photo as the model sees it, before normalisation: resized, centre-cropped."""
@@ -53,3 +58,25 @@ class Preprocess:
     @classmethod
     def from_dict(cls, d: dict) -> Preprocess:
         return cls(int(d["resize"]), int(d["crop"]), tuple(d["mean"]), tuple(d["std"]))
+
+
+class EvalTransform:
+    """Resize, centre-crop, normalise: ``transform(img)`` for one image, or, for batches, uint8
+    :meth:`pixels` from decode workers (:func:`trainer.decode.decode`) then one :meth:`normalize`
+    of the whole batch. Both give torchvision's ``Resize``/``CenterCrop``/``ToTensor``/``Normalize``."""
+
+    def __init__(self, pre: Preprocess) -> None:
+        self.pre = pre
+        self.mean = torch.tensor(pre.mean).view(3, 1, 1)
+        self.std = torch.tensor(pre.std).view(3, 1, 1)
+
+    def pixels(self, img: Image.Image) -> np.ndarray:
+        return pixels(img, self.pre.resize, self.pre.crop)
+
+    def normalize(self, hwc: torch.Tensor) -> torch.Tensor:
+        """uint8 ``[N,] H, W, 3`` -> float ``[N,] 3, H, W`` normalised (a channels-last view)."""
+        chw = hwc.movedim(-1, -3)
+        return chw.float().div(255).sub(self.mean).div(self.std)
+
+    def __call__(self, img: Image.Image) -> torch.Tensor:
+        return self.normalize(torch.from_numpy(self.pixels(img).copy())).contiguous()

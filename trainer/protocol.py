@@ -62,6 +62,7 @@ class Event(str, Enum):
     CHECKPOINT = "checkpoint"  # path, epoch
     WARNING = "warning"  # message
     STAGE = "stage"  # stage, message: a run moves on (fine-tuning, test-time augmentation ...)
+    BACKEND = "backend"  # backbone, choice, message: where a backbone runs (trainer.backends)
     COPIED = "copied"  # count, dest
     DONE = "done"  # message and the command's result (run_dir, out, report ...)
     CANCELLED = "cancelled"  # message
@@ -91,6 +92,8 @@ UNKNOWN = "unknown"
 #: this share of top-1 answers, and no probability may differ by more than this.
 PARITY_MIN_AGREEMENT = 0.999
 PARITY_MAX_PROB_DIFF = 1e-3
+#: bf16 inference must give the same top-1 class as fp32 on this share of photos
+BF16_MIN_AGREEMENT = 0.995
 
 
 class ProgressEvent(TypedDict, total=False):

@@ -33,6 +33,7 @@ from trainer.protocol import MissingDependency, UsageError
 
 INSTALL = 'pip install -e ".[cluster]"  (or: pip install "ray[data]>=2.9")'
 LOCAL_CPUS = 2  # Ray started on this machine (no --address): what the tests and a laptop use
+ON_ACTORS = {"model": "each actor's choice on its node (--backend/--precision)"}  # the summary's backends
 
 
 @dataclass(frozen=True)
@@ -89,13 +90,20 @@ class ScoreBatches:
         from trainer.engine import pick_device
         from trainer.predict import load_scorer
 
+        self.options = scorer_options
         self.scorer = load_scorer(model, pick_device(device), **scorer_options)
         self.batcher = ImageBatcher(self.scorer.preprocess.transform(), workers)
+        self.backends: dict[str, str] | None = None
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import torch
 
+        from trainer.predict import use_backends
+
         paths = [Path(os.fsdecode(bytes(p))) for p in batch["path"]]
+        if self.backends is None:  # the node's best backend, measured on its first photos as the local path does
+            self.backends = use_backends(self.scorer, self.batcher, paths, self.options.get("backend", "auto"),
+                                         self.options.get("precision", "auto"), Events())
         x, ok, failed = self.batcher(paths)
         with torch.no_grad():
             probs, conf = self.scorer(x) if x is not None else (torch.empty(0), torch.empty(0))
@@ -180,8 +188,10 @@ def classify_on_ray(model: str | Path, folder: str | Path, out_csv: str | Path, 
                 threshold=threshold, engine="ray")
     run = RaySettings(settings.address, settings.actors, settings.batch_size, settings.num_cpus, options)
     if not items:
-        return write_classified(out_csv, scorer.classes, iter(()), events, threshold, getattr(scorer, "tta", None))
+        return write_classified(out_csv, scorer.classes, iter(()), events, threshold, getattr(scorer, "tta", None),
+                                ON_ACTORS)
     with ray_session(settings.address, settings.num_cpus), \
             contextlib.closing(scored_rows(items, str(Path(model).resolve()), run, device, workers)) as rows:
         preds = predictions(items, rows, scorer.classes, threshold, events, should_stop)
-        return write_classified(out_csv, scorer.classes, preds, events, threshold, getattr(scorer, "tta", None))
+        return write_classified(out_csv, scorer.classes, preds, events, threshold, getattr(scorer, "tta", None),
+                                ON_ACTORS)

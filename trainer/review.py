@@ -27,7 +27,7 @@ from trainer.config import default_cache_dir
 from trainer.crossval import OutOfSample, out_of_sample
 from trainer.csvfile import ReviewRow, write_review
 from trainer.events import Events
-from trainer.features import backbone_key, extract
+from trainer.features import backbone_key, extract, feature_runners, with_backend
 from trainer.models import create_model, get_spec, preprocess_for, resolve_weights
 from trainer.neighbours import duplicate_groups, neighbours, normalise, outliers, thumbnail_table
 from trainer.pathtext import for_display, relative_text
@@ -87,7 +87,8 @@ class Labeled:
 
 
 def labeled_features(data: str | Path, bb: Backbones, events: Events, should_stop: Callable[[], bool],
-                     device: torch.device, workers: int, cache_dir: Path | None) -> Labeled:
+                     device: torch.device, workers: int, cache_dir: Path | None, backend: str = "auto",
+                     precision: str = "auto") -> Labeled:
     ds = datasets.scan(data, bb.val_fraction, bb.seed)
     members = ds.members()
     samples = ds.all_samples()
@@ -96,7 +97,9 @@ def labeled_features(data: str | Path, bb: Backbones, events: Events, should_sto
     cache.mkdir(parents=True, exist_ok=True)
     events.emit(Event.START, model=bb.model, total=len(paths), classes=ds.classes)
     with ImageBatcher(bb.pre.transform(), workers) as batcher:
-        feats, ok, failed = extract(bb.modules, bb.keys, paths, batcher, device, cache, events, should_stop)
+        found = feature_runners(bb.modules, bb.pre.crop, paths, batcher, device, backend, precision, events)
+        feats, ok, failed = extract(found, with_backend(bb.keys, found), paths, batcher, device, cache, events,
+                                    should_stop)
     for p, reason in sorted(failed.items()):
         events.warning(f"skipped {relative_text(Path(p), ds.root)}: {for_display(reason)}")
     return Labeled(ds.root, ds.classes, [paths[i] for i in ok], np.array([samples[i].label for i in ok]),

@@ -9,6 +9,7 @@ ONNX export all run it, and calibration computes validation confidences with the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,10 @@ from torch import nn
 
 from trainer import checkpoint as ckpt_io
 from trainer import tta as TTA
+from trainer.backends import Runner, runners
 from trainer.models import TransferModel
 from trainer.preprocess import Preprocess
+from trainer.protocol import BF16_MIN_AGREEMENT, PARITY_MAX_PROB_DIFF, PARITY_MIN_AGREEMENT
 from trainer.trust import Trust
 
 BANK = "feature_bank"  # checkpoint key: unit feature rows of training photos (score knn)
@@ -58,6 +61,7 @@ class ScoredModel(nn.Module):
         super().__init__()
         self.model, self.trust = model.eval(), trust
         self.knn = trust.score == "knn" and bank is not None and trust.familiarity is not None
+        self.runners: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {}  # trainer.backends; none: torch
         self.bank: torch.Tensor
         self.register_buffer("bank", bank.float() if self.knn and bank is not None else torch.empty(0))
 
@@ -65,7 +69,7 @@ class ScoredModel(nn.Module):
         return TTA.averaged(self.plain_features, x, self.model.tta)
 
     def plain_features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {name: bb(x) for name, bb in self.model.backbones.items()}
+        return {name: self.runners.get(name, bb)(x) for name, bb in self.model.backbones.items()}
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.score(self.features(x))
@@ -94,6 +98,47 @@ class TorchScorer:
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         probs, conf, _ = self.scored(x.to(self.device))
         return probs.cpu(), conf.cpu()
+
+    def use_backends(self, backend: str, precision: str, probe: Callable[[], torch.Tensor | None], n_images: int,
+                     note: Callable[[str], None]) -> None:
+        """Run the backbones on the fastest backend (:mod:`trainer.backends`), provided this model's
+        answers on the probe photos agree with fp32 torch (:func:`verify`); else fp32 torch."""
+        found = runners(dict(self.scored.model.backbones.items()), self.preprocess.crop, self.device, backend,
+                        precision, probe, n_images, note)
+        if all(r.choice.key() == f"torch-fp32-{self.device.type}" for r in found.values()):
+            self.scored.runners = dict(found)
+            return
+        sample = probe()
+        problem = verify(self, found, sample) if sample is not None else ""
+        if problem and backend == "auto" and precision == "auto":
+            note(f"{problem}: this job runs on fp32 torch")
+            return
+        if problem:
+            note(problem)
+        self.scored.runners = dict(found)
+
+    def choices(self) -> dict[str, str]:
+        """Where each backbone runs, in words."""
+        return {name: r.choice.text() for name, r in self.scored.runners.items()}  # type: ignore[attr-defined]
+
+
+def verify(scorer: TorchScorer, found: dict[str, Runner], x: torch.Tensor) -> str:
+    """Why ``found`` may not classify with this model ('' if it may): the top-1 agreement and
+    probability differences with fp32 torch on ``x`` (the parity tolerance; bf16: its own)."""
+    reference = scorer(x)[0]
+    scorer.scored.runners = dict(found)
+    try:
+        probs = scorer(x)[0]
+    finally:
+        scorer.scored.runners = {}
+    agree = float((reference.argmax(1) == probs.argmax(1)).float().mean())
+    diff = float((reference - probs).abs().max())
+    bf16 = any(r.choice.precision == "bf16" for r in found.values())
+    if bf16 and agree < BF16_MIN_AGREEMENT:
+        return f"bf16 agreed with fp32 on {agree:.1%} of {len(x)} photos (needs {BF16_MIN_AGREEMENT:.1%})"
+    if not bf16 and (agree < PARITY_MIN_AGREEMENT or diff > PARITY_MAX_PROB_DIFF):
+        return f"the backend agreed with fp32 torch on {agree:.1%} of {len(x)} photos, differences up to {diff:.1e}"
+    return ""
 
 
 def scored_model(model: TransferModel, ckpt: dict[str, Any]) -> ScoredModel:

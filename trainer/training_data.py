@@ -3,18 +3,17 @@ backbone features or as image paths, with unreadable files found, reported and l
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from trainer import datasets
 from trainer.batches import ImageBatcher
 from trainer.data import SplitData
 from trainer.datasets import Dataset
 from trainer.events import Events
-from trainer.features import Cancelled, extract
+from trainer.features import Backbone, Cancelled, extract
 from trainer.images import find_unreadable
 from trainer.pathtext import for_display, relative_text
 
@@ -28,10 +27,10 @@ class TrainingData:
                  workers: int) -> None:
         self.ds, self.run_dir, self.events, self.should_stop, self.workers = ds, run_dir, events, should_stop, workers
 
-    def features(self, backbones: dict[str, nn.Module], keys: dict[str, str], batcher: ImageBatcher,
+    def features(self, backbones: Mapping[str, Backbone], keys: dict[str, str], batcher: ImageBatcher,
                  device: torch.device, cache_dir: Path) -> dict[str, SplitData]:
         """Splits as rows of frozen-backbone features (computed once per image, cached on disk)."""
-        paths = self._paths()
+        paths = self.paths()
         cache_dir.mkdir(parents=True, exist_ok=True)
         feats, ok, failed = extract(backbones, keys, paths, batcher, device, cache_dir, self.events, self.should_stop)
         self._skip(failed)
@@ -45,17 +44,17 @@ class TrainingData:
 
     def images(self) -> dict[str, SplitData]:
         """Splits as image files decoded every epoch (each file checked once first)."""
-        paths = self._paths()
+        paths = self.paths()
         failed = find_unreadable(paths, self.workers, self._check_progress(len(paths)))
         self._skip(failed)
         return {name: SplitData(name, self._labels(index), paths=[paths[i] for i in index])
                 for name, index in self._kept(failed).items()}
 
-    def _paths(self) -> list[Path]:
+    def paths(self) -> list[Path]:
         return [s.path for s in self.ds.all_samples()]
 
     def _kept(self, failed: dict[str, str]) -> dict[str, list[int]]:
-        """Per split, the positions in :meth:`_paths` of its readable samples."""
+        """Per split, the positions in :meth:`paths` of its readable samples."""
         out, offset = {}, 0
         for name, split in self.ds.splits.items():
             out[name] = [offset + j for j, s in enumerate(split) if str(s.path) not in failed]

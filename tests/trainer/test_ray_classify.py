@@ -56,9 +56,11 @@ def test_the_ray_csv_equals_the_local_csv(ray_here: None, run_dir: Path, archive
     from trainer.ray_classify import RaySettings, classify_on_ray
 
     local_events, ray_events = quiet_events(), quiet_events()
-    local = classify_folder(run_dir, archive, tmp_path / "local.csv", local_events, lambda: False, recursive=True)
+    same = {"backend": "torch", "precision": "fp32"}  # the same backend and precision on both paths
+    local = classify_folder(run_dir, archive, tmp_path / "local.csv", local_events, lambda: False, recursive=True,
+                            **same)
     far = classify_on_ray(run_dir, archive, tmp_path / "ray.csv", ray_events, lambda: False,
-                          RaySettings(actors=2), recursive=True)
+                          RaySettings(actors=2, scorer_options=same), recursive=True)
     a, b = _rows(tmp_path / "local.csv"), _rows(tmp_path / "ray.csv")
     assert len(a) == len(b) == 211
     assert [(p.path, p.label, p.error) for p in a] == [(p.path, p.label, p.error) for p in b]

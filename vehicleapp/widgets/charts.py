@@ -17,7 +17,7 @@ from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtGui import QResizeEvent
+from PySide6.QtGui import QResizeEvent, QShowEvent
 
 from trainer.pathtext import for_display
 from trainer.plots import draw_confusion, draw_curves, save_figure
@@ -43,7 +43,10 @@ class Chart(FigureCanvasQTAgg):
         self.size_class = 0
 
     def save_png(self, path: str) -> None:
-        save_figure(self.figure, path)
+        try:
+            save_figure(self.figure, path)
+        finally:
+            self.figure.set_canvas(self)  # saving gave the figure a file canvas: give it back to the screen
 
     def _size_class(self) -> int:
         """0 normal, 1 small, 2 tiny (by the widget's own width and height in pixels)."""
@@ -118,6 +121,14 @@ class LiveCurves(Chart):
             ax.grid(alpha=0.3)
             ax.xaxis.set_major_locator(epoch_ticks())
         self.ax_acc.set_ylim(0, 1.02)
+        # blitting (matplotlib's animation recipe): a full draw keeps the axes without the lines;
+        # an update puts that back and draws only the lines, ~10x cheaper than a full draw
+        self._background = None
+        self._limits: tuple | None = None
+        self._saving = False
+        for line in self.lines.values():
+            line.set_animated(True)
+        self.mpl_connect("draw_event", self._on_full_draw)
         self.reset()
 
     def reset(self, epochs: int = 0) -> None:
@@ -130,6 +141,7 @@ class LiveCurves(Chart):
             line.set_data([], [])
         self.ax_loss.set_ylim(0, 1)
         self._rescale()
+        self._limits = None
         self._dirty = True
 
     def render(self) -> None:
@@ -143,6 +155,7 @@ class LiveCurves(Chart):
                 ax.get_legend().remove()
             if self.size_class < 2:
                 ax.legend(fontsize=self.fonts()[2], loc="best")
+        self._limits = None
         self._dirty = True
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
@@ -150,9 +163,46 @@ class LiveCurves(Chart):
         self.render()  # margins are in pixels: recompute them at every size
 
     def _redraw(self) -> None:
-        if self._dirty:
-            self._dirty = False
-            self._rescale()
+        """Every ``redraw_ms``: nothing while hidden; the lines alone while the axes stay; else all."""
+        if not self._dirty or not self.isVisible():
+            return
+        self._dirty = False
+        limits = self._rescale()
+        if self._background is None or limits != self._limits:
+            self._limits = limits
+            self.draw_idle()  # _on_full_draw adds the lines
+            return
+        self.restore_region(self._background)
+        self._draw_lines()
+        self.blit(self.figure.bbox)
+
+    def _on_full_draw(self, event: object) -> None:
+        if self._saving:  # a PNG being written at its own dpi is not the screen's picture
+            return
+        self._background = self.copy_from_bbox(self.figure.bbox)
+        self._draw_lines()
+
+    def _draw_lines(self) -> None:
+        for line in self.lines.values():
+            line.axes.draw_artist(line)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        self._limits = None  # what happened while hidden is drawn in full
+        self._dirty = True
+        self._redraw()
+
+    def save_png(self, path: str) -> None:
+        self._saving = True
+        for line in self.lines.values():  # a saved figure has no blitting: draw the lines normally
+            line.set_animated(False)
+        try:
+            super().save_png(path)
+        finally:
+            self._saving = False
+            for line in self.lines.values():
+                line.set_animated(True)
+            self._limits = None  # the screen's buffer was used for the file: draw it again
             self.draw_idle()
 
     def extend(self, epochs: int) -> None:
@@ -177,12 +227,16 @@ class LiveCurves(Chart):
     def point_count(self) -> int:
         return len(self.epochs)
 
-    def _rescale(self) -> None:
+    def _rescale(self) -> tuple[float, float, float]:
+        """Fit the axes to the data; returns the limits (a change needs a full draw)."""
         right = max([m["epoch"] for m in self.epochs] + self.batch_x[-1:] + [self.target_epochs, 1])
+        left = 0.5 if not self.batch_x else 0
         for ax in (self.ax_acc, self.ax_loss):
-            ax.set_xlim(0.5 if not self.batch_x else 0, right + 0.5)
+            ax.set_xlim(left, right + 0.5)
         losses = [v for m in self.epochs for v in (m.get("train_loss"), m.get("val_loss")) if v] + self.batch_y
-        self.ax_loss.set_ylim(0, max(losses) * 1.1 if losses else 1)
+        top = max(losses) * 1.1 if losses else 1
+        self.ax_loss.set_ylim(0, top)
+        return left, right, top
 
 
 class CompareCurves(Chart):

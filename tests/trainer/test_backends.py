@@ -1,0 +1,145 @@
+"""Backends and precisions: every one agrees with fp32 torch, auto measures once and is cached,
+bf16 only where the hardware has it, the feature cache tells backends apart."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import REAL_DATA, REAL_WEIGHTS, quiet_events, run_cli
+from trainer import backends
+from trainer.backends import Choice, Selector, candidates, runners
+from trainer.config import TrainConfig
+from trainer.engine import train
+from trainer.models import build_backbone
+from trainer.predict import classify_folder
+from trainer.protocol import BF16_MIN_AGREEMENT, PARITY_MAX_PROB_DIFF, PARITY_MIN_AGREEMENT, UsageError
+
+CPU = torch.device("cpu")
+
+
+def _rows(path: Path) -> list[list[str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.reader(f))[1:]
+
+
+def _compare(a: Path, b: Path) -> tuple[float, float]:
+    """Top-1 agreement and the largest probability difference of two prediction CSVs."""
+    ra, rb = _rows(a), _rows(b)
+    assert [r[0] for r in ra] == [r[0] for r in rb] and ra
+    agree, diff = 0, 0.0
+    for x, y in zip(ra, rb):
+        px, py = [float(v) for v in x[3:-1]], [float(v) for v in y[3:-1]]
+        agree += px.index(max(px)) == py.index(max(py))
+        diff = max(diff, *(abs(u - v) for u, v in zip(px, py)))
+    return agree / len(ra), diff
+
+
+def test_candidates_follow_the_options_and_the_hardware(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(backends, "native_bf16", lambda device: False)
+    assert candidates("auto", "auto", CPU) == [Choice("torch", "fp32", "cpu"), Choice("onnxruntime", "fp32", "cpu")]
+    assert candidates("torch", "auto", CPU) == [Choice("torch", "fp32", "cpu")]  # no emulated bf16 on auto
+    assert candidates("torch", "bf16", CPU) == [Choice("torch", "bf16", "cpu")]  # asked for: given
+    monkeypatch.setattr(backends, "native_bf16", lambda device: True)
+    assert Choice("torch", "bf16", "cpu") in candidates("auto", "auto", CPU)
+    assert candidates("auto", "fp32", CPU)[0] == Choice("torch", "fp32", "cpu")
+    with pytest.raises(UsageError, match="bf16 needs --backend torch"):
+        candidates("onnxruntime", "bf16", CPU)
+
+
+def test_a_bad_backend_option_is_a_one_line_error(one_run: Path, tmp_path: Path) -> None:
+    res = run_cli("classify", str(one_run), str(tmp_path), "--backend", "onnxruntime", "--precision", "bf16")
+    assert res.returncode == 2 and res.stderr.strip().count("\n") == 0
+    assert "bf16 needs --backend torch" in res.stderr
+
+
+def test_auto_measures_once_then_reads_its_decision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = build_backbone("mobilenet_v2", "none").eval()
+    x = torch.randn(4, 3, 64, 64)
+    notes: list[str] = []
+    first = runners({"mobilenet_v2": module}, 64, CPU, "auto", "fp32", lambda: x, 10_000, notes.append)
+    choice = first["mobilenet_v2"].choice
+    assert len(notes) == 1 and "measured images/s" in notes[0] and choice.backend in ("torch", "onnxruntime")
+    sel = Selector(module, 64, CPU, "auto", "fp32")
+    assert sel.decided() == choice
+    measured = backends.read_json(sel.decision_file)["measured"]
+    assert set(measured) == {"torch-fp32-cpu", "onnxruntime-fp32-cpu"}
+    assert all(m["accepted"] and m["max_rel_diff"] <= PARITY_MAX_PROB_DIFF for m in measured.values())
+
+    def must_not_measure(*args: object) -> None:
+        raise AssertionError("measured again")
+
+    monkeypatch.setattr(Selector, "measure", must_not_measure)
+    again = runners({"mobilenet_v2": module}, 64, CPU, "auto", "fp32", lambda: x, 10_000, notes.append)
+    assert again["mobilenet_v2"].choice == choice and len(notes) == 1
+
+
+def test_small_jobs_without_a_decision_use_fp32_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Selector, "measure", lambda *a: pytest.fail("a small job measured"))
+    found = runners({"mobilenet_v2": build_backbone("mobilenet_v2", "none")}, 64, CPU, "auto", "auto",
+                    lambda: None, backends.AUTO_MIN_IMAGES - 1)
+    assert found["mobilenet_v2"].choice == Choice("torch", "fp32", "cpu")
+
+
+def test_a_backend_that_disagrees_is_not_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wrong but fast backend loses to fp32 torch, however fast it is."""
+    module = build_backbone("mobilenet_v2", "none").eval()
+    real_build = Selector.build
+
+    def broken_onnx(self: Selector, choice: Choice) -> backends.Runner:
+        runner = real_build(self, choice)
+        if choice.backend == "onnxruntime":
+            wrong = {"__call__": lambda s, x: torch.zeros(len(x), 1280)}
+            runner.__class__ = type("Wrong", (backends.OrtRunner,), wrong)
+        return runner
+
+    monkeypatch.setattr(Selector, "build", broken_onnx)
+    found = runners({"m": module}, 64, CPU, "auto", "fp32", lambda: torch.randn(4, 3, 64, 64), 10_000)
+    assert found["m"].choice == Choice("torch", "fp32", "cpu")
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A real MobileNetV2 head on real photos (shared weights), or a demo-data run without them."""
+    out = tmp_path_factory.mktemp("backend-run")
+    if REAL_DATA.is_dir() and REAL_WEIGHTS.is_file():
+        data, weights, size = REAL_DATA, str(REAL_WEIGHTS), 112
+    else:
+        from trainer.demo_data import make_demo_data
+
+        data, weights, size = make_demo_data(out / "demo", per_class=30, size=64), "none", 64
+    cfg = TrainConfig(data=str(data), weights=weights, freeze=True, epochs=3, image_size=size, out=str(out / "runs"),
+                      tta="off", cache_dir=str(out / "cache"))
+    return train(cfg, quiet_events(), lambda: False), data
+
+
+@pytest.mark.parametrize(("backend", "precision"), [("onnxruntime", "fp32"), ("torch", "bf16")])
+def test_every_backend_classifies_like_fp32_torch(real_run: tuple[Path, Path], tmp_path: Path, backend: str,
+                                                   precision: str) -> None:
+    run, data = real_run
+    ref = classify_folder(run, data, tmp_path / "ref.csv", quiet_events(), lambda: False, recursive=True,
+                          backend="torch", precision="fp32")
+    got = classify_folder(run, data, tmp_path / "got.csv", quiet_events(), lambda: False, recursive=True,
+                          backend=backend, precision=precision)
+    assert set(ref["backends"].values()) == {"torch fp32 on cpu"}
+    assert set(got["backends"].values()) == {f"{backend} {precision} on cpu"}
+    agree, diff = _compare(tmp_path / "ref.csv", tmp_path / "got.csv")
+    if precision == "fp32":
+        assert agree >= PARITY_MIN_AGREEMENT and diff <= PARITY_MAX_PROB_DIFF
+    else:
+        assert agree >= BF16_MIN_AGREEMENT, f"bf16 top-1 agreement {agree:.2%}"
+
+
+def test_feature_cache_names_the_backend(real_run: tuple[Path, Path], tmp_path: Path) -> None:
+    _, data = real_run
+    cache = tmp_path / "cache"
+    for backend in ("torch", "onnxruntime"):
+        train(TrainConfig(data=str(data), weights="none", freeze=True, epochs=1, image_size=48,
+                          out=str(tmp_path / "runs"), cache_dir=str(cache), tta="off", backend=backend,
+                          precision="fp32"),
+              quiet_events(), lambda: False)
+    names = sorted(p.name.split("-", 1)[1] for p in cache.glob("*.pt"))
+    assert names == ["onnxruntime-fp32-cpu.pt", "torch-fp32-cpu.pt"]

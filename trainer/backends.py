@@ -1,0 +1,302 @@
+"""Where a frozen backbone runs: the fastest backend and precision this machine has for it.
+
+A backbone is the expensive part of every forward pass (the heads are a few matrix products),
+so feature extraction, classification and evaluation all run their backbones through a
+:class:`Runner` chosen here:
+
+- ``torch``: eager PyTorch in channels-last memory format, fp32, or bf16 autocast where the
+  hardware computes bf16 natively (AVX-512 BF16 or AMX on x86 CPUs, CUDA); on CUDA with
+  pinned memory and non-blocking copies; MPS on Apple GPUs.
+- ``onnxruntime``: the backbone exported by the product's one ONNX exporter
+  (:func:`trainer.onnx_export.export_graph`), CUDA provider where installed, else CPU.
+
+``auto`` measures each candidate on the job's own first photos, keeps those whose outputs
+agree with fp32 torch (fp32: the export parity tolerance; bf16: top-1 agreement), and takes
+the fastest; plain fp32 torch is always a candidate, so auto is never slower than it. The
+decision (and the exported graph) is cached per machine and backbone in the cache folder,
+so it is measured once. Small jobs that find no decision use fp32 torch without measuring.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import platform
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from trainer.atomic import read_json, write_json
+from trainer.batches import to_device
+from trainer.config import BACKEND_CHOICES, PRECISION_CHOICES, default_cache_dir
+from trainer.protocol import PARITY_MAX_PROB_DIFF, UsageError
+
+log = logging.getLogger(__name__)
+AUTO_MIN_IMAGES = 256  # fewer photos than this and no cached decision: fp32 torch, nothing measured
+TIMED_CALLS = 2
+BF16_MIN_COSINE = 0.99  # worst photo's feature-vector cosine similarity to fp32
+
+
+@dataclass(frozen=True)
+class Choice:
+    backend: str  # torch | onnxruntime
+    precision: str  # fp32 | bf16
+    device: str  # cpu | cuda | mps
+
+    def key(self) -> str:
+        return f"{self.backend}-{self.precision}-{self.device}"
+
+    def text(self) -> str:
+        return f"{self.backend} {self.precision} on {self.device}"
+
+
+def check(backend: str, precision: str) -> None:
+    if backend not in BACKEND_CHOICES:
+        raise UsageError(f"--backend must be one of {', '.join(BACKEND_CHOICES)}, got {backend!r}")
+    if precision not in PRECISION_CHOICES:
+        raise UsageError(f"--precision must be one of {', '.join(PRECISION_CHOICES)}, got {precision!r}")
+    if backend == "onnxruntime" and precision == "bf16":
+        raise UsageError("--precision bf16 needs --backend torch (onnxruntime runs fp32 here)")
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bf16 in hardware (elsewhere bf16 autocast is emulated, slow)."""
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if device.type == "cpu":
+        cpu = getattr(torch, "cpu", None)
+        return any(bool(getattr(cpu, fn, lambda: False)()) for fn in
+                   ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+    return False
+
+
+def onnxruntime_available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def candidates(backend: str, precision: str, device: torch.device) -> list[Choice]:
+    """What ``--backend``/``--precision`` allow on ``device``, fp32 torch first."""
+    check(backend, precision)
+    dev = device.type
+    out = []
+    if backend in ("auto", "torch"):
+        if precision in ("auto", "fp32"):
+            out.append(Choice("torch", "fp32", dev))
+        if precision == "bf16" or (precision == "auto" and native_bf16(device)):
+            out.append(Choice("torch", "bf16", dev))
+    if backend == "onnxruntime" or (backend == "auto" and precision != "bf16" and dev != "mps"
+                                    and onnxruntime_available()):
+        out.append(Choice("onnxruntime", "fp32", dev))
+    return out
+
+
+class TorchRunner:
+    """A backbone in eager PyTorch: channels-last, optional bf16 autocast, pinned async copies."""
+
+    def __init__(self, module: nn.Module, choice: Choice, device: torch.device) -> None:
+        self.choice, self.device = choice, device
+        self.module = module.eval().to(device).to(memory_format=torch.channels_last)
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        x = to_device(x, self.device).contiguous(memory_format=torch.channels_last)
+        bf16 = self.choice.precision == "bf16"
+        with torch.autocast(self.device.type, dtype=torch.bfloat16) if bf16 else nullcontext():
+            return self.module(x).float()
+
+
+class OrtRunner:
+    """A backbone exported to ONNX, run by onnxruntime (outputs on ``device``)."""
+
+    def __init__(self, path: Path, choice: Choice, device: torch.device) -> None:
+        import onnxruntime as ort
+
+        from trainer.onnx_export import ort_providers
+
+        self.choice, self.device = choice, device
+        self.session = ort.InferenceSession(str(path), providers=ort_providers(device))
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        (out,) = self.session.run(["features"], {"image": x.detach().cpu().contiguous().numpy()})
+        return torch.from_numpy(out).to(self.device)
+
+
+Runner = TorchRunner | OrtRunner
+
+
+def module_key(module: nn.Module, crop: int) -> str:
+    """A backbone's identity: its class, every tensor's bytes and the input size."""
+    h = hashlib.sha256(f"{type(module).__name__}|{crop}".encode())
+    for name, t in module.state_dict().items():
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:24]
+
+
+def machine() -> dict[str, str]:
+    """What a measured decision depends on besides the model (recorded by the benchmarks too)."""
+    info = {"cpu": cpu_name(), "python": platform.python_version(), "torch": torch.__version__,
+            "bf16": str(native_bf16(torch.device("cpu")))}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    try:
+        import onnxruntime
+
+        info["onnxruntime"] = onnxruntime.__version__
+    except ImportError:
+        pass
+    return info
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def backends_dir() -> Path:
+    return default_cache_dir() / "backends"
+
+
+class Selector:
+    """Chooses and builds the runner of one backbone (:func:`runners` for several)."""
+
+    def __init__(self, module: nn.Module, crop: int, device: torch.device, backend: str = "auto",
+                 precision: str = "auto", cache: Path | None = None) -> None:
+        self.module, self.crop, self.device = module, crop, device
+        self.options = candidates(backend, precision, device)
+        self.key = module_key(module, crop)
+        self.cache = cache or backends_dir()
+        machine_id = hashlib.sha256(json.dumps(machine(), sort_keys=True).encode()).hexdigest()[:12]
+        self.decision_file = self.cache / f"{self.key}-{device.type}-{machine_id}.json"
+        self.report: dict[str, Any] = {}
+
+    def decided(self) -> Choice | None:
+        """The one allowed choice, or the cached decision if it is allowed here."""
+        if len(self.options) == 1:
+            return self.options[0]
+        try:
+            choice = Choice(**read_json(self.decision_file)["choice"])
+        except (OSError, KeyError, TypeError, ValueError):
+            return None
+        return choice if choice in self.options else None
+
+    def build(self, choice: Choice) -> Runner:
+        if choice.backend == "torch":
+            return TorchRunner(self.module, choice, self.device)
+        path = self.cache / f"{self.key}.onnx"
+        if not path.is_file():
+            from trainer.onnx_export import export_graph
+
+            export_graph(_Float(copy.deepcopy(self.module)).cpu(), self.crop, path, ("features",))
+        return OrtRunner(path, choice, self.device)
+
+    def measure(self, probe: torch.Tensor) -> Runner:
+        """Time every allowed choice on ``probe``; the fastest that agrees with fp32 torch wins."""
+        runs: dict[str, dict[str, Any]] = {}
+        best: tuple[float, Runner] | None = None
+        reference: torch.Tensor | None = None
+        for choice in self.options:
+            try:
+                runner = self.build(choice)
+                out, rate = _timed(runner, probe)
+            except Exception as exc:  # noqa: BLE001 - a backend that fails here is just not chosen
+                runs[choice.key()] = {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+                continue
+            reference = out if reference is None else reference
+            agree = agreement(reference, out)
+            ok = acceptable(choice, agree)
+            runs[choice.key()] = {"images_per_s": round(rate, 1), **agree, "accepted": ok}
+            if ok and (best is None or rate > best[0]):
+                best = (rate, runner)
+        if best is None:
+            raise RuntimeError(f"no backend works for this model: {runs}")
+        self.report = {"choice": asdict(best[1].choice), "measured": runs, "probe": len(probe), "machine": machine()}
+        write_json(self.decision_file, self.report)
+        return best[1]
+
+
+class _Float(nn.Module):
+    """A backbone whose output is named ``features`` in the exported graph."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.module(x)
+
+
+def _timed(runner: Runner, probe: torch.Tensor) -> tuple[torch.Tensor, float]:
+    out = runner(probe)  # warm-up (allocations, kernel choice)
+    _sync(runner.device)
+    start = time.perf_counter()
+    for _ in range(TIMED_CALLS):
+        out = runner(probe)
+    _sync(runner.device)
+    return out.float().cpu(), TIMED_CALLS * len(probe) / max(time.perf_counter() - start, 1e-9)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def agreement(reference: torch.Tensor, out: torch.Tensor) -> dict[str, float]:
+    """How a backbone's features match fp32 torch's: the largest difference relative to the
+    largest feature, the worst cosine similarity of a photo's feature vectors, and top-1
+    agreement of the strongest feature (what a linear head is most sensitive to)."""
+    scale = float(reference.abs().max()) or 1.0
+    cos = torch.nn.functional.cosine_similarity(reference, out, dim=1)
+    return {"max_rel_diff": float((reference - out).abs().max()) / scale,
+            "min_cosine": float(cos.min()),
+            "top1": float((reference.argmax(1) == out.argmax(1)).float().mean())}
+
+
+def acceptable(choice: Choice, agree: dict[str, float]) -> bool:
+    """fp32 must match fp32 torch within the export parity tolerance; bf16 must keep every
+    photo's feature direction (classification then checks top-1: :func:`trainer.scoring.verify`)."""
+    if choice.precision == "bf16":
+        return agree["min_cosine"] >= BF16_MIN_COSINE
+    return agree["max_rel_diff"] <= PARITY_MAX_PROB_DIFF
+
+
+def runners(modules: dict[str, nn.Module], crop: int, device: torch.device, backend: str, precision: str,
+            probe: Callable[[], torch.Tensor | None], n_images: int,
+            note: Callable[[str], None] = log.info) -> dict[str, Runner]:
+    """One runner per backbone. ``probe`` gives the job's first photos if a measurement is
+    needed (auto, no cached decision and at least :data:`AUTO_MIN_IMAGES` photos)."""
+    out: dict[str, Runner] = {}
+    sample: torch.Tensor | None = None
+    for name, module in modules.items():
+        sel = Selector(module, crop, device, backend, precision)
+        choice = sel.decided()
+        if choice is None and n_images < AUTO_MIN_IMAGES:
+            choice = sel.options[0]
+        if choice is not None:
+            out[name] = sel.build(choice)
+            continue
+        sample = probe() if sample is None else sample
+        if sample is None:
+            out[name] = sel.build(sel.options[0])
+            continue
+        out[name] = sel.measure(sample)
+        rates = ", ".join(f"{k} {v.get('images_per_s', v.get('error'))}" for k, v in sel.report["measured"].items())
+        note(f"{name} runs on {out[name].choice.text()} (measured images/s: {rates})")
+    return out
