@@ -59,9 +59,10 @@ def load_scorer(model: str | Path, device: torch.device | None = None, tta: str 
 
 
 def use_backends(scorer: Scorer, batcher: ImageBatcher, paths: list[Path], backend: str, precision: str,
-                 events: Events) -> dict[str, str]:
+                 events: Events, n_images: int | None = None) -> dict[str, str]:
     """Put a run's backbones on the fastest backend for this machine (measured on the first
-    photos when needed); returns where each runs, in words."""
+    photos when needed); returns where each runs, in words. ``n_images``: how many photos the
+    job will score, when ``paths`` are only the first (a Ray actor's first batch)."""
     choose = getattr(scorer, "use_backends", None)
     if choose is None:  # an exported .onnx model: onnxruntime already
         return {"model": "onnxruntime fp32"}
@@ -72,7 +73,7 @@ def use_backends(scorer: Scorer, batcher: ImageBatcher, paths: list[Path], backe
     def note(message: str) -> None:
         events.emit(Event.BACKEND, message=message)
 
-    choose(backend, precision, probe, len(paths), note)
+    choose(backend, precision, probe, len(paths) if n_images is None else n_images, note)
     return scorer.choices()  # type: ignore[attr-defined]
 
 

@@ -85,7 +85,7 @@ def ray_session(address: str | None, num_cpus: int = LOCAL_CPUS) -> Iterator[Mod
 class ScoreBatches:
     """A Ray Data actor: loads the model once, then turns batches of paths into scores."""
 
-    def __init__(self, model: str, scorer_options: dict[str, Any], device: str, workers: int) -> None:
+    def __init__(self, model: str, scorer_options: dict[str, Any], device: str, workers: int, share: int) -> None:
         from trainer.batches import ImageBatcher
         from trainer.engine import pick_device
         from trainer.predict import load_scorer
@@ -94,6 +94,7 @@ class ScoreBatches:
         self.scorer = load_scorer(model, pick_device(device), **scorer_options)
         self.batcher = ImageBatcher(self.scorer.preprocess.transform(), workers)
         self.backends: dict[str, str] | None = None
+        self.share = share  # photos this actor can expect: what a backend measurement is weighed against
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import torch
@@ -103,7 +104,7 @@ class ScoreBatches:
         paths = [Path(os.fsdecode(bytes(p))) for p in batch["path"]]
         if self.backends is None:  # the node's best backend, measured on its first photos as the local path does
             self.backends = use_backends(self.scorer, self.batcher, paths, self.options.get("backend", "auto"),
-                                         self.options.get("precision", "auto"), Events())
+                                         self.options.get("precision", "auto"), Events(), self.share)
         x, ok, failed = self.batcher(paths)
         with torch.no_grad():
             probs, conf = self.scorer(x) if x is not None else (torch.empty(0), torch.empty(0))
@@ -139,7 +140,8 @@ def scored_rows(items: list[tuple[str, Path]], model: str, settings: RaySettings
     files = ray.data.from_items([{"index": i, "path": os.fsencode(p)} for i, (_, p) in enumerate(items)])
     ds = files.map_batches(ScoreBatches, batch_size=settings.batch_size, batch_format="numpy",
                         fn_constructor_kwargs={"model": str(model), "scorer_options": settings.scorer_options,
-                                               "device": device, "workers": workers},
+                                               "device": device, "workers": workers,
+                                               "share": -(-len(items) // actors)},
                         compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=cpus, num_gpus=gpus)
     for batch in ds.iter_batches(batch_size=settings.batch_size, batch_format="numpy", prefetch_batches=2):
         for j in range(len(batch["index"])):
