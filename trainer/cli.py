@@ -125,8 +125,9 @@ def _train(cfg: TrainConfig, args: argparse.Namespace, stop: Callable[[], bool],
     if cfg.nproc > 1 or args.nnodes > 1:
         reason = distributed.single_process_reason(cfg)
         if reason is None:
-            from trainer.launch import Launcher, launch
+            from trainer.launch import Launcher, check_gpus, launch
 
+            check_gpus(cfg.device, cfg.nproc)
             code, run_dir = launch(args.argv, Launcher.from_args(args, cfg.nproc), args.events, stop)
             if run_dir is not None:
                 _result(args, run_dir)

@@ -59,6 +59,17 @@ class Launcher:
 LAUNCH_OPTIONS = ("--nproc", "--nnodes", "--node-rank", "--master-addr", "--master-port")
 
 
+def check_gpus(device: str, nproc: int) -> None:
+    """One process per GPU: more processes than GPUs is a one-line error before anything starts."""
+    import torch
+
+    from trainer.engine import pick_device
+
+    if pick_device(device).type == "cuda" and torch.cuda.device_count() < nproc:
+        raise UsageError(f"--nproc {nproc}: this machine has {torch.cuda.device_count()} GPUs (one process per "
+                         "GPU; or --device cpu)")
+
+
 def worker_args(argv: Sequence[str]) -> list[str]:
     """The caller's ``train`` arguments for each worker, without the launcher's options
     (a worker knows its share from torchrun's environment): events on stdout, stop on stdin."""

@@ -116,3 +116,16 @@ def test_workers_get_the_callers_arguments_without_the_launchers() -> None:
     argv = ["train", "D", "--nproc", "2", "--nnodes=2", "--node-rank", "1", "--master-addr", "h", "--lr", "0.1",
             "--events", "--stop-on-stdin"]
     assert worker_args(argv) == ["train", "D", "--lr", "0.1", "--events", "--stop-on-stdin"]
+
+
+def test_more_processes_than_gpus_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from trainer.launch import check_gpus
+    from trainer.protocol import UsageError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(UsageError, match="--nproc 2: this machine has 1 GPUs"):
+        check_gpus("cuda", 2)
+    check_gpus("cpu", 2)  # Gloo on CPUs: any number
