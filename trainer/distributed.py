@@ -131,9 +131,15 @@ class _Logits(nn.Module):
 
 @dataclass
 class DistributedSplit(SplitData):
-    """The training split; its training steps run through the DDP wrapper (gradient averaging)."""
+    """The training split; its training steps run through the DDP wrapper (gradient averaging).
+
+    Every rank must take every step (DDP averages gradients in ``backward``): a batch whose
+    photos all vanished meanwhile steps on a blank photo with zeroed logits, a step whose
+    gradient is exactly zero, instead of leaving the other ranks waiting.
+    """
 
     ddp: nn.Module | None = None
+    blank: torch.Tensor | None = None  # one black photo of the batches' shape
 
     def forward(self, model: TransferModel, idx: list[int], batcher: Any,
                 device: torch.device) -> tuple[torch.Tensor | None, torch.Tensor]:
@@ -142,7 +148,11 @@ class DistributedSplit(SplitData):
         x, ok, _ = batcher([self.paths[i] for i in idx])
         labels = self.labels[idx]
         if x is None:
-            return None, labels[:0].to(device)
+            if self.blank is None:  # nothing decoded yet to take the shape from
+                return None, labels[:0].to(device)
+            zeroed = self.ddp(to_device(self.blank, device)) * 0.0  # d(loss)/d(weights) = 0
+            return zeroed, labels[:1].to(device)
+        self.blank = torch.zeros_like(x[:1])
         return self.ddp(to_device(x, device)), labels[torch.tensor(ok)].to(device)
 
 

@@ -129,3 +129,24 @@ def test_more_processes_than_gpus_is_a_one_line_error(monkeypatch: pytest.Monkey
     with pytest.raises(UsageError, match="--nproc 2: this machine has 1 GPUs"):
         check_gpus("cuda", 2)
     check_gpus("cpu", 2)  # Gloo on CPUs: any number
+
+
+def test_a_batch_whose_photos_all_vanished_still_steps_with_a_zero_gradient() -> None:
+    """DDP needs every rank's backward: such a batch must not be skipped on one rank only."""
+    import torch
+    from torch import nn
+
+    from trainer.distributed import DistributedSplit
+
+    head = nn.Linear(3 * 4 * 4, 2)
+    net = nn.Sequential(nn.Flatten(), head)
+    model = nn.Module()
+    model.training = True  # what the split looks at
+    split = DistributedSplit("train", torch.tensor([0, 1, 1]), paths=[Path("a"), Path("b"), Path("c")], ddp=net)
+    good = lambda paths: (torch.ones(len(paths), 3, 4, 4), [True] * len(paths), {})  # noqa: E731
+    gone = lambda paths: (None, [False] * len(paths), {str(p): "vanished" for p in paths})  # noqa: E731
+    assert split.forward(model, [0, 1], good, torch.device("cpu"))[0].shape == (2, 2)
+    logits, labels = split.forward(model, [2], gone, torch.device("cpu"))
+    assert logits is not None and labels.numel() == 1
+    nn.functional.cross_entropy(logits, labels).backward()
+    assert all(float(p.grad.abs().sum()) == 0.0 for p in head.parameters())
