@@ -107,11 +107,33 @@ def cmd_demo_data(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
 
 
 def cmd_train(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
-    from trainer.engine import train
-
     if args.resume:
         return _resume(args, stop)
-    _result(args, train(config_from_args(args), _events(args), stop))
+    return _train(config_from_args(args), args, stop)
+
+
+def _train(cfg: TrainConfig, args: argparse.Namespace, stop: Callable[[], bool], resume: Path | None = None) -> int:
+    """One process, or ``--nproc N`` DDP workers under torchrun (:mod:`trainer.launch`,
+    :mod:`trainer.distributed`) when the training decodes photos."""
+    from trainer import distributed
+    from trainer.engine import train
+
+    if distributed.is_worker():
+        _result(args, distributed.train_worker(cfg, _events(args), stop, resume))
+        return Exit.OK
+    events = _events(args)
+    if cfg.nproc > 1 or args.nnodes > 1:
+        reason = distributed.single_process_reason(cfg)
+        if reason is None:
+            from trainer.launch import Launcher, check_gpus, launch
+
+            check_gpus(cfg.device, cfg.nproc)
+            code, run_dir = launch(args.argv, Launcher.from_args(args, cfg.nproc), args.events, stop)
+            if run_dir is not None:
+                _result(args, run_dir)
+            return code
+        events.warning(f"--nproc {cfg.nproc}: training in one process: {reason}")
+    _result(args, train(cfg, events, stop, resume))
     return Exit.OK
 
 
@@ -122,7 +144,6 @@ def _given(argv: Sequence[str], option: str) -> bool:
 def _resume(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     from trainer import runs
     from trainer.atomic import read_json
-    from trainer.engine import train
 
     run_dir = Path(args.resume)
     if not (run_dir / runs.LAST).is_file():
@@ -130,8 +151,7 @@ def _resume(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     cfg = TrainConfig.from_dict(read_json(run_dir / runs.CONFIG))
     if _given(args.argv, "--epochs"):
         cfg = dataclasses.replace(cfg, epochs=args.epochs)
-    _result(args, train(cfg, _events(args), stop, resume=run_dir))
-    return Exit.OK
+    return _train(cfg, args, stop, resume=run_dir)
 
 
 def cmd_sweep(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
@@ -141,6 +161,9 @@ def cmd_sweep(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
 
     grid = grid_from_args(args)
     events = _events(args)
+    if args.nproc > 1:
+        events.warning(f"--nproc {args.nproc}: a sweep trains each run in one process")
+        args.nproc = 1
     trained, skipped = 0, []
     for i, cfg in enumerate(grid.configs(config_from_args(args))):
         events.context = {"sweep_index": i + 1, "sweep_total": len(grid)}
@@ -223,9 +246,12 @@ def cmd_classify(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
         if args.copy_to:  # refuse at once, not after classifying, when someone labels DEST
             Path(args.copy_to).mkdir(parents=True, exist_ok=True)
             stack.enter_context(locked(args.copy_to, "trainer classify --copy-to"))
-        summary = classify_folder(args.checkpoint, args.folder, args.out, events, stop,
-                                  args.recursive, pick_device(args.device), args.workers, args.threshold,
-                                  args.unlabeled, args.tta, args.backend, args.precision, args.decode)
+        if args.engine == "ray":
+            summary = _classify_on_ray(args, events, stop)
+        else:
+            summary = classify_folder(args.checkpoint, args.folder, args.out, events, stop,
+                                      args.recursive, pick_device(args.device), args.workers, args.threshold,
+                                      args.unlabeled, args.tta, args.backend, args.precision, args.decode)
         if args.copy_to:
             _, rows = read_predictions(args.out)
             n = copy_by_label(rows, Path(args.folder).resolve(), Path(args.copy_to), "trainer classify --copy-to")
@@ -236,6 +262,18 @@ def cmd_classify(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
         print(f"{summary['rows']} rows ({counts}; {summary['errors']} unreadable; {unknown})", file=sys.stderr)
     _result(args, args.out)
     return Exit.OK
+
+
+def _classify_on_ray(args: argparse.Namespace, events: Events, stop: Callable[[], bool]) -> dict:
+    """``--engine ray``: the same CSV, computed by an actor pool on Ray (:mod:`trainer.ray_classify`)."""
+    from trainer.ray_classify import RaySettings, classify_on_ray
+
+    if args.actors is not None and args.actors < 1:
+        raise UsageError(f"--actors must be >= 1, got {args.actors}")
+    options = {"backend": args.backend, "precision": args.precision}  # each actor chooses on its node alike
+    return classify_on_ray(args.checkpoint, args.folder, args.out, events, stop,
+                           RaySettings(address=args.address, actors=args.actors, scorer_options=options),
+                           args.recursive, args.device, args.workers, args.threshold, args.unlabeled, args.tta)
 
 
 def cmd_review(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
@@ -356,6 +394,15 @@ def _events_flag(p: argparse.ArgumentParser) -> None:
                         "stdin closes: the portable stop, no signal needed (the app uses it)")
 
 
+def _launcher_flags(p: argparse.ArgumentParser) -> None:
+    """torchrun's placement, passed through for --nproc training on several machines."""
+    group = p.add_argument_group("several machines (with --nproc; passed to torchrun)")
+    group.add_argument("--nnodes", type=int, default=1, metavar="N", help="machines taking part (default 1)")
+    group.add_argument("--node-rank", type=int, default=0, metavar="R", help="this machine's number, 0..N-1")
+    group.add_argument("--master-addr", default="127.0.0.1", metavar="HOST", help="machine 0's address")
+    group.add_argument("--master-port", type=int, default=29500, metavar="PORT", help="a free port on machine 0")
+
+
 def _device_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
 
@@ -369,6 +416,7 @@ def build_parser() -> Parser:
     p = sub.add_parser("train", help="train one model")
     add_config_arguments(p)
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    _launcher_flags(p)
     _events_flag(p)
     p.set_defaults(func=cmd_train)
 
@@ -490,6 +538,13 @@ def _classify_parser(p: argparse.ArgumentParser) -> None:
     _workers_flag(p)
     p.add_argument("--decode", default="threads", choices=DECODE_POOLS,
                    help="decode photos in threads (default) or in spawned processes")
+    p.add_argument("--engine", default="local", choices=["local", "ray"],
+                   help="local: this process; ray: an actor pool on Ray (pip install -e \".[cluster]\"), started "
+                   "on this machine unless --address names a cluster")
+    p.add_argument("--address", default=None, metavar="auto|ray://HOST:PORT",
+                   help="with --engine ray: the Ray cluster to use (its nodes must read FOLDER and the model)")
+    p.add_argument("--actors", type=int, default=None, metavar="N",
+                   help="with --engine ray: model copies working at once (default: one per GPU, else per CPU)")
     _events_flag(p)
     p.set_defaults(func=cmd_classify)
 

@@ -107,6 +107,11 @@ class TrainConfig:
     plateau_patience: int = option(3, "Epochs without val-loss improvement before the learning rate "
                                    "drops 5x.", metavar="N")
     workers: int = option(0, "Threads decoding images (0: one per core).", metavar="N")
+    nproc: int = option(
+        1, "Training processes on this machine, one per GPU (or CPU share), working as one (PyTorch DDP "
+        "through torchrun); each takes --batch-size photos per step. Only for training the photos themselves "
+        "(augmented or unfrozen): cached-feature training takes seconds in one process.", label="Processes",
+        metavar="N")
 
     def validate(self) -> None:
         """Raise :class:`UsageError` with a one-line message for an impossible setting."""
@@ -129,6 +134,7 @@ class TrainConfig:
             (self.precision in PRECISION_CHOICES, f"--precision must be one of {PRECISION_CHOICES}"),
             (not (self.backend == "onnxruntime" and self.precision == "bf16"),
              "--precision bf16 needs --backend torch (onnxruntime runs fp32 here)"),
+            (self.nproc >= 1, f"--nproc must be >= 1, got {self.nproc}"),
         ]
         for ok, message in checks:
             if not ok:

@@ -85,6 +85,8 @@ def train(cfg: TrainConfig, events: Events, should_stop: StopFn,
 class Fit:
     """One run: its set-up (data, model, run folder) and the loop with its callbacks."""
 
+    loop_class: type[FitLoop] = FitLoop  # trainer.distributed's data-parallel loop replaces it
+
     def __init__(self, cfg: TrainConfig, events: Events, should_stop: StopFn,
                  resume: Path | None, callbacks: Sequence[Callback] = (), deadline: float | None = None) -> None:
         self.cfg, self.events, self.should_stop = cfg, events, should_stop
@@ -99,7 +101,7 @@ class Fit:
                                   frozen_backbones(self.wmap, cfg.freeze)).to(self.device)
         self.pre = preprocess_for(cfg.model, cfg.image_size)
         self.cached = cfg.cache and not cfg.augment and set(self.model.frozen) == set(self.wmap)
-        self.run_dir = resume or runs.new_run_dir(Path(cfg.out), cfg.model, cfg.lr, cfg.batch_size)
+        self.run_dir = resume or self._new_run_dir()
         self.history: list[dict[str, Any]] = runs.read_metrics(self.run_dir) if resume else []
         self.resumed = resume is not None
         self.reported: set[str] = set()
@@ -121,6 +123,9 @@ class Fit:
         self.callbacks = [*standard[:calibrate_at], *callbacks, *stages, *standard[calibrate_at:]]
         self.keys: dict[str, str] = {}
         self.runners: dict[str, Runner] = {}  # where each frozen backbone computes features
+
+    def _new_run_dir(self) -> Path:
+        return runs.new_run_dir(Path(self.cfg.out), self.cfg.model, self.cfg.lr, self.cfg.batch_size)
 
     def _on_failed(self, failed: dict[str, str]) -> None:
         """An image that decoded at the start and fails now (deleted or changed meanwhile):
@@ -202,7 +207,7 @@ class Fit:
         loss_fn = nn.CrossEntropyLoss(weight=weights.to(self.device) if self.cfg.balance == "loss" else None)
         sample_weights = weights[train_labels] if self.cfg.balance == "sampler" else None
         settings = LoopSettings(self.cfg.epochs + self.cfg.fine_tune, self.cfg.batch_size, self.cfg.seed)
-        return FitLoop(self.model, self.optimizer, self.scheduler, splits, loss_fn, settings, self.device,
+        return self.loop_class(self.model, self.optimizer, self.scheduler, splits, loss_fn, settings, self.device,
                        (self.batcher, self.eval_batcher), self.callbacks, self.should_stop, sample_weights,
                        self.history)
 

@@ -123,7 +123,7 @@ class FitLoop:
         torch.manual_seed(s.seed * 1000 + epoch)
         generator = torch.Generator().manual_seed(s.seed * 1000 + epoch)
         split = self.splits["train"]
-        order = batch_order(len(split), s.batch_size, generator, self.sample_weights)
+        order = self.epoch_order(epoch, len(split), generator)
         self.model.train()
         total_loss, correct, seen = 0.0, 0, 0
         for b, idx in enumerate(order):
@@ -141,23 +141,34 @@ class FitLoop:
             correct += int((logits.argmax(1) == labels).sum())
             seen += labels.numel()
             self.call("on_train_batch_end", b + 1, len(order), loss.item())
-        return total_loss / max(seen, 1), correct / max(seen, 1)
+        return self.means(total_loss, correct, seen)
 
     @torch.no_grad()
     def evaluate(self, split: SplitData) -> tuple[float, float]:
         """Mean loss and accuracy of the model on a split, in eval mode."""
         self.model.eval()
         total_loss, correct, seen = 0.0, 0, 0
-        size = max(self.settings.batch_size, 64)
-        for start in range(0, len(split), size):
+        for idx in self.eval_batches(len(split), max(self.settings.batch_size, 64)):
             self.check_stop("stopped during evaluation")
-            idx = list(range(start, min(start + size, len(split))))
             logits, labels = split.forward(self.model, idx, self.eval_batcher, self.device)
             if logits is None:
                 continue
             total_loss += self.eval_loss_fn(logits, labels).item() * labels.numel()
             correct += int((logits.argmax(1) == labels).sum())
             seen += labels.numel()
+        return self.means(total_loss, correct, seen)
+
+    # -- what a data-parallel loop (trainer.distributed) changes ---------------------------
+    def epoch_order(self, epoch: int, n: int, generator: torch.Generator) -> list[list[int]]:
+        """The epoch's batches of indices into the train split."""
+        return batch_order(n, self.settings.batch_size, generator, self.sample_weights)
+
+    def eval_batches(self, n: int, size: int) -> list[list[int]]:
+        """The batches of indices a held-out split is evaluated in."""
+        return [list(range(start, min(start + size, n))) for start in range(0, n, size)]
+
+    def means(self, total_loss: float, correct: int, seen: int) -> tuple[float, float]:
+        """Mean loss and accuracy from the sums over the batches seen."""
         return total_loss / max(seen, 1), correct / max(seen, 1)
 
     def check_stop(self, message: str) -> None:

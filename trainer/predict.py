@@ -3,7 +3,7 @@ streaming, never stopped by a bad file; low-confidence photos are answered ``unk
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -59,9 +59,10 @@ def load_scorer(model: str | Path, device: torch.device | None = None, tta: str 
 
 
 def use_backends(scorer: Scorer, batcher: ImageBatcher, paths: list[Path], backend: str, precision: str,
-                 events: Events) -> dict[str, str]:
+                 events: Events, n_images: int | None = None) -> dict[str, str]:
     """Put a run's backbones on the fastest backend for this machine (measured on the first
-    photos when needed); returns where each runs, in words."""
+    photos when needed); returns where each runs, in words. ``n_images``: how many photos the
+    job will score, when ``paths`` are only the first (a Ray actor's first batch)."""
     choose = getattr(scorer, "use_backends", None)
     if choose is None:  # an exported .onnx model: onnxruntime already
         return {"model": "onnxruntime fp32"}
@@ -72,7 +73,7 @@ def use_backends(scorer: Scorer, batcher: ImageBatcher, paths: list[Path], backe
     def note(message: str) -> None:
         events.emit(Event.BACKEND, message=message)
 
-    choose(backend, precision, probe, len(paths), note)
+    choose(backend, precision, probe, len(paths) if n_images is None else n_images, note)
     return scorer.choices()  # type: ignore[attr-defined]
 
 
@@ -81,6 +82,14 @@ def list_inputs(folder: Path, recursive: bool, unlabeled: bool = False) -> list[
     dataset's labeling queue), sorted by relative path."""
     paths = detect(folder).unlabeled() if unlabeled else walk_images(folder, recursive)
     return sorted((p.relative_to(folder).as_posix(), p) for p in paths)
+
+
+def scored_prediction(rel: str, probs: list[float], confidence: float, classes: list[str],
+                      threshold: float) -> Prediction:
+    """One readable image's row: the top class, or ``unknown`` below ``threshold`` (probabilities kept).
+    Shared by the local loop below and the Ray path (:mod:`trainer.ray_classify`)."""
+    best = max(range(len(probs)), key=probs.__getitem__)
+    return Prediction(rel, answer(classes[best], confidence, threshold), confidence, probs)
 
 
 @torch.no_grad()
@@ -99,10 +108,8 @@ def predict(scorer: Scorer, batcher: ImageBatcher, items: list[tuple[str, Path]]
             if not good:
                 yield Prediction(rel, error=failed[str(path)])
                 continue
-            row, c = probs[k].tolist(), float(conf[k])
+            yield scored_prediction(rel, probs[k].tolist(), float(conf[k]), scorer.classes, threshold)
             k += 1
-            best = max(range(len(row)), key=row.__getitem__)
-            yield Prediction(rel, answer(scorer.classes[best], c, threshold), c, row)
         done += len(batch)
         events.progress("classify", done, len(items))
 
@@ -126,12 +133,22 @@ def classify_folder(model: str | Path, folder: str | Path, out_csv: str | Path,
     items = list_inputs(folder, recursive, unlabeled)
     events.emit("start", total=len(items), classes=classes, model=scorer.model_name, out=str(out_csv),
                 threshold=threshold)
+    with ImageBatcher(scorer.preprocess.transform(), workers, pool=decode) as batcher:
+        backends = use_backends(scorer, batcher, [p for _, p in items], backend, precision, events)
+        return write_classified(out_csv, classes, predict(scorer, batcher, items, events, should_stop, threshold),
+                                events, threshold, getattr(scorer, "tta", None), backends)
+
+
+def write_classified(out_csv: str | Path, classes: list[str], predictions: Iterable[Prediction], events: Events,
+                     threshold: float, tta: str | None = None, backends: dict[str, str] | None = None) -> dict:
+    """Stream ``predictions`` into ``out_csv`` (atomically), counting labels and warning of each
+    unreadable file; emits ``done`` and returns the summary. Shared by the local and the Ray path."""
     counts = dict.fromkeys([*classes, UNKNOWN], 0)
     errors = 0
 
     def counted() -> Iterator[Prediction]:
         nonlocal errors
-        for p in predict(scorer, batcher, items, events, should_stop, threshold):
+        for p in predictions:
             if p.error:
                 errors += 1
                 events.warning(f"skipped {encode(p.path)}: {p.error}")
@@ -139,12 +156,9 @@ def classify_folder(model: str | Path, folder: str | Path, out_csv: str | Path,
                 counts[p.label or ""] += 1
             yield p
 
-    with ImageBatcher(scorer.preprocess.transform(), workers, pool=decode) as batcher:
-        backends = use_backends(scorer, batcher, [p for _, p in items], backend, precision, events)
-        n = write_predictions(out_csv, classes, counted())
+    n = write_predictions(out_csv, classes, counted())
     summary = {"rows": n, "errors": errors, "counts": counts, "unknown": counts[UNKNOWN],
-               "threshold": threshold, "out": str(out_csv), "tta": getattr(scorer, "tta", None),
-               "backends": backends}
+               "threshold": threshold, "out": str(out_csv), "tta": tta, "backends": backends or {}}
     events.emit("done", message=f"classified {n - errors} images ({counts[UNKNOWN]} unknown, {errors} "
                 f"unreadable) -> {out_csv}", **summary)
     return summary

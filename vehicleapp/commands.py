@@ -53,9 +53,14 @@ def check_weights_args(path: str) -> list[str]:
     return ["check-weights", path, "--events"]
 
 
-def classify_args(run: Path, folder: Path, out_csv: Path, recursive: bool, unlabeled: bool = False) -> list[str]:
+def classify_args(run: Path, folder: Path, out_csv: Path, recursive: bool, unlabeled: bool = False,
+                  ray_address: str | None = None) -> list[str]:
+    """``ray_address`` not None: on Ray (``""``: started on this machine; ``auto``, ``ray://HOST:PORT``)."""
     args = ["classify", str(run), str(folder), "--out", str(out_csv), "--events"]
-    return args + (["--recursive"] if recursive else []) + (["--unlabeled"] if unlabeled else [])
+    args += (["--recursive"] if recursive else []) + (["--unlabeled"] if unlabeled else [])
+    if ray_address is not None:
+        args += ["--engine", "ray"] + (["--address", ray_address] if ray_address else [])
+    return args
 
 
 def evaluate_args(run: Path, data: Path) -> list[str]:

@@ -91,7 +91,32 @@ class ClassifyPage(QWidget):
         row.addWidget(QLabel("Model:"))
         row.addWidget(self.run_combo, 1)
         row.addWidget(self.try_button)
+        row.addLayout(self._engine_row())
         return row
+
+    def _engine_row(self) -> QHBoxLayout:
+        """Where a folder is classified: here, or on a Ray cluster (``--engine ray --address``)."""
+        self.run_on = QComboBox()
+        self.run_on.addItem("this computer", "local")
+        self.run_on.addItem("Ray cluster", "ray")
+        self.run_on.setToolTip("Ray cluster: classify on many machines (needs pip install -e \".[cluster]\"; "
+                               "every node must read the folder and the model)")
+        self.ray_address = QLineEdit()
+        self.ray_address.setPlaceholderText("address: auto, ray://HOST:PORT; empty: start Ray here")
+        self.ray_address.setToolTip("The Ray cluster's address (ray://HOST:PORT, or auto for the one this "
+                                    "computer belongs to); left empty, Ray starts on this computer")
+        self.ray_address.setVisible(False)
+        self.run_on.currentIndexChanged.connect(
+            lambda *_: self.ray_address.setVisible(self.run_on.currentData() == "ray"))
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Run on:"))
+        row.addWidget(self.run_on)
+        row.addWidget(self.ray_address)
+        return row
+
+    def engine_address(self) -> str | None:
+        """None: this computer; else the Ray address the job gets (empty: Ray started here)."""
+        return self.ray_address.text().strip() if self.run_on.currentData() == "ray" else None
 
     def _folder_row(self) -> QHBoxLayout:
         self.folder = QLineEdit()
@@ -268,8 +293,8 @@ class ClassifyPage(QWidget):
         out_dir = user_data_dir() / "predictions"
         out_dir.mkdir(parents=True, exist_ok=True)
         self.out_csv = out_dir / f"predictions-{time.strftime('%Y%m%d-%H%M%S')}.csv"
-        job = self.runner.run(classify_args(Path(run), Path(folder), self.out_csv, self.recursive.isChecked()),
-                              "Classification")
+        job = self.runner.run(classify_args(Path(run), Path(folder), self.out_csv, self.recursive.isChecked(),
+                                            ray_address=self.engine_address()), "Classification")
         if job is None:
             self.status.setText("Another job is running; stop it first.")
             return None

@@ -132,6 +132,7 @@ class TrainPage(QWidget):
         self.augment = QCheckBox(C.label_of("augment"))
         self.early = QSpinBox(minimum=0, maximum=100, value=d.early_stop, specialValueText="off")
         self.tta, self.device = QComboBox(), QComboBox()
+        self.nproc = QSpinBox(minimum=1, maximum=64, value=d.nproc)  # --nproc: DDP processes (torchrun)
         for box, name in ((self.tta, "tta"), (self.device, "device")):
             for choice in C.choices_of(name) or ():
                 box.addItem(choice, choice)
@@ -139,7 +140,7 @@ class TrainPage(QWidget):
         rows = [("model", self.model), ("weights", self.weights), ("freeze", self.freeze), ("lr", self.lr),
                 ("batch_size", self.batch), ("epochs", self.epochs), ("fine_tune", self.fine_tune),
                 ("image_size", self.size), ("val_fraction", self.val), ("augment", self.augment),
-                ("early_stop", self.early), ("tta", self.tta), ("device", self.device)]
+                ("early_stop", self.early), ("tta", self.tta), ("device", self.device), ("nproc", self.nproc)]
         for name, widget in rows:
             if widget is not self.weights:
                 widget.setToolTip(C.help_of(name))
@@ -234,6 +235,7 @@ class TrainPage(QWidget):
                 "val_fraction": (self.val.value, self.val.setValue),
                 "augment": (self.augment.isChecked, self.augment.setChecked),
                 "early_stop": (self.early.value, self.early.setValue), "device": combo(self.device),
+                "nproc": (self.nproc.value, self.nproc.setValue),
                 "search_minutes": combo(self.budget)}
 
     def options(self) -> dict[str, Any]:
@@ -257,7 +259,7 @@ class TrainPage(QWidget):
             box.currentIndexChanged.connect(changed)
         for check in (self.freeze, self.augment):
             check.toggled.connect(changed)
-        for spin in (self.lr, self.batch, self.epochs, self.fine_tune, self.size, self.val, self.early):
+        for spin in (self.lr, self.batch, self.epochs, self.fine_tune, self.size, self.val, self.early, self.nproc):
             spin.valueChanged.connect(changed)
         self.weights.changed.connect(changed)
 
@@ -278,7 +280,7 @@ class TrainPage(QWidget):
             epochs=self.epochs.value(), fine_tune=self.fine_tune.value(), image_size=self.size.value(),
             val_fraction=self.val.value(), augment=self.augment.isChecked(), early_stop=self.early.value(),
             tta=self.tta.currentData(),
-            device=self.device.currentData(), out=self.runs_dir)
+            device=self.device.currentData(), out=self.runs_dir, nproc=self.nproc.value())
 
     def start(self) -> Job | None:
         if not self._can_start() or not self._weights_ok(MODELS[self.model.currentData()].backbones):
