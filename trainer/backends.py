@@ -183,7 +183,10 @@ class Selector:
         self.options = candidates(backend, precision, device)
         self.key = module_key(module, crop)
         self.cache = cache or backends_dir()
-        machine_id = hashlib.sha256(json.dumps(machine(), sort_keys=True).encode()).hexdigest()[:12]
+        # one decision per machine, backbone and set of allowed choices (--backend torch's
+        # decision between fp32 and bf16 is not auto's)
+        facts = {"machine": machine(), "options": [c.key() for c in self.options]}
+        machine_id = hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:12]
         self.decision_file = self.cache / f"{self.key}-{device.type}-{machine_id}.json"
         self.report: dict[str, Any] = {}
 

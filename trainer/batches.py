@@ -13,6 +13,7 @@ import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,26 @@ from trainer.preprocess import EvalTransform
 Transform = Callable[[Any], torch.Tensor]
 PREFETCH = 2  # batches decoding ahead of the one the model is working on
 Batch = tuple[torch.Tensor | None, list[bool], dict[str, str]]
+
+
+@dataclass
+class Submitted:
+    """A batch being decoded: its paths, one future per path, and (threads) the batch tensor
+    the workers fill."""
+
+    paths: Sequence[Path]
+    futures: list[Future]
+    out: torch.Tensor | None = None
+
+
+def _into(path: Path, i: int, pixels: Callable[[Path], np.ndarray | str], transform: EvalTransform,
+          out: torch.Tensor) -> bool | str:
+    """A decode thread's whole job: pixels, normalised into row ``i`` of the batch (beside the model)."""
+    arr = pixels(path)
+    if isinstance(arr, str):
+        return arr
+    transform.normalize_into(torch.from_numpy(arr), out[i])
+    return True
 
 
 def _augmented(path: Path, transform: Transform) -> torch.Tensor | str:
@@ -60,44 +81,54 @@ class ImageBatcher:
 
     def _job(self) -> Callable[[Path], Any]:
         if isinstance(self.transform, EvalTransform):
+            # uint8 crosses a process boundary (4x less than float) and is normalised per batch
             return partial(decode, resize=self.transform.pre.resize, crop=self.transform.pre.crop)
         return partial(_augmented, transform=self.transform)
 
-    def submit(self, paths: Sequence[Path]) -> list[Future]:
+    def submit(self, paths: Sequence[Path]) -> Submitted:
+        """Start decoding ``paths``; decode threads write normalised images straight into the batch."""
+        t = self.transform
+        if isinstance(t, EvalTransform) and isinstance(self.pool, ThreadPoolExecutor):
+            out = torch.empty(len(paths), 3, t.pre.crop, t.pre.crop)
+            into = partial(_into, pixels=self._job(), transform=t, out=out)
+            return Submitted(paths, [self.pool.submit(into, p, i) for i, p in enumerate(paths)], out)
         job = self._job()
-        return [self.pool.submit(job, p) for p in paths]
+        return Submitted(paths, [self.pool.submit(job, p) for p in paths])
 
-    def collect(self, paths: Sequence[Path], futures: Sequence[Future]) -> Batch:
-        """The batch of ``paths`` once its decodes are done."""
-        results = [f.result() for f in futures]
+    def collect(self, job: Submitted) -> Batch:
+        """The batch once its decodes are done."""
+        results = [f.result() for f in job.futures]
         ok = [not isinstance(r, str) for r in results]
-        failed = {str(p): r for p, r in zip(paths, results) if isinstance(r, str)}
-        good = [r for r in results if not isinstance(r, str)]
+        failed = {str(p): r for p, r in zip(job.paths, results) if isinstance(r, str)}
         if failed and self.on_failed is not None:
             self.on_failed(failed)
-        if not good:
+        if not any(ok):
             return None, ok, failed
-        if isinstance(self.transform, EvalTransform):
+        if job.out is not None:
+            return (job.out if all(ok) else job.out[torch.tensor(ok)]), ok, failed
+        good = [r for r in results if not isinstance(r, str)]
+        if isinstance(good[0], np.ndarray):
+            assert isinstance(self.transform, EvalTransform)
             return self.transform.normalize(torch.from_numpy(np.stack(good))), ok, failed
         return torch.stack(good), ok, failed
 
     def __call__(self, paths: Sequence[Path]) -> Batch:
-        return self.collect(paths, self.submit(paths))
+        return self.collect(self.submit(paths))
 
     def stream(self, batches: Iterable[Sequence[Path]], ahead: int = PREFETCH) -> Iterator[Batch]:
         """The batches in order, each decoded while the previous ones are being used."""
-        pending: deque[tuple[Sequence[Path], list[Future]]] = deque()
+        pending: deque[Submitted] = deque()
         source = iter(batches)
         try:
             for paths in source:
-                pending.append((paths, self.submit(paths)))
+                pending.append(self.submit(paths))
                 if len(pending) > ahead:
-                    yield self.collect(*pending.popleft())
+                    yield self.collect(pending.popleft())
             while pending:
-                yield self.collect(*pending.popleft())
+                yield self.collect(pending.popleft())
         finally:  # stopped early: drop what was queued
-            for _, futures in pending:
-                for f in futures:
+            for job in pending:
+                for f in job.futures:
                     f.cancel()
 
     def close(self) -> None:

@@ -45,7 +45,7 @@ def pixels(img: Image.Image, resize: int, crop: int) -> np.ndarray:
         canvas = Image.new("RGB", (max(crop, size[0]), max(crop, size[1])))
         canvas.paste(img, ((canvas.width - size[0]) // 2, (canvas.height - size[1]) // 2))
         img, size = canvas, canvas.size
-    return np.asarray(img.crop(center_box(size[0], size[1], crop)), dtype=np.uint8)
+    return np.array(img.crop(center_box(size[0], size[1], crop)), dtype=np.uint8)  # writable: torch wraps it
 
 
 def decode(path: str | os.PathLike[str], resize: int, crop: int) -> np.ndarray | str:

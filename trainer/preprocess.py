@@ -61,22 +61,28 @@ class Preprocess:
 
 
 class EvalTransform:
-    """Resize, centre-crop, normalise: ``transform(img)`` for one image, or, for batches, uint8
-    :meth:`pixels` from decode workers (:func:`trainer.decode.decode`) then one :meth:`normalize`
-    of the whole batch. Both give torchvision's ``Resize``/``CenterCrop``/``ToTensor``/``Normalize``."""
+    """Resize, centre-crop, normalise: ``transform(img)`` for one image; for batches, decode
+    workers produce uint8 :meth:`pixels` (:func:`trainer.decode.decode`) and :meth:`normalize`
+    turns them into the model input. Matches torchvision's ``Resize``/``CenterCrop``/``ToTensor``/
+    ``Normalize`` to float rounding (tested)."""
 
     def __init__(self, pre: Preprocess) -> None:
         self.pre = pre
-        self.mean = torch.tensor(pre.mean).view(3, 1, 1)
-        self.std = torch.tensor(pre.std).view(3, 1, 1)
+        # (x / 255 - mean) / std == (x - 255 mean) / (255 std): two in-place passes, no temporaries
+        self.shift = (torch.tensor(pre.mean) * 255).view(3, 1, 1)
+        self.scale = (torch.tensor(pre.std) * 255).view(3, 1, 1)
 
     def pixels(self, img: Image.Image) -> np.ndarray:
         return pixels(img, self.pre.resize, self.pre.crop)
 
     def normalize(self, hwc: torch.Tensor) -> torch.Tensor:
-        """uint8 ``[N,] H, W, 3`` -> float ``[N,] 3, H, W`` normalised (a channels-last view)."""
-        chw = hwc.movedim(-1, -3)
-        return chw.float().div(255).sub(self.mean).div(self.std)
+        """uint8 ``[N,] H, W, 3`` -> contiguous float ``[N,] 3, H, W``, normalised."""
+        x = hwc.movedim(-1, -3).to(torch.float32, memory_format=torch.contiguous_format)
+        return x.sub_(self.shift).div_(self.scale)
+
+    def normalize_into(self, hwc: torch.Tensor, out: torch.Tensor) -> None:
+        """:meth:`normalize` of one image written into ``out`` (a row of a batch)."""
+        out.copy_(hwc.movedim(-1, -3)).sub_(self.shift).div_(self.scale)
 
     def __call__(self, img: Image.Image) -> torch.Tensor:
-        return self.normalize(torch.from_numpy(self.pixels(img).copy())).contiguous()
+        return self.normalize(torch.from_numpy(self.pixels(img)))

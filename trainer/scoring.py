@@ -9,6 +9,7 @@ ONNX export all run it, and calibration computes validation confidences with the
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from torch import nn
 
 from trainer import checkpoint as ckpt_io
 from trainer import tta as TTA
-from trainer.backends import Runner, runners
+from trainer.backends import Runner, backends_dir, module_key, runners
 from trainer.models import TransferModel
 from trainer.preprocess import Preprocess
 from trainer.protocol import BF16_MIN_AGREEMENT, PARITY_MAX_PROB_DIFF, PARITY_MIN_AGREEMENT
@@ -108,18 +109,30 @@ class TorchScorer:
         if all(r.choice.key() == f"torch-fp32-{self.device.type}" for r in found.values()):
             self.scored.runners = dict(found)
             return
-        sample = probe()
+        mark = verified_mark(self.scored, found)
+        sample = None if mark.exists() else probe()
         problem = verify(self, found, sample) if sample is not None else ""
         if problem and backend == "auto" and precision == "auto":
             note(f"{problem}: this job runs on fp32 torch")
             return
         if problem:
             note(problem)
+        elif sample is not None:
+            mark.parent.mkdir(parents=True, exist_ok=True)
+            mark.touch()  # the same model on the same runners gives the same answers: checked once
         self.scored.runners = dict(found)
 
     def choices(self) -> dict[str, str]:
         """Where each backbone runs, in words."""
         return {name: r.choice.text() for name, r in self.scored.runners.items()}  # type: ignore[attr-defined]
+
+
+def verified_mark(scored: ScoredModel, found: dict[str, Runner]) -> Path:
+    """The file that says this model (every tensor, its test-time augmentation) agreed with fp32
+    torch on these runners on this machine (:func:`verify`)."""
+    where = "|".join(f"{n}={r.choice.key()}" for n, r in sorted(found.items()))
+    return backends_dir() / f"verified-{module_key(scored, 0)}-{hashlib.sha256(where.encode()).hexdigest()[:12]}" \
+        f"-{scored.model.tta}"
 
 
 def verify(scorer: TorchScorer, found: dict[str, Runner], x: torch.Tensor) -> str:

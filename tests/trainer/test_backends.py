@@ -155,3 +155,13 @@ def test_a_damaged_exported_graph_falls_back_to_torch_and_is_measured_again(tmp_
     found = runners({"m": module}, 64, CPU, "auto", "fp32", lambda: None, 10_000, notes.append)
     assert found["m"].choice == Choice("torch", "fp32", "cpu")
     assert "running on fp32 torch" in notes[0] and not sel.decision_file.exists()
+
+
+def test_a_decision_among_fewer_choices_is_not_autos(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--backend torch decides between fp32 and bf16; auto must still measure onnxruntime."""
+    monkeypatch.setattr(backends, "native_bf16", lambda device: True)
+    module = build_backbone("mobilenet_v2", "none").eval()
+    x = torch.randn(4, 3, 64, 64)
+    runners({"m": module}, 64, CPU, "torch", "auto", lambda: x, 10_000)
+    assert Selector(module, 64, CPU, "torch", "auto").decided() is not None
+    assert Selector(module, 64, CPU, "auto", "auto").decided() is None
