@@ -150,20 +150,26 @@ def classify_section(run: Path, paths: list[Path], fastest: float, tmp: Path) ->
         noise = Image.effect_noise((4000, 3000), 24).convert("RGB")
         Image.blend(img, noise, 0.08).save(big / f"big{i:02d}.jpg", quality=90)
     mb = sum(f.stat().st_size for f in big.iterdir()) / 48 / 1e6
+    for k in range(1, 6):  # 288 files: the job's set-up is not what is measured
+        for f in sorted(big.glob("big??.jpg")):
+            os.link(f, big / f"{f.stem}-{k}.jpg")
     wall, events = trainer_cmd("classify", str(run), str(big), "--out", str(tmp / "big.csv"))
     r, n = pipeline_rate(events)
     row(f"classify {n} 12-MP JPEGs ({mb:.1f} MB each), end to end / fastest raw forward",
         f"{r:.1f} / {fastest:.1f} img/s = **{r / fastest:.0%}**", ">= 25%")
 
 
-def variants(paths: list[Path], out: Path, root: Path) -> Path:
-    """Four distinct files per photo (as is, mirrored, 90% crop, both): a 4x larger dataset."""
+def variants(paths: list[Path], out: Path, root: Path, per_photo: int = 4) -> Path:
+    """``per_photo`` distinct files per photo (mirrored or not, cropped by 0-35% margins): a larger
+    dataset of real photos (near-duplicates cross train and val alike for both loops)."""
     for p in paths:
         img = Image.open(p).convert("RGB")
         w, h = img.size
-        crop = img.crop((w // 20, h // 20, w - w // 20, h - h // 20))
-        for tag, v in (("a", img), ("m", ImageOps.mirror(img)), ("c", crop), ("mc", ImageOps.mirror(crop))):
-            dest = out / p.relative_to(root).parent / f"{p.stem}-{tag}.jpg"
+        for k in range(per_photo):
+            m = (k // 2) * 0.05
+            v = img.crop((int(w * m / 2), int(h * m / 2), w - int(w * m / 2), h - int(h * m / 2)))
+            v = ImageOps.mirror(v) if k % 2 else v
+            dest = out / p.relative_to(root).parent / f"{p.stem}-{k}.jpg"
             dest.parent.mkdir(parents=True, exist_ok=True)
             v.save(dest, quality=92)
     return out
@@ -197,31 +203,43 @@ def reference_epoch(data: Path, weights: str) -> tuple[float, float]:
     return time.perf_counter() - start, accs[1]
 
 
+def cold_run(data: Path, tmp: Path, cache: Path, name: str) -> tuple[float, float]:
+    """``trainer train`` 15 epochs with ``cache`` as its cache folder: (wall seconds, best val acc)."""
+    wall, events = trainer_cmd("train", str(data), "--weights", mobilenet_weights(), "--epochs", "15", "--out",
+                               str(tmp / f"runs-{name}"), env={"TRAINER_CACHE_DIR": str(cache)})
+    assert any(e["event"] == "done" for e in events), "the run did not finish"
+    return wall, max(e["metrics"]["val_acc"] for e in events if e["event"] == "epoch")
+
+
 def training_section(paths: list[Path], tmp: Path) -> float:
-    """Cold 15 epochs vs the reference loop; returns the cold run's seconds."""
+    """Cold 15-epoch runs vs the reference loop; returns the first cold run's seconds."""
     root = REAL_DATA if REAL_DATA.is_dir() else paths[0].parents[1]
-    data = variants(paths, tmp / "data1200", root)
-    n = sum(1 for _ in data.rglob("*.jpg"))
-    weights = mobilenet_weights()
-    env = {"TRAINER_CACHE_DIR": str(tmp / "cold-cache")}  # no features, no backend decision yet
-    wall, events = trainer_cmd("train", str(data), "--weights", weights, "--epochs", "15", "--out",
-                               str(tmp / "runs"), env=env)
-    ours = next(e for e in events if e["event"] == "done")
-    val = max(e["metrics"]["val_acc"] for e in events if e["event"] == "epoch")
-    ref_s, ref_acc = reference_epoch(data, weights)
-    row(f"cold 15-epoch training on {n} photos (empty caches) vs the reference-style loop",
-        f"{wall:.1f} s vs {ref_s:.1f} s x 15 = {15 * ref_s:.0f} s: **{15 * ref_s / wall:.0f}x** faster; val acc "
-        f"{val:.1%} vs {ref_acc:.1%} after the reference's first epoch", ">= 30x")
-    os.environ["TRAINER_CACHE_DIR"] = env["TRAINER_CACHE_DIR"]  # the sweep reuses the warm caches
-    assert ours, "the cold run did not finish"
-    return wall
+    first = 0.0
+    for per_photo in (4, 16):
+        data = variants(paths, tmp / f"data{per_photo}", root, per_photo)
+        n = sum(1 for _ in data.rglob("*.jpg"))
+        ref_s, ref_acc = reference_epoch(data, mobilenet_weights())
+        runs = []
+        if per_photo == 4:  # the very first run on this machine: the backend is measured and exported too
+            runs.append(("empty feature and backend caches",) + cold_run(data, tmp, tmp / "first-cache", "first"))
+            first = runs[0][1]
+        cache = tmp / f"cache-{per_photo}"
+        if (tmp / "first-cache" / "backends").is_dir():  # decided before: keep that, empty features
+            shutil.copytree(tmp / "first-cache" / "backends", cache / "backends")
+        runs.append(("empty feature cache",) + cold_run(data, tmp, cache, f"cold{per_photo}"))
+        for what, wall, val in runs:
+            row(f"cold 15-epoch training, {n} photos ({what}) vs the reference-style loop",
+                f"{wall:.1f} s vs {ref_s:.1f} s x 15 = {15 * ref_s:.0f} s: **{15 * ref_s / wall:.0f}x**; val acc "
+                f"{val:.1%} vs {ref_acc:.1%} after the reference's first epoch", ">= 30x")
+    return first
 
 
 def sweep_section(tmp: Path, cold: float) -> None:
-    data = tmp / "data1200"
+    data = tmp / "data4"
     wall, events = trainer_cmd("sweep", str(data), "--weights", mobilenet_weights(), "--epochs", "15",
                                "--models", "mobilenet_v2", "--lrs", "0.01", "0.003", "0.001", "0.0003",
-                               "--batch-sizes", "4", "8", "16", "32", "--out", str(tmp / "sweep"))
+                               "--batch-sizes", "4", "8", "16", "32", "--out", str(tmp / "sweep"),
+                               env={"TRAINER_CACHE_DIR": str(tmp / "first-cache")})  # features of data4 warm
     runs = sum(1 for e in events if e["event"] == "done" and "run_dir" in e) or 16
     row(f"a {runs}-run sweep (lr x batch, 15 epochs each, warm feature cache) / one cold run",
         f"{wall:.1f} s / {cold:.1f} s = **{wall / cold:.1f}x** ({wall / runs:.1f} s a run)")
@@ -252,7 +270,10 @@ def memory_section(tmp: Path, files: int) -> None:
         folder = tmp / f"files{n}"
         folder.mkdir()
         for i in range(n):
-            os.link(sample, folder / f"img{i:06d}.jpg")
+            if i % 50_000 == 0:  # a file takes at most 65,000 hard links (ext4)
+                source = folder / f".src{i}.jpg"  # hidden: not an image to classify
+                shutil.copyfile(sample, source)
+            os.link(source, folder / f"img{i:06d}.jpg")
         mb, secs = peak_rss(["classify", str(run), str(folder), "--out", str(tmp / f"p{n}.csv")])
         figures.append((n, mb, secs))
         shutil.rmtree(folder)
