@@ -69,3 +69,21 @@ def test_a_hidden_chart_does_not_draw_until_shown(qtbot) -> None:  # noqa: ANN00
     assert draws == []  # 60-80 ms of GUI time saved every redraw while another page is shown
     chart.show()
     qtbot.waitUntil(lambda: len(draws) == 1)
+
+
+def test_any_hidden_chart_waits_until_shown_but_a_screenshot_still_has_it(qtbot) -> None:  # noqa: ANN001
+    from vehicleapp.widgets.charts import CountsChart
+
+    chart = CountsChart()
+    qtbot.addWidget(chart)
+    chart.resize(500, 300)
+    draws = []
+    chart.mpl_connect("draw_event", lambda e: draws.append(e))
+    chart.show_counts({"train": {"car": 5, "truck": 3}})
+    qtbot.wait(50)
+    assert draws == []  # hidden: nothing drawn
+    img = chart.grab().toImage()  # a screenshot of the hidden page draws it
+    assert len(draws) == 1 and img.pixelColor(250, 150) is not None
+    chart.show()
+    qtbot.wait(50)
+    assert len(draws) == 1  # already up to date

@@ -17,7 +17,7 @@ from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtGui import QResizeEvent, QShowEvent
+from PySide6.QtGui import QPaintEvent, QResizeEvent, QShowEvent
 
 from trainer.pathtext import for_display
 from trainer.plots import draw_confusion, draw_curves, save_figure
@@ -41,6 +41,27 @@ class Chart(FigureCanvasQTAgg):
         self.setParent(parent)
         self.setMinimumSize(160, 140)
         self.size_class = 0
+        self._draw_when_shown = False
+
+    def draw_idle(self) -> None:
+        """Draw soon; while hidden (another page is shown), only once shown again: a full draw
+        costs the GUI thread 60-80 ms that nobody would see."""
+        if not self.isVisible():
+            self._draw_when_shown = True
+            return
+        super().draw_idle()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        if self._draw_when_shown:
+            self._draw_when_shown = False
+            super().draw_idle()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        if self._draw_when_shown:  # grabbed while hidden (a screenshot): draw it now
+            self._draw_when_shown = False
+            self.draw()
+        super().paintEvent(event)
 
     def save_png(self, path: str) -> None:
         try:
