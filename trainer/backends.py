@@ -25,7 +25,7 @@ import json
 import logging
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -105,8 +105,8 @@ def candidates(backend: str, precision: str, device: torch.device) -> list[Choic
 class TorchRunner:
     """A backbone in eager PyTorch: channels-last, optional bf16 autocast, pinned async copies."""
 
-    def __init__(self, module: nn.Module, choice: Choice, device: torch.device) -> None:
-        self.choice, self.device = choice, device
+    def __init__(self, module: nn.Module, choice: Choice, device: torch.device, key: str) -> None:
+        self.choice, self.device, self.key = choice, device, key  # key: the backbone's (module_key)
         self.module = module.eval().to(device).to(memory_format=torch.channels_last)
 
     @torch.no_grad()
@@ -120,12 +120,12 @@ class TorchRunner:
 class OrtRunner:
     """A backbone exported to ONNX, run by onnxruntime (outputs on ``device``)."""
 
-    def __init__(self, path: Path, choice: Choice, device: torch.device) -> None:
+    def __init__(self, path: Path, choice: Choice, device: torch.device, key: str) -> None:
         import onnxruntime as ort
 
         from trainer.onnx_export import ort_providers
 
-        self.choice, self.device = choice, device
+        self.choice, self.device, self.key = choice, device, key
         self.session = ort.InferenceSession(str(path), providers=ort_providers(device))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -138,8 +138,13 @@ Runner = TorchRunner | OrtRunner
 
 def module_key(module: nn.Module, crop: int) -> str:
     """A backbone's identity: its class, every tensor's bytes and the input size."""
-    h = hashlib.sha256(f"{type(module).__name__}|{crop}".encode())
-    for name, t in module.state_dict().items():
+    return tensor_digest(module.state_dict().items(), f"{type(module).__name__}|{crop}")
+
+
+def tensor_digest(tensors: Iterable[tuple[str, torch.Tensor]], salt: str) -> str:
+    """A short hash of named tensors' bytes (and ``salt``)."""
+    h = hashlib.sha256(salt.encode())
+    for name, t in tensors:
         h.update(name.encode())
         h.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:24]
@@ -202,13 +207,13 @@ class Selector:
 
     def build(self, choice: Choice) -> Runner:
         if choice.backend == "torch":
-            return TorchRunner(self.module, choice, self.device)
+            return TorchRunner(self.module, choice, self.device, self.key)
         path = self.cache / f"{self.key}.onnx"
         if not path.is_file():
             from trainer.onnx_export import export_graph
 
             export_graph(_Float(copy.deepcopy(self.module)).cpu(), self.crop, path, ("features",))
-        return OrtRunner(path, choice, self.device)
+        return OrtRunner(path, choice, self.device, self.key)
 
     def measure(self, probe: torch.Tensor) -> Runner:
         """Time every allowed choice on ``probe``; the fastest that agrees with fp32 torch wins."""
@@ -236,7 +241,7 @@ class Selector:
 
 
 class _Float(nn.Module):
-    """A backbone whose output is named ``features`` in the exported graph."""
+    """A backbone whose forward argument is named ``x``, as the exporter's dynamic batch expects."""
 
     def __init__(self, module: nn.Module) -> None:
         super().__init__()

@@ -37,6 +37,11 @@ def center_box(width: int, height: int, crop: int) -> tuple[int, int, int, int]:
 
 def pixels(img: Image.Image, resize: int, crop: int) -> np.ndarray:
     """An RGB image resized (bilinear, antialiased) and centre-cropped: ``crop x crop x 3`` uint8."""
+    return np.array(cropped(img, resize, crop), dtype=np.uint8)  # writable: torch wraps it
+
+
+def cropped(img: Image.Image, resize: int, crop: int) -> Image.Image:
+    """The photo as the model sees it, before normalisation: shorter side ``resize``, centre ``crop``."""
     w, h = img.size
     size = resized_size(w, h, resize)
     if size != (w, h):
@@ -45,7 +50,7 @@ def pixels(img: Image.Image, resize: int, crop: int) -> np.ndarray:
         canvas = Image.new("RGB", (max(crop, size[0]), max(crop, size[1])))
         canvas.paste(img, ((canvas.width - size[0]) // 2, (canvas.height - size[1]) // 2))
         img, size = canvas, canvas.size
-    return np.array(img.crop(center_box(size[0], size[1], crop)), dtype=np.uint8)  # writable: torch wraps it
+    return img.crop(center_box(size[0], size[1], crop))
 
 
 def decode(path: str | os.PathLike[str], resize: int, crop: int) -> np.ndarray | str:

@@ -67,8 +67,12 @@ def use_backends(scorer: Scorer, batcher: ImageBatcher, paths: list[Path], backe
     if choose is None:  # an exported .onnx model: onnxruntime already
         return {"model": "onnxruntime fp32"}
 
-    def probe() -> torch.Tensor | None:
-        return batcher(paths[:32])[0]
+    decoded: list[torch.Tensor | None] = []
+
+    def probe() -> torch.Tensor | None:  # measuring and verifying both use it: decoded once
+        if not decoded:
+            decoded.append(batcher(paths[:32])[0])
+        return decoded[0]
 
     def note(message: str) -> None:
         events.emit(Event.BACKEND, message=message)

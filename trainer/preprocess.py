@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from torchvision import transforms as T
 
-from trainer.decode import pixels
+from trainer.decode import cropped, pixels
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -50,7 +50,7 @@ class Preprocess:
 
     def view(self, img: Image.Image) -> Image.Image:
         """The photo as the model sees it, before normalisation: resized, centre-cropped."""
-        return T.CenterCrop(self.crop)(T.Resize(self.resize, antialias=True)(img))
+        return cropped(img, self.resize, self.crop)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -9,7 +9,6 @@ ONNX export all run it, and calibration computes validation confidences with the
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from torch import nn
 
 from trainer import checkpoint as ckpt_io
 from trainer import tta as TTA
-from trainer.backends import Runner, backends_dir, module_key, runners
+from trainer.backends import Runner, backends_dir, runners, tensor_digest
 from trainer.models import TransferModel
 from trainer.preprocess import Preprocess
 from trainer.protocol import BF16_MIN_AGREEMENT, PARITY_MAX_PROB_DIFF, PARITY_MIN_AGREEMENT
@@ -62,7 +61,7 @@ class ScoredModel(nn.Module):
         super().__init__()
         self.model, self.trust = model.eval(), trust
         self.knn = trust.score == "knn" and bank is not None and trust.familiarity is not None
-        self.runners: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {}  # trainer.backends; none: torch
+        self.runners: dict[str, Runner] = {}  # trainer.backends; none: the modules, fp32 torch
         self.bank: torch.Tensor
         self.register_buffer("bank", bank.float() if self.knn and bank is not None else torch.empty(0))
 
@@ -124,15 +123,16 @@ class TorchScorer:
 
     def choices(self) -> dict[str, str]:
         """Where each backbone runs, in words."""
-        return {name: r.choice.text() for name, r in self.scored.runners.items()}  # type: ignore[attr-defined]
+        return {name: r.choice.text() for name, r in self.scored.runners.items()}
 
 
 def verified_mark(scored: ScoredModel, found: dict[str, Runner]) -> Path:
-    """The file that says this model (every tensor, its test-time augmentation) agreed with fp32
-    torch on these runners on this machine (:func:`verify`)."""
-    where = "|".join(f"{n}={r.choice.key()}" for n, r in sorted(found.items()))
-    return backends_dir() / f"verified-{module_key(scored, 0)}-{hashlib.sha256(where.encode()).hexdigest()[:12]}" \
-        f"-{scored.model.tta}"
+    """The file that says this model (its backbones by their keys, every other tensor, its trust
+    settings and test-time augmentation) agreed with fp32 torch on these runners on this machine
+    (:func:`verify`)."""
+    where = "|".join(f"{n}={r.key}:{r.choice.key()}" for n, r in sorted(found.items()))
+    rest = ((n, t) for n, t in scored.state_dict().items() if not n.startswith("model.backbones."))
+    return backends_dir() / f"verified-{tensor_digest(rest, f'{where}|{scored.trust}|{scored.model.tta}')}"
 
 
 def verify(scorer: TorchScorer, found: dict[str, Runner], x: torch.Tensor) -> str:
