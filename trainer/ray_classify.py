@@ -18,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,7 @@ from trainer.protocol import MissingDependency, UsageError
 
 INSTALL = 'pip install -e ".[cluster]"  (or: pip install "ray[data]>=2.9")'
 LOCAL_CPUS = 2  # Ray started on this machine (no --address): what the tests and a laptop use
+ITERATION_THREAD = "iter_threaded"  # Ray Data's name for the threads behind iter_batches
 ON_ACTORS = {"model": "each actor's choice on its node (--backend/--precision)"}  # the summary's backends
 
 
@@ -143,9 +146,27 @@ def scored_rows(items: list[tuple[str, Path]], model: str, settings: RaySettings
                                                "device": device, "workers": workers,
                                                "share": -(-len(items) // actors)},
                         compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=cpus, num_gpus=gpus)
-    for batch in ds.iter_batches(batch_size=settings.batch_size, batch_format="numpy", prefetch_batches=2):
-        for j in range(len(batch["index"])):
-            yield {key: batch[key][j] for key in ("index", "probs", "confidence", "error")}
+    before = set(threading.enumerate())
+    batches = iter(ds.iter_batches(batch_size=settings.batch_size, batch_format="numpy", prefetch_batches=2))
+    try:
+        for batch in batches:
+            for j in range(len(batch["index"])):
+                yield {key: batch[key][j] for key in ("index", "probs", "confidence", "error")}
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()  # signals Ray Data's iteration threads now, not when the generator is collected
+        join_iteration_threads(before)
+
+
+def join_iteration_threads(before: set[threading.Thread], timeout: float = 60.0) -> None:
+    """Wait for the Ray Data iteration threads started since ``before``: after a stop they finish
+    the block they hold, and one that touches Ray after ``ray.shutdown()`` ends the whole process
+    (Ray's core worker exits it), which is how a stopped job once took its caller down."""
+    deadline = time.monotonic() + timeout
+    for thread in threading.enumerate():
+        if thread not in before and thread.name == ITERATION_THREAD and thread is not threading.current_thread():
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def predictions(items: list[tuple[str, Path]], rows: Iterator[dict[str, Any]], classes: list[str],
