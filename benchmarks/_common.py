@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-SHARED = ROOT.parent / "shared"
+# ../shared beside the checkout (CI has it, a user's clone does not); VEHICLES_SHARED_DIR points
+# elsewhere (a GPU machine that gets a copy)
+SHARED = Path(os.environ.get("VEHICLES_SHARED_DIR") or ROOT.parent / "shared")
 REAL_DATA = SHARED / "datasets" / "vehicles-real-dev"
 REAL_WEIGHTS = SHARED / "weights" / "mobilenet_v2-keras-imagenet-features.pth"
 

@@ -1,6 +1,7 @@
 """The speed suite: ratios measured in one run on this machine, and the machine they came from.
 
 Usage: python benchmarks/speed.py [--only backends classify train sweep memory gui] [--files 100000]
+                                  [--device auto|cpu|cuda]
 
 1. classify end to end (decode + model + CSV, from the job's start event to its done event)
    / the fastest raw forward rate, for small JPEGs and for 12-megapixel JPEGs (threads and
@@ -20,6 +21,7 @@ random weights (the rates hold, the accuracies mean nothing then).
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import shutil
@@ -32,14 +34,16 @@ import torch
 from _common import REAL_DATA, ROOT, mobilenet_weights, scratch_dir
 from PIL import Image, ImageOps
 
-from trainer.backends import Choice, Selector, cpu_name, native_bf16
+from trainer.backends import Choice, Selector, cpu_name, native_bf16, onnxruntime_available
 from trainer.batches import ImageBatcher, default_workers
+from trainer.engine import pick_device
 from trainer.images import IMAGE_EXTENSIONS
 from trainer.models import build_backbone
 from trainer.preprocess import Preprocess
 
 CROP = 224
 ROWS: list[tuple[str, str, str]] = []  # (what, figure, goal)
+DEVICE = torch.device("cpu")  # where the models run (--device); decoding is always on the CPU
 
 
 def row(what: str, figure: str, goal: str = "") -> None:
@@ -80,12 +84,36 @@ def batch_of(paths: list[Path], n: int = 32) -> torch.Tensor:
     return x.contiguous()
 
 
+def sync() -> None:
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def choices() -> list[Choice]:
+    """Every backend the suite times on DEVICE (bf16 even where it is emulated: that is shown)."""
+    dev = DEVICE.type
+    found = [Choice("torch", "fp32", dev), Choice("torch", "bf16", dev)]
+    return found + ([Choice("onnxruntime", "fp32", dev)] if onnxruntime_available(DEVICE) else [])
+
+
+class Plain:
+    """A backbone as a user would first run it: fp32, default memory format, on DEVICE."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        self.module = module.to(DEVICE)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.module(x.to(DEVICE))
+
+
 def rate(fn, x: torch.Tensor, seconds: float = 4.0) -> tuple[float, torch.Tensor]:  # noqa: ANN001
     """Images/s of ``fn`` on ``x`` after a warm-up call, over at least one call and ~``seconds``."""
     out = fn(x)
+    sync()
     calls, start = 0, time.perf_counter()
     while calls == 0 or time.perf_counter() - start < seconds:
         out = fn(x)
+        sync()  # a GPU's work counts when it is done, not when it is queued
         calls += 1
     return calls * len(x) / (time.perf_counter() - start), out.float()
 
@@ -97,15 +125,16 @@ def backends_section(paths: list[Path], head_run: Path | None) -> float:
     for name, weights in (("mobilenet_v2", mobilenet_weights()), ("resnet50", "none")):
         module = build_backbone(name, weights).eval()
         with torch.no_grad():
-            plain, ref = rate(module, x)
+            plain, ref = rate(Plain(copy.deepcopy(module)), x)
+        ref = ref.cpu()
         row(f"{name} raw forward, torch fp32 (default memory format)", f"{plain:.1f} img/s")
-        sel = Selector(module, CROP, torch.device("cpu"), "auto", "auto")
-        for choice in (Choice("torch", "fp32", "cpu"), Choice("torch", "bf16", "cpu"),
-                       Choice("onnxruntime", "fp32", "cpu")):
+        sel = Selector(module, CROP, DEVICE, "auto", "auto")
+        for choice in choices():
             r, out = rate(sel.build(choice), x)
+            out = out.cpu()
             cos = float(torch.nn.functional.cosine_similarity(ref, out, dim=1).min())
             rel = float((ref - out).abs().max() / ref.abs().max())
-            native = choice.precision == "fp32" or native_bf16(torch.device("cpu"))
+            native = choice.precision == "fp32" or native_bf16(DEVICE)
             note = "" if native else " (emulated: no native bf16)"
             row(f"{name} raw forward, {choice.text()}{note}", f"{r:.1f} img/s = {r / plain:.2f}x plain; "
                 f"features vs fp32: worst cosine {cos:.5f}, max rel. diff {rel:.1e}")
@@ -117,7 +146,8 @@ def backends_section(paths: list[Path], head_run: Path | None) -> float:
 def trainer_cmd(*args: str, env: dict[str, str] | None = None) -> tuple[float, list[dict]]:
     """Run ``trainer ARGS --events``: wall seconds and the events."""
     start = time.perf_counter()
-    res = subprocess.run([sys.executable, "-m", "trainer", *args, "--events"], capture_output=True, text=True,
+    res = subprocess.run([sys.executable, "-m", "trainer", *args, "--device", DEVICE.type, "--events"],
+                         capture_output=True, text=True,
                          env={**os.environ, **(env or {})}, cwd=ROOT)
     wall = time.perf_counter() - start
     if res.returncode != 0:
@@ -187,10 +217,11 @@ def reference_epoch(data: Path, weights: str) -> tuple[float, float]:
     train_ds, test_ds = torch.utils.data.random_split(ds, [len(ds) - n_test, n_test])
     train_dl = torch.utils.data.DataLoader(train_ds, batch_size=8, shuffle=True)
     backbone = build_backbone("mobilenet_v2", weights).eval().requires_grad_(False)
-    model = torch.nn.Sequential(backbone, torch.nn.Linear(1280, len(ds.classes)))
+    model = torch.nn.Sequential(backbone, torch.nn.Linear(1280, len(ds.classes))).to(DEVICE)
     opt = torch.optim.Adam(model[1].parameters(), lr=1e-3)
     start = time.perf_counter()
     for x, y in train_dl:
+        x, y = x.to(DEVICE), y.to(DEVICE)
         loss = torch.nn.functional.cross_entropy(model(x), y)
         opt.zero_grad()
         loss.backward()
@@ -199,7 +230,7 @@ def reference_epoch(data: Path, weights: str) -> tuple[float, float]:
     with torch.no_grad():
         for part in (train_ds, test_ds):
             dl = torch.utils.data.DataLoader(part, batch_size=8)
-            accs.append(sum(int((model(x).argmax(1) == y).sum()) for x, y in dl) / len(part))
+            accs.append(sum(int((model(x.to(DEVICE)).argmax(1).cpu() == y).sum()) for x, y in dl) / len(part))
     return time.perf_counter() - start, accs[1]
 
 
@@ -296,10 +327,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     ap.add_argument("--files", type=int, default=100_000, help="files in the memory benchmark")
+    ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                    help="where models run (auto: the GPU where there is one)")
     args = ap.parse_args()
+    global DEVICE
+    DEVICE = pick_device(args.device)
     tmp = scratch_dir("speed")
     os.environ.setdefault("TRAINER_CACHE_DIR", str(tmp / "cache"))
-    print(f"machine: {machine()}", flush=True)
+    print(f"machine: {machine()}; models on {DEVICE}", flush=True)
     paths = photos()
     fastest, cold = 0.0, 0.0
     if {"backends", "classify"} & set(args.only):

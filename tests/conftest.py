@@ -16,7 +16,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+# ../shared beside the checkout (CI has it, a user's clone does not); VEHICLES_SHARED_DIR points
+# elsewhere (a GPU machine that gets a copy)
+SHARED = Path(os.environ.get("VEHICLES_SHARED_DIR") or ROOT.parent / "shared")
 REAL_DATA = SHARED / "datasets" / "vehicles-real-dev"
 REAL_WEIGHTS = SHARED / "weights" / "mobilenet_v2-keras-imagenet-features.pth"
 
