@@ -101,6 +101,22 @@ def test_a_backend_that_disagrees_is_not_chosen(monkeypatch: pytest.MonkeyPatch)
     assert found["m"].choice == Choice("torch", "fp32", "cpu")
 
 
+@pytest.mark.parametrize("n", [1, 3, 8])
+def test_onnxruntime_splits_a_batch_across_cores_and_gives_the_same_features(tmp_path: Path, n: int) -> None:
+    """One single-threaded slice per core, run at once, equals one whole-batch run, for batches
+    smaller than, equal to and larger than the number of slices."""
+    module = build_backbone("mobilenet_v2", "none").eval()
+    sel = Selector(module, 64, CPU, "onnxruntime", "fp32", cache=tmp_path)
+    split = sel.build(sel.options[0])
+    assert isinstance(split, backends.OrtRunner) and split.parts == backends.default_workers()
+    three = backends.OrtRunner(tmp_path / f"{sel.key}.onnx", sel.options[0], CPU, sel.key, parts=3)
+    whole = backends.OrtRunner(tmp_path / f"{sel.key}.onnx", sel.options[0], CPU, sel.key, parts=1)
+    x = torch.randn(n, 3, 64, 64)
+    ref = whole(x)
+    assert ref.shape == (n, 1280)
+    assert torch.allclose(three(x), ref, rtol=0.0, atol=1e-5) and torch.allclose(split(x), ref, rtol=0.0, atol=1e-5)
+
+
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A real MobileNetV2 head on real photos (shared weights), or a demo-data run without them."""
