@@ -71,6 +71,7 @@ class EvalTransform:
         # (x / 255 - mean) / std == (x - 255 mean) / (255 std): two in-place passes, no temporaries
         self.shift = (torch.tensor(pre.mean) * 255).view(3, 1, 1)
         self.scale = (torch.tensor(pre.std) * 255).view(3, 1, 1)
+        self._shift, self._scale = self.shift.numpy(), self.scale.numpy()
 
     def pixels(self, img: Image.Image) -> np.ndarray:
         return pixels(img, self.pre.resize, self.pre.crop)
@@ -81,8 +82,14 @@ class EvalTransform:
         return x.sub_(self.shift).div_(self.scale)
 
     def normalize_into(self, hwc: torch.Tensor, out: torch.Tensor) -> None:
-        """:meth:`normalize` of one image written into ``out`` (a row of a batch)."""
-        out.copy_(hwc.movedim(-1, -3)).sub_(self.shift).div_(self.scale)
+        """:meth:`normalize` of one image written into ``out`` (a row of a batch), by a decode
+        thread. In numpy, not torch: torch ops in a worker thread start an OpenMP team of its
+        own, which then slowed every small torch op of the process 2x (the 15 head-training
+        epochs after a cold extraction: 1.5 s instead of 0.7 s); classify is 3-6% faster too."""
+        rows = out.numpy()
+        np.copyto(rows, hwc.numpy().transpose(2, 0, 1), casting="unsafe")
+        rows -= self._shift
+        rows /= self._scale
 
     def __call__(self, img: Image.Image) -> torch.Tensor:
         return self.normalize(torch.from_numpy(self.pixels(img)))
