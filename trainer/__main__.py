@@ -1,4 +1,4 @@
-from trainer.cli import main
+from trainer.cli import entry
 
 if __name__ == "__main__":  # spawn-safe: a child process that re-imports this module runs nothing
-    raise SystemExit(main())
+    entry()

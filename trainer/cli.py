@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import dataclasses
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -631,6 +632,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "stop_on_stdin", False):
         stop.watch_stdin()
     return run_command(args, stop)
+
+
+def entry() -> NoReturn:
+    """The ``trainer`` program (``python -m trainer`` too): :func:`main`, then a fast exit.
+
+    With torch and torchvision loaded, the interpreter's own teardown of thousands of modules
+    and objects takes ~0.75 s (measured here: importing torch and torchvision and exiting,
+    2.74 s; with ``os._exit``, 1.99 s), on every job the app starts. By the time :func:`main`
+    returns, everything the job wrote is closed (atomic files, the CSV, checkpoints, its worker
+    pools and Ray session), so the output and the logs are flushed and the process leaves.
+    :func:`main` itself returns normally: tests and other callers run it in-process."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a reader that went away
+            stream.flush()
+    logging.shutdown()
+    os._exit(code)
 
 
 def run_command(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
