@@ -643,6 +643,9 @@ def entry() -> NoReturn:
     returns, everything the job wrote is closed (atomic files, the CSV, checkpoints, its worker
     pools and Ray session), so the output and the logs are flushed and the process leaves.
     :func:`main` itself returns normally: tests and other callers run it in-process."""
+    from trainer.allocator import tune_malloc
+
+    tune_malloc()
     code = main()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a reader that went away

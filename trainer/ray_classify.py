@@ -89,10 +89,12 @@ class ScoreBatches:
     """A Ray Data actor: loads the model once, then turns batches of paths into scores."""
 
     def __init__(self, model: str, scorer_options: dict[str, Any], device: str, workers: int, share: int) -> None:
+        from trainer.allocator import tune_malloc
         from trainer.batches import ImageBatcher
         from trainer.engine import pick_device
         from trainer.predict import load_scorer
 
+        tune_malloc()  # an actor is a job process too
         self.options = scorer_options
         self.scorer = load_scorer(model, pick_device(device), **scorer_options)
         self.batcher = ImageBatcher(self.scorer.preprocess.transform(), workers)
