@@ -30,7 +30,7 @@ from trainer.callbacks import Calibrator, Checkpointer, standard_callbacks
 from trainer.config import TrainConfig, default_cache_dir
 from trainer.data import SplitData, class_weights
 from trainer.events import Events, FileSink
-from trainer.features import Cancelled, backbone_key, extract, feature_runners, with_backend
+from trainer.features import Cancelled, backbone_key, extract_views, feature_runners, with_backend
 from trainer.finetune import FineTune, TTAChooser
 from trainer.logs import log_sink, run_log
 from trainer.loop import HELD_OUT, Callback, FitLoop, LoopSettings
@@ -261,10 +261,10 @@ class Fit:
     def _averaged_split(self, split: SplitData, views: tuple[str, ...]) -> SplitData:
         assert split.feats is not None and split.paths is not None
         total = {n: f.clone() for n, f in split.feats.items()}
+        found = extract_views(self.runners, {view: self._cache_keys(view) for view in views}, split.paths,
+                              self.eval_batcher, self.device, self._cache_dir(), self.events, self.should_stop)
         for view in views:
-            feats, ok, _ = extract(self.runners, self._cache_keys(view), split.paths,
-                                   self.eval_batcher, self.device, self._cache_dir(), self.events, self.should_stop,
-                                   view)
+            feats, ok, _ = found[view]
             rows = torch.tensor(ok, dtype=torch.long)
             for n, f in feats.items():  # a photo gone since keeps its own features for this view
                 view_feats = split.feats[n].clone()
