@@ -42,12 +42,12 @@ class Submitted:
 
 
 def _into(path: Path, i: int, pixels: Callable[[Path], np.ndarray | str], transform: EvalTransform,
-          out: torch.Tensor) -> bool | str:
+          out: np.ndarray) -> bool | str:
     """A decode thread's whole job: pixels, normalised into row ``i`` of the batch (beside the model)."""
     arr = pixels(path)
     if isinstance(arr, str):
         return arr
-    transform.normalize_into(torch.from_numpy(arr), out[i])
+    transform.normalize_into(arr, out[i])
     return True
 
 
@@ -90,7 +90,7 @@ class ImageBatcher:
         t = self.transform
         if isinstance(t, EvalTransform) and isinstance(self.pool, ThreadPoolExecutor):
             out = torch.empty(len(paths), 3, t.pre.crop, t.pre.crop)
-            into = partial(_into, pixels=self._job(), transform=t, out=out)
+            into = partial(_into, pixels=self._job(), transform=t, out=out.numpy())  # the same memory
             return Submitted(paths, [self.pool.submit(into, p, i) for i, p in enumerate(paths)], out)
         job = self._job()
         return Submitted(paths, [self.pool.submit(job, p) for p in paths])
