@@ -109,15 +109,13 @@ def extract(
     cache_dir: Path | None,
     events: Events,
     should_stop: Callable[[], bool],
-    view: str = "",
 ) -> Extracted:
     """Features of ``paths`` for each backbone.
 
     Returns ``(features, ok_indices, failed)``: ``features[name]`` has one row per index in
     ``ok_indices`` (positions in ``paths`` that decoded); ``failed`` maps path to reason.
-    ``view`` computes the features of a test-time augmentation view of each photo instead.
     """
-    return extract_views(backbones, {view: keys}, paths, batcher, device, cache_dir, events, should_stop)[view]
+    return extract_views(backbones, {"": keys}, paths, batcher, device, cache_dir, events, should_stop)[""]
 
 
 def extract_views(
@@ -130,8 +128,8 @@ def extract_views(
     events: Events,
     should_stop: Callable[[], bool],
 ) -> dict[str, Extracted]:
-    """:func:`extract` for several views at once (``keys``: view -> backbone -> cache key), each
-    photo decoded once for all of them: test-time augmentation's views of 12-MP photos cost
+    """:func:`extract` for test-time augmentation views (``keys``: view -> backbone -> cache key;
+    ``""`` is the photo as it is), each photo decoded once for all of them: a 12-MP photo costs
     ~14 ms of decoding each time."""
     stores = {(v, n): FeatureStore(cache_dir / f"{k}.pt" if cache_dir else None)
               for v, names in keys.items() for n, k in names.items()}

@@ -96,7 +96,7 @@ def test_every_view_comes_from_one_decode_of_each_photo(demo_root: Path, tmp_pat
     """Test-time augmentation's views are extracted in one pass (12-MP photos cost ~14 ms of
     decoding each time), with the same features as one view at a time."""
     from trainer.batches import ImageBatcher
-    from trainer.features import extract, extract_views
+    from trainer.features import extract_views
     from trainer.models import build_backbone
     from trainer.preprocess import Preprocess
 
@@ -112,8 +112,8 @@ def test_every_view_comes_from_one_decode_of_each_photo(demo_root: Path, tmp_pat
                               quiet_events(), lambda: False)
         assert sum(decoded) == len(paths)
         for v in views:
-            alone, ok, failed = extract(backbones, {"m": f"one-{v}"}, paths, batcher, cpu, None, quiet_events(),
-                                        lambda: False, v)
+            alone, ok, failed = extract_views(backbones, {v: {"m": f"one-{v}"}}, paths, batcher, cpu, None,
+                                              quiet_events(), lambda: False)[v]
             assert ok == found[v][1] == list(range(len(paths))) and not failed
             assert torch.allclose(found[v][0]["m"], alone["m"], atol=1e-5), v
     assert {p.name for p in tmp_path.iterdir()} == {f"all-{v}.pt" for v in views}  # one cache file per view
