@@ -5,7 +5,8 @@ Usage: python benchmarks/speed.py [--only backends classify train sweep memory g
 
 1. classify end to end (decode + model + CSV, from the job's start event to its done event)
    / the fastest raw forward rate, for small JPEGs and for 12-megapixel JPEGs (threads and
-   spawned decode processes);
+   spawned decode processes; test-time augmentation off: one forward pass per photo, as in
+   the raw rate);
 2. each backend's raw forward rate (batch 32, 224 px) and its agreement with fp32 torch;
 3. a cold 15-epoch training run (empty feature and backend caches) / a reference-style loop
    on the same photos (frozen backbone recomputed every batch, train and test evaluated every
@@ -36,10 +37,11 @@ from _common import REAL_DATA, ROOT, mobilenet_weights, scratch_dir
 from PIL import Image, ImageOps
 
 from trainer.allocator import tune_malloc
-from trainer.backends import Choice, OrtRunner, Selector, cpu_name, native_bf16, onnxruntime_available
+from trainer.backends import Choice, OrtRunner, Selector, onnxruntime_available
 from trainer.batches import ImageBatcher, default_workers
 from trainer.engine import pick_device
 from trainer.images import IMAGE_EXTENSIONS
+from trainer.machine import cpu_name, native_bf16
 from trainer.models import build_backbone
 from trainer.preprocess import Preprocess
 
@@ -134,6 +136,8 @@ def backends_section(paths: list[Path], head_run: Path | None) -> float:
         for what, runner in runners_to_time(sel):
             r, out = rate(runner, x)
             out = out.cpu()
+            if isinstance(runner, OrtRunner) and runner.session.per_run:
+                what += f", runs of {runner.session.per_run} image(s), one per core at a time (measured size)"
             cos = float(torch.nn.functional.cosine_similarity(ref, out, dim=1).min())
             rel = float((ref - out).abs().max() / ref.abs().max())
             row(f"{name} raw forward, {what}", f"{r:.1f} img/s = {r / plain:.2f}x plain; "
@@ -183,7 +187,8 @@ def classify_section(run: Path, paths: list[Path], fastest: float, tmp: Path) ->
         for i, p in enumerate(paths):
             os.link(p, small / f"{k:02d}-{i:04d}{p.suffix}")
     for pool in ("threads", "processes"):
-        wall, events = trainer_cmd("classify", str(run), str(small), "--out", str(tmp / "small.csv"), "--decode", pool)
+        wall, events = trainer_cmd("classify", str(run), str(small), "--out", str(tmp / "small.csv"), "--decode", pool,
+                                   "--tta", "off")
         r, n = pipeline_rate(events)
         row(f"classify {n} small JPEGs ({pool}), end to end / fastest raw forward",
             f"{r:.1f} / {fastest:.1f} img/s = **{r / fastest:.0%}** (whole command {wall:.1f} s)", ">= 85%")
@@ -197,7 +202,7 @@ def classify_section(run: Path, paths: list[Path], fastest: float, tmp: Path) ->
     for k in range(1, 6):  # 288 files: the job's set-up is not what is measured
         for f in sorted(big.glob("big??.jpg")):
             os.link(f, big / f"{f.stem}-{k}.jpg")
-    wall, events = trainer_cmd("classify", str(run), str(big), "--out", str(tmp / "big.csv"))
+    wall, events = trainer_cmd("classify", str(run), str(big), "--out", str(tmp / "big.csv"), "--tta", "off")
     r, n = pipeline_rate(events)
     row(f"classify {n} 12-MP JPEGs ({mb:.1f} MB each), end to end / fastest raw forward",
         f"{r:.1f} / {fastest:.1f} img/s = **{r / fastest:.0%}**", ">= 25%")

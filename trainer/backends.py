@@ -21,25 +21,21 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import logging
-import platform
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from trainer.atomic import read_json, write_json
 from trainer.batches import to_device
 from trainer.config import BACKEND_CHOICES, PRECISION_CHOICES, default_cache_dir
-from trainer.images import default_workers
+from trainer.machine import machine, machine_id, native_bf16
 from trainer.protocol import PARITY_MAX_PROB_DIFF, UsageError
 
 log = logging.getLogger(__name__)
@@ -68,17 +64,6 @@ def check(backend: str, precision: str) -> None:
         raise UsageError(f"--precision must be one of {', '.join(PRECISION_CHOICES)}, got {precision!r}")
     if backend == "onnxruntime" and precision == "bf16":
         raise UsageError("--precision bf16 needs --backend torch (onnxruntime runs fp32 here)")
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` computes bf16 in hardware (elsewhere bf16 autocast is emulated, slow)."""
-    if device.type == "cuda":
-        return bool(torch.cuda.is_bf16_supported())
-    if device.type == "cpu":
-        cpu = getattr(torch, "cpu", None)
-        return any(bool(getattr(cpu, fn, lambda: False)()) for fn in
-                   ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
-    return False
 
 
 def onnxruntime_available(device: torch.device) -> bool:
@@ -123,40 +108,47 @@ class TorchRunner:
 
 
 class OrtRunner:
-    """A backbone exported to ONNX, run by onnxruntime (outputs on ``device``).
-
-    On the CPU a batch is split into one slice per core, each run single-threaded at the same
-    time (the throughput layout of CPU inference servers), rather than one run whose every
-    operator is split across the cores: that puts a barrier after each of ~100 operators, so a
-    decode thread taking a core for a moment stalls them all. Measured on 2 cores, classify end
-    to end: small photos +3-9%, 12-MP JPEGs +9-17%; the same raw rate and outputs (identical
-    here, tested to 1e-5)."""
+    """A backbone exported to ONNX, run by onnxruntime (outputs on ``device``): on the CPU as
+    many small runs at once, one per core (:class:`trainer.ort_runs.OrtSession`)."""
 
     def __init__(self, path: Path, choice: Choice, device: torch.device, key: str, parts: int | None = None) -> None:
-        import onnxruntime as ort
-
-        from trainer.onnx_export import ort_providers
+        from trainer.ort_runs import OrtSession
 
         self.choice, self.device, self.key = choice, device, key
-        self.parts = (parts or default_workers()) if device.type == "cpu" else 1
-        options = ort.SessionOptions()
-        if self.parts > 1:
-            options.intra_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), options, providers=ort_providers(device))
-        self.helpers = ThreadPoolExecutor(self.parts - 1, "onnxruntime") if self.parts > 1 else None
-
-    def _run(self, batch: np.ndarray) -> np.ndarray:
-        return self.session.run(["features"], {"image": batch})[0]
+        self.session = OrtSession(path, device, parts)
+        self.parts = self.session.parts
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         batch = x.detach().cpu().contiguous().numpy()
-        slices = np.array_split(batch, max(1, min(self.parts, len(batch))))
-        later = [self.helpers.submit(self._run, s) for s in slices[1:]] if self.helpers else []
-        out = [self._run(slices[0])] + [f.result() for f in later]  # the session runs concurrently
-        return torch.from_numpy(out[0] if len(out) == 1 else np.concatenate(out)).to(self.device)
+        return torch.from_numpy(self.session.run(["features"], batch)[0]).to(self.device)
 
 
 Runner = TorchRunner | OrtRunner
+
+
+def onnxruntime_on_cpu(found: Iterable[object]) -> bool:
+    """Every one of ``found`` (runners or modules) is an onnxruntime runner on the CPU: torch
+    is left only the heads' few small operations, and :func:`torch_threads` ``(1)`` suits it."""
+    found = list(found)
+    return bool(found) and all(isinstance(r, OrtRunner) and r.device.type == "cpu" for r in found)
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """torch's intra-op threads at ``n`` for a while, then as before (``None``: unchanged).
+
+    While onnxruntime's runs keep every core busy, torch's OpenMP team, spinning between the
+    heads' small operations, takes cores from them: classify ran 5-12% faster with torch on one
+    thread (2 cores). The heads' training on cached features is faster on all threads, so this
+    is scoped to the loops that stream photos through onnxruntime."""
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if n is not None:
+            torch.set_num_threads(before)
 
 
 def module_key(module: nn.Module, crop: int) -> str:
@@ -171,31 +163,6 @@ def tensor_digest(tensors: Iterable[tuple[str, torch.Tensor]], salt: str) -> str
         h.update(name.encode())
         h.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:24]
-
-
-def machine() -> dict[str, str]:
-    """What a measured decision depends on besides the model (recorded by the benchmarks too)."""
-    info = {"cpu": cpu_name(), "python": platform.python_version(), "torch": torch.__version__,
-            "bf16": str(native_bf16(torch.device("cpu")))}
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    try:
-        import onnxruntime
-
-        info["onnxruntime"] = onnxruntime.__version__
-    except ImportError:
-        pass
-    return info
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def backends_dir() -> Path:
@@ -213,9 +180,8 @@ class Selector:
         self.cache = cache or backends_dir()
         # one decision per machine, backbone and set of allowed choices (--backend torch's
         # decision between fp32 and bf16 is not auto's)
-        facts = {"machine": machine(), "options": [c.key() for c in self.options]}
-        machine_id = hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:12]
-        self.decision_file = self.cache / f"{self.key}-{device.type}-{machine_id}.json"
+        options = [c.key() for c in self.options]
+        self.decision_file = self.cache / f"{self.key}-{device.type}-{machine_id(options=options)}.json"
         self.report: dict[str, Any] = {}
 
     def decided(self) -> Choice | None:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from trainer.atomic import DiskFull, torch_save
-from trainer.backends import Runner, runners
+from trainer.backends import Runner, onnxruntime_on_cpu, runners, torch_threads
 from trainer.batches import ImageBatcher, chunks
 from trainer.events import Events
 from trainer.protocol import Event
@@ -170,24 +170,30 @@ def _compute(backbones: Mapping[str, Backbone], stores: dict[tuple[str, str], Fe
     views = list(dict.fromkeys(v for v, _ in stores))
     batches = chunks(todo, FEATURE_BATCH)
     decoded = batcher.stream([paths[i] for i in batch] for batch in batches)
-    for batch, (x, ok, failed) in zip(batches, decoded):
-        if should_stop():
-            raise Cancelled("stopped during feature extraction")
-        good = [i for i, flag in zip(batch, ok) if flag]
-        for i in batch:
-            if str(paths[i]) in failed:
-                for s in stores.values():
-                    s.failed[fkeys[i]] = failed[str(paths[i])]
-                    s.dirty = True
-        if x is not None:
-            x = x.to(device)
-            for view in views:
-                seen = VIEW_FNS[view](x) if view else x
-                for name, bb in backbones.items():
-                    out = bb(seen).float().cpu()
-                    store = stores[(view, name)]
-                    for row, i in zip(out, good):
-                        store.rows[fkeys[i]] = row.clone()
-                    store.dirty = True
-        done += len(batch)
-        events.progress("features", done, len(todo))
+    with torch_threads(1 if onnxruntime_on_cpu(backbones.values()) else None):
+        for batch, (x, ok, failed) in zip(batches, decoded):
+            if should_stop():
+                raise Cancelled("stopped during feature extraction")
+            for i in batch:
+                if str(paths[i]) in failed:
+                    for s in stores.values():
+                        s.failed[fkeys[i]] = failed[str(paths[i])]
+                        s.dirty = True
+            if x is not None:
+                good = [fkeys[i] for i, flag in zip(batch, ok) if flag]
+                _store(backbones, stores, views, x.to(device), good)
+            done += len(batch)
+            events.progress("features", done, len(todo))
+
+
+def _store(backbones: Mapping[str, Backbone], stores: dict[tuple[str, str], FeatureStore], views: list[str],
+           x: torch.Tensor, keys: list[str]) -> None:
+    """Each view of the batch ``x`` through each backbone, one row per image into its store."""
+    for view in views:
+        seen = VIEW_FNS[view](x) if view else x
+        for name, bb in backbones.items():
+            out = bb(seen).float().cpu()
+            store = stores[(view, name)]
+            for row, key in zip(out, keys):
+                store.rows[key] = row.clone()
+            store.dirty = True

@@ -32,6 +32,7 @@ from trainer.demo_data import CLASSES as DEMO_KINDS
 from trainer.demo_data import draw_sample
 from trainer.events import Events
 from trainer.images import ImageLoadError, load_image
+from trainer.ort_runs import OrtSession
 from trainer.preprocess import Preprocess
 from trainer.protocol import (
     PARITY_MAX_PROB_DIFF,
@@ -132,14 +133,6 @@ def export_graph(module: torch.nn.Module, crop: int, out: Path, outputs: tuple[s
         tmp.unlink(missing_ok=True)
 
 
-def ort_providers(device: torch.device | str = "cpu") -> list[str]:
-    """onnxruntime's execution providers for ``device``: CUDA first where it has one."""
-    ort = _require("onnxruntime", "onnxruntime")
-    if torch.device(device).type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    return ["CPUExecutionProvider"]
-
-
 def metadata(ckpt: dict[str, Any], trust: Trust, pre: Preprocess) -> dict[str, str]:
     """What a deployment needs besides the graph; every value a string (ONNX metadata_props)."""
     how = {"resize": "shorter side to `resize` px, bilinear", "crop": "centre crop `crop` x `crop`",
@@ -209,15 +202,15 @@ class OnnxScorer:
     """An exported ``.onnx`` file as a :class:`trainer.predict.Scorer` (onnxruntime; CUDA where it has it)."""
 
     def __init__(self, path: str | Path, device: torch.device | str = "cpu") -> None:
-        ort = _require("onnxruntime", "onnxruntime")
+        _require("onnxruntime", "onnxruntime")
         path = Path(path)
         if not path.is_file():
             raise UsageError(f"model not found: {path}")
         try:
-            self.session = ort.InferenceSession(str(path), providers=ort_providers(device))
+            self.session = OrtSession(path, device)
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types for damaged files
             raise UsageError(f"{path.name} is not a usable ONNX model: {str(exc).splitlines()[0][:200]}") from None
-        meta = self.session.get_modelmeta().custom_metadata_map
+        meta = self.session.session.get_modelmeta().custom_metadata_map
         if meta.get("format") != FORMAT:
             raise UsageError(f"{path.name} was not written by 'trainer export' (its metadata lacks the class "
                              "names and preprocessing)")
@@ -229,5 +222,9 @@ class OnnxScorer:
                            score=meta["score"], coverage=float(meta["coverage"]) if meta.get("coverage") else None)
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        probs, conf = self.session.run(list(OUTPUTS[:2]), {INPUT: x.cpu().contiguous().numpy()})
+        probs, conf = self.session.run(list(OUTPUTS[:2]), x.cpu().contiguous().numpy())
         return torch.from_numpy(probs), torch.from_numpy(conf)
+
+    def torch_threads(self) -> int | None:
+        """torch's threads while classifying: one on the CPU, where it only wraps the answers."""
+        return 1 if self.session.device.type == "cpu" else None

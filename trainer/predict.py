@@ -10,6 +10,7 @@ from typing import Protocol
 import torch
 
 from trainer.backends import check as check_backend
+from trainer.backends import torch_threads
 from trainer.batches import ImageBatcher, chunks
 from trainer.csvfile import Prediction, write_predictions
 from trainer.events import Events
@@ -31,6 +32,9 @@ class Scorer(Protocol):
     trust: Trust
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def torch_threads(self) -> int | None:
+        """torch's intra-op threads while classifying (``None``: as they are)."""
 
 
 def is_onnx(path: str | Path) -> bool:
@@ -103,19 +107,20 @@ def predict(scorer: Scorer, batcher: ImageBatcher, items: list[tuple[str, Path]]
     Below ``threshold`` (0: never) a prediction's label is ``unknown``, its probabilities kept."""
     done = 0
     batches = chunks(items, batch_size)
-    for batch, (x, ok, failed) in zip(batches, batcher.stream([p for _, p in b] for b in batches)):
-        if should_stop():
-            raise Cancelled("classification stopped")
-        probs, conf = scorer(x) if x is not None else (torch.empty(0), torch.empty(0))
-        k = 0
-        for (rel, path), good in zip(batch, ok):
-            if not good:
-                yield Prediction(rel, error=failed[str(path)])
-                continue
-            yield scored_prediction(rel, probs[k].tolist(), float(conf[k]), scorer.classes, threshold)
-            k += 1
-        done += len(batch)
-        events.progress("classify", done, len(items))
+    with torch_threads(scorer.torch_threads()):
+        for batch, (x, ok, failed) in zip(batches, batcher.stream([p for _, p in b] for b in batches)):
+            if should_stop():
+                raise Cancelled("classification stopped")
+            probs, conf = scorer(x) if x is not None else (torch.empty(0), torch.empty(0))
+            k = 0
+            for (rel, path), good in zip(batch, ok):
+                if not good:
+                    yield Prediction(rel, error=failed[str(path)])
+                    continue
+                yield scored_prediction(rel, probs[k].tolist(), float(conf[k]), scorer.classes, threshold)
+                k += 1
+            done += len(batch)
+            events.progress("classify", done, len(items))
 
 
 def classify_folder(model: str | Path, folder: str | Path, out_csv: str | Path,

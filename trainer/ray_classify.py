@@ -110,6 +110,9 @@ class ScoreBatches:
         if self.backends is None:  # the node's best backend, measured on its first photos as the local path does
             self.backends = use_backends(self.scorer, self.batcher, paths, self.options.get("backend", "auto"),
                                          self.options.get("precision", "auto"), Events(), self.share)
+            threads = self.scorer.torch_threads()
+            if threads is not None:  # an actor only classifies: for its lifetime (trainer.backends.torch_threads)
+                torch.set_num_threads(threads)
         x, ok, failed = self.batcher(paths)
         with torch.no_grad():
             probs, conf = self.scorer(x) if x is not None else (torch.empty(0), torch.empty(0))

@@ -19,7 +19,7 @@ from torch import nn
 
 from trainer import checkpoint as ckpt_io
 from trainer import tta as TTA
-from trainer.backends import Runner, backends_dir, runners, tensor_digest
+from trainer.backends import Runner, backends_dir, onnxruntime_on_cpu, runners, tensor_digest
 from trainer.models import TransferModel
 from trainer.preprocess import Preprocess
 from trainer.protocol import BF16_MIN_AGREEMENT, PARITY_MAX_PROB_DIFF, PARITY_MIN_AGREEMENT
@@ -98,6 +98,12 @@ class TorchScorer:
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         probs, conf, _ = self.scored(x.to(self.device))
         return probs.cpu(), conf.cpu()
+
+    def torch_threads(self) -> int | None:
+        """torch's threads while classifying (:func:`trainer.backends.torch_threads`)."""
+        found = self.scored.runners
+        every = len(found) == len(self.scored.model.backbones)
+        return 1 if every and onnxruntime_on_cpu(found.values()) else None
 
     def use_backends(self, backend: str, precision: str, probe: Callable[[], torch.Tensor | None], n_images: int,
                      note: Callable[[str], None]) -> None:

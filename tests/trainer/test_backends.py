@@ -10,10 +10,12 @@ import pytest
 import torch
 
 from tests.conftest import REAL_DATA, REAL_WEIGHTS, quiet_events, run_cli
-from trainer import backends
+from trainer import backends, features, ort_runs, scoring
+from trainer.atomic import read_json
 from trainer.backends import Choice, Selector, candidates, runners
-from trainer.config import TrainConfig
+from trainer.config import TrainConfig, default_cache_dir
 from trainer.engine import train
+from trainer.images import default_workers
 from trainer.models import build_backbone
 from trainer.predict import classify_folder
 from trainer.protocol import BF16_MIN_AGREEMENT, PARITY_MAX_PROB_DIFF, PARITY_MIN_AGREEMENT, UsageError
@@ -102,19 +104,48 @@ def test_a_backend_that_disagrees_is_not_chosen(monkeypatch: pytest.MonkeyPatch)
 
 
 @pytest.mark.parametrize("n", [1, 3, 8])
-def test_onnxruntime_splits_a_batch_across_cores_and_gives_the_same_features(tmp_path: Path, n: int) -> None:
-    """One single-threaded slice per core, run at once, equals one whole-batch run, for batches
-    smaller than, equal to and larger than the number of slices."""
+def test_onnxruntime_runs_of_a_few_images_give_the_same_features(tmp_path: Path, n: int) -> None:
+    """A batch cut into runs of 1, 2 or 3 images, one per core at a time, equals one whole-batch
+    run, for batches smaller than, equal to and larger than a run."""
     module = build_backbone("mobilenet_v2", "none").eval()
     sel = Selector(module, 64, CPU, "onnxruntime", "fp32", cache=tmp_path)
-    split = sel.build(sel.options[0])
-    assert isinstance(split, backends.OrtRunner) and split.parts == backends.default_workers()
-    three = backends.OrtRunner(tmp_path / f"{sel.key}.onnx", sel.options[0], CPU, sel.key, parts=3)
-    whole = backends.OrtRunner(tmp_path / f"{sel.key}.onnx", sel.options[0], CPU, sel.key, parts=1)
+    built = sel.build(sel.options[0])
+    assert isinstance(built, backends.OrtRunner) and built.parts == default_workers()
+    graph = tmp_path / f"{sel.key}.onnx"
+    whole = backends.OrtRunner(graph, sel.options[0], CPU, sel.key, parts=1)
     x = torch.randn(n, 3, 64, 64)
     ref = whole(x)
-    assert ref.shape == (n, 1280)
-    assert torch.allclose(three(x), ref, rtol=0.0, atol=1e-5) and torch.allclose(split(x), ref, rtol=0.0, atol=1e-5)
+    assert ref.shape == (n, 1280) and whole.session.per_run == 0
+    for per_run in (1, 2, 3):
+        split = backends.OrtRunner(graph, sel.options[0], CPU, sel.key, parts=3)
+        split.session.per_run = per_run
+        assert torch.allclose(split(x), ref, rtol=0.0, atol=1e-5)
+
+
+def test_the_run_size_is_measured_once_per_machine_and_graph(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first batch measures how many images a run should hold and caches it; the next
+    session on the same graph reads it; a changed graph is measured again."""
+    module = build_backbone("mobilenet_v2", "none").eval()
+    sel = Selector(module, 64, CPU, "onnxruntime", "fp32", cache=tmp_path)
+    first = sel.build(sel.options[0])
+    assert first.session.per_run is None  # not measured until it is used
+    first(torch.randn(2, 3, 64, 64))
+    assert first.session.per_run in ort_runs.PER_RUN_CHOICES
+    cached = list((default_cache_dir() / "backends").glob("per-run-*.json"))
+    assert len(cached) == 1 and read_json(cached[0])["per_run"] == first.session.per_run
+
+    monkeypatch.setattr(ort_runs, "per_run_rates", lambda *a: pytest.fail("measured twice"))
+    again = sel.build(sel.options[0])
+    again(torch.randn(2, 3, 64, 64))
+    assert again.session.per_run == first.session.per_run
+
+    graph = tmp_path / f"{sel.key}.onnx"
+    graph.write_bytes(graph.read_bytes())  # another file time: measured again
+    monkeypatch.setattr(ort_runs, "per_run_rates", lambda *a: {1: 1.0, 2: 3.0, 4: 2.0, 8: 0.5})
+    changed = sel.build(sel.options[0])
+    changed(torch.randn(2, 3, 64, 64))
+    assert changed.session.per_run == 2
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +178,37 @@ def test_every_backend_classifies_like_fp32_torch(real_run: tuple[Path, Path], t
         assert agree >= PARITY_MIN_AGREEMENT and diff <= PARITY_MAX_PROB_DIFF
     else:
         assert agree >= BF16_MIN_AGREEMENT, f"bf16 top-1 agreement {agree:.2%}"
+
+
+def test_torch_keeps_one_thread_only_while_onnxruntime_streams(real_run: tuple[Path, Path], tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beside onnxruntime's runs torch has one thread (its spinning team took their cores);
+    with torch backbones it keeps them all; afterwards the process has as many as before."""
+    run, data = real_run
+    threads: dict[str, list[int]] = {}
+    real_call, real_store = scoring.TorchScorer.__call__, features._store
+
+    def call(self: scoring.TorchScorer, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        threads["scoring"].append(torch.get_num_threads())
+        return real_call(self, x)
+
+    def store(*args: object) -> None:
+        threads["features"].append(torch.get_num_threads())
+        real_store(*args)
+
+    monkeypatch.setattr(scoring.TorchScorer, "__call__", call)
+    monkeypatch.setattr(features, "_store", store)
+    before = torch.get_num_threads()
+    for backend, expected in (("onnxruntime", 1), ("torch", before)):
+        threads.update(scoring=[], features=[])
+        classify_folder(run, data, tmp_path / "p.csv", quiet_events(), lambda: False, recursive=True,
+                        backend=backend, precision="fp32")
+        train(TrainConfig(data=str(data), weights="none", freeze=True, epochs=1, image_size=48,
+                          out=str(tmp_path / "runs"), cache_dir=str(tmp_path / backend), tta="off", backend=backend,
+                          precision="fp32"), quiet_events(), lambda: False)
+        # the last calls stream the photos (checking a backend's answers may come first)
+        assert threads["scoring"][-1] == expected and set(threads["features"]) == {expected}, backend
+        assert torch.get_num_threads() == before
 
 
 def test_feature_cache_names_the_backend(real_run: tuple[Path, Path], tmp_path: Path) -> None:
