@@ -7,7 +7,7 @@ operators, so a decode thread taking a core for a moment stalls them all; and sm
 a model's activations in the core's cache. Measured on 2 cores, MobileNetV2 at 224 px: runs
 of 2 images 477-490 img/s, of 16 (one per core) 346-359, one split run 402; ResNet-50 is the
 same at every size (54-56). How many images a run holds is measured once per machine and
-graph (:func:`per_run`, on random input: a model's speed does not depend on the pixels) and
+graph (:func:`per_run_rates`, on random input: a model's speed does not depend on the pixels) and
 cached. On a GPU a batch is one run.
 """
 
@@ -62,13 +62,14 @@ class OrtSession:
         self.session = ort.InferenceSession(str(self.path), options, providers=providers(self.device))
         self.input = self.session.get_inputs()[0].name
         self.pool = ThreadPoolExecutor(self.parts, "onnxruntime") if self.parts > 1 else None
-        self.per_run: int | None = per_run if self.parts > 1 else 0  # 0: a batch is one run; None: measure
+        # images per run; 0: one run per core (one run in all where parts is 1); None: measure
+        self.per_run: int | None = per_run if self.parts > 1 else 0
 
     def run(self, outputs: list[str], batch: np.ndarray) -> list[np.ndarray]:
         """``outputs`` of the graph for ``batch`` (float32 NCHW), in order."""
         if self.per_run is None:
             self.per_run = self._measured_per_run()
-        step = self.per_run or len(batch)
+        step = self.per_run or max(1, -(-len(batch) // self.parts))
         pieces = [batch[i : i + step] for i in range(0, len(batch), step)]
 
         def one(piece: np.ndarray) -> list[Any]:
@@ -80,7 +81,8 @@ class OrtSession:
         return [np.concatenate([d[k] for d in done]) for k in range(len(outputs))]
 
     def _measured_per_run(self) -> int:
-        """:func:`per_run`'s cached answer for this graph, machine and core count, else measured now."""
+        """The best run size cached for this graph, machine and core count, else measured now
+        (:func:`per_run_rates`); a graph that cannot be timed runs one run per core."""
         stat = self.path.stat()
         key = machine_id(graph=str(self.path.resolve()), size=stat.st_size, mtime=stat.st_mtime_ns, parts=self.parts)
         file = default_cache_dir() / "backends" / f"per-run-{key}.json"
@@ -88,7 +90,11 @@ class OrtSession:
             return int(read_json(file)["per_run"])
         except (OSError, KeyError, TypeError, ValueError):
             pass
-        rates = per_run_rates(self)
+        try:
+            rates = per_run_rates(self)
+        except Exception as exc:  # noqa: BLE001 - a graph that cannot be timed so still runs, one run per core
+            log.warning("could not time onnxruntime's run sizes (%s): one run per core", str(exc)[:200])
+            return 0
         best = max(rates, key=rates.__getitem__)
         try:
             write_json(file, {"per_run": best, "images_per_s": rates, "graph": str(self.path), "parts": self.parts})

@@ -147,6 +147,16 @@ def test_the_run_size_is_measured_once_per_machine_and_graph(tmp_path: Path,
     changed(torch.randn(2, 3, 64, 64))
     assert changed.session.per_run == 2
 
+    def cannot_time(*args: object) -> dict[int, float]:
+        raise RuntimeError("no")
+
+    graph.write_bytes(graph.read_bytes())
+    monkeypatch.setattr(ort_runs, "per_run_rates", cannot_time)
+    untimed = sel.build(sel.options[0])
+    x = torch.randn(5, 3, 64, 64)
+    assert torch.allclose(untimed(x), changed(x), rtol=0.0, atol=1e-5)
+    assert untimed.session.per_run == 0  # one run per core
+
 
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
