@@ -115,7 +115,7 @@ class OrtRunner:
         from trainer.ort_runs import OrtSession
 
         self.choice, self.device, self.key = choice, device, key
-        self.session = OrtSession(path, device, parts)
+        self.session = OrtSession(path, device, parts, cache=path.parent)  # the run size beside the graph
         self.parts = self.session.parts
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:

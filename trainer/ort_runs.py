@@ -5,10 +5,10 @@ at a time (a pool hands the next run to whichever core is free), rather than one
 every operator is split across the cores. The split puts a barrier after each of ~100
 operators, so a decode thread taking a core for a moment stalls them all; and small runs keep
 a model's activations in the core's cache. Measured on 2 cores, MobileNetV2 at 224 px: runs
-of 2 images 477-490 img/s, of 16 (one per core) 346-359, one split run 402; ResNet-50 is the
-same at every size (54-56). How many images a run holds is measured once per machine and
-graph (:func:`per_run_rates`, on random input: a model's speed does not depend on the pixels) and
-cached. On a GPU a batch is one run.
+of 1-2 images 477-515 img/s, of 16 (one per core) 346-359, one split run 368-402; ResNet-50
+is about the same at every size (54-59). How many images a run holds is measured once per
+machine and graph (:func:`per_run_rates`, on random input: a model's speed does not depend on
+the pixels) and cached. On a GPU a batch is one run.
 """
 
 from __future__ import annotations
@@ -45,15 +45,17 @@ class OrtSession:
     ``parts`` concurrent runs of ``per_run`` images on the CPU (one run on a GPU).
 
     ``parts`` defaults to the cores this process may use; ``per_run`` to the measured best
-    (measured on the first call, if it is not cached). ``parts=1`` is onnxruntime's own layout:
-    one run, each operator split across the cores.
+    (measured on the first call unless ``cache`` has it; 0: one run per core), never so large
+    that a core has no run. ``parts=1`` is onnxruntime's own layout: one run, each operator
+    split across the cores.
     """
 
     def __init__(self, path: str | Path, device: torch.device | str = "cpu", parts: int | None = None,
-                 per_run: int | None = None) -> None:
+                 per_run: int | None = None, cache: Path | None = None) -> None:
         import onnxruntime as ort
 
         self.path, self.device = Path(path), torch.device(device)
+        self.cache = cache or default_cache_dir() / "backends"  # where the measured run size is kept
         cpu = self.device.type == "cpu"
         self.parts = (parts or default_workers()) if cpu else 1
         options = ort.SessionOptions()
@@ -69,7 +71,10 @@ class OrtSession:
         """``outputs`` of the graph for ``batch`` (float32 NCHW), in order."""
         if self.per_run is None:
             self.per_run = self._measured_per_run()
-        step = self.per_run or max(1, -(-len(batch) // self.parts))
+        if len(batch) == 0:
+            return list(self.session.run(outputs, {self.input: batch}))
+        per_core = -(-len(batch) // self.parts)  # never fewer runs than cores while images last
+        step = min(self.per_run, per_core) if self.per_run else per_core
         pieces = [batch[i : i + step] for i in range(0, len(batch), step)]
 
         def one(piece: np.ndarray) -> list[Any]:
@@ -83,11 +88,17 @@ class OrtSession:
     def _measured_per_run(self) -> int:
         """The best run size cached for this graph, machine and core count, else measured now
         (:func:`per_run_rates`); a graph that cannot be timed runs one run per core."""
-        stat = self.path.stat()
-        key = machine_id(graph=str(self.path.resolve()), size=stat.st_size, mtime=stat.st_mtime_ns, parts=self.parts)
-        file = default_cache_dir() / "backends" / f"per-run-{key}.json"
         try:
-            return int(read_json(file)["per_run"])
+            stat = self.path.stat()
+            key = machine_id(graph=str(self.path.resolve()), size=stat.st_size, mtime=stat.st_mtime_ns,
+                             parts=self.parts)
+        except OSError:  # the graph's file is gone (the session has it): run, do not cache
+            return 0
+        file = self.cache / f"per-run-{key}.json"
+        try:
+            cached = int(read_json(file)["per_run"])
+            if cached in PER_RUN_CHOICES:
+                return cached
         except (OSError, KeyError, TypeError, ValueError):
             pass
         try:

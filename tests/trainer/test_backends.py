@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -13,7 +14,7 @@ from tests.conftest import REAL_DATA, REAL_WEIGHTS, quiet_events, run_cli
 from trainer import backends, features, ort_runs, scoring
 from trainer.atomic import read_json
 from trainer.backends import Choice, Selector, candidates, runners
-from trainer.config import TrainConfig, default_cache_dir
+from trainer.config import TrainConfig
 from trainer.engine import train
 from trainer.images import default_workers
 from trainer.models import build_backbone
@@ -124,15 +125,17 @@ def test_onnxruntime_runs_of_a_few_images_give_the_same_features(tmp_path: Path,
 
 def test_the_run_size_is_measured_once_per_machine_and_graph(tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """The first batch measures how many images a run should hold and caches it; the next
-    session on the same graph reads it; a changed graph is measured again."""
+    """The first batch measures how many images a run should hold and caches it beside the
+    graph; the next session on the same graph reads it; a changed graph is measured again; a
+    graph that cannot be timed runs one run per core; a damaged cached value is measured again."""
+    monkeypatch.setattr(ort_runs, "default_workers", lambda: 2)  # the same on a one-core machine
     module = build_backbone("mobilenet_v2", "none").eval()
     sel = Selector(module, 64, CPU, "onnxruntime", "fp32", cache=tmp_path)
     first = sel.build(sel.options[0])
     assert first.session.per_run is None  # not measured until it is used
     first(torch.randn(2, 3, 64, 64))
     assert first.session.per_run in ort_runs.PER_RUN_CHOICES
-    cached = list((default_cache_dir() / "backends").glob("per-run-*.json"))
+    cached = list(tmp_path.glob("per-run-*.json"))
     assert len(cached) == 1 and read_json(cached[0])["per_run"] == first.session.per_run
 
     monkeypatch.setattr(ort_runs, "per_run_rates", lambda *a: pytest.fail("measured twice"))
@@ -156,6 +159,46 @@ def test_the_run_size_is_measured_once_per_machine_and_graph(tmp_path: Path,
     x = torch.randn(5, 3, 64, 64)
     assert torch.allclose(untimed(x), changed(x), rtol=0.0, atol=1e-5)
     assert untimed.session.per_run == 0  # one run per core
+
+    monkeypatch.setattr(ort_runs, "per_run_rates", lambda *a: {1: 1.0, 2: 3.0, 4: 2.0, 8: 0.5})
+    sel.build(sel.options[0])(x)  # measured and cached for the graph as it is now
+    for file in tmp_path.glob("per-run-*.json"):
+        file.write_text('{"per_run": -3}')
+    monkeypatch.setattr(ort_runs, "per_run_rates", lambda *a: {1: 1.0, 2: 0.5, 4: 2.0, 8: 0.5})
+    damaged = sel.build(sel.options[0])
+    damaged(x)
+    assert damaged.session.per_run == 4
+
+
+def test_every_core_gets_a_run_and_an_empty_batch_is_answered(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A measured run size never leaves a core without a run (a last batch of 3 photos on 4
+    cores with runs of 8 is 3 runs); an empty batch has an empty answer."""
+    module = build_backbone("mobilenet_v2", "none").eval()
+    sel = Selector(module, 64, CPU, "onnxruntime", "fp32", cache=tmp_path)
+    graph = tmp_path / f"{sel.key}.onnx"
+    sel.build(sel.options[0])
+    session = ort_runs.OrtSession(graph, CPU, parts=4, per_run=8)
+    sizes: list[int] = []
+    real_run = session.session.run
+
+    class Counting:
+        def __getattr__(self, name: str) -> object:
+            return getattr(session.session, name)
+
+        def run(self, outputs: list[str], feed: dict) -> list:
+            sizes.extend(len(v) for v in feed.values())
+            return real_run(outputs, feed)
+
+    session.session = Counting()  # type: ignore[assignment]
+    x = np.random.default_rng(0).standard_normal((3, 3, 64, 64)).astype(np.float32)
+    out = session.run(["features"], x)[0]
+    assert sorted(sizes) == [1, 1, 1] and out.shape == (3, 1280)
+    sizes.clear()
+    session.run(["features"], np.random.default_rng(0).standard_normal((32, 3, 64, 64)).astype(np.float32))
+    assert sizes == [8, 8, 8, 8]
+    empty = session.run(["features"], x[:0])[0]
+    assert empty.shape == (0, 1280)
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +234,8 @@ def test_every_backend_classifies_like_fp32_torch(real_run: tuple[Path, Path], t
 
 
 def test_torch_keeps_one_thread_only_while_onnxruntime_streams(real_run: tuple[Path, Path], tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              request: pytest.FixtureRequest) -> None:
     """Beside onnxruntime's runs torch has one thread (its spinning team took their cores);
     with torch backbones it keeps them all; afterwards the process has as many as before."""
     run, data = real_run
@@ -208,6 +252,9 @@ def test_torch_keeps_one_thread_only_while_onnxruntime_streams(real_run: tuple[P
 
     monkeypatch.setattr(scoring.TorchScorer, "__call__", call)
     monkeypatch.setattr(features, "_store", store)
+    outside = torch.get_num_threads()
+    torch.set_num_threads(2)  # so that one thread is told apart on any machine
+    request.addfinalizer(lambda: torch.set_num_threads(outside))
     before = torch.get_num_threads()
     for backend, expected in (("onnxruntime", 1), ("torch", before)):
         threads.update(scoring=[], features=[])
