@@ -21,7 +21,7 @@ from trainer.backends import Runner, onnxruntime_on_cpu, runners, torch_threads
 from trainer.batches import ImageBatcher, chunks
 from trainer.events import Events
 from trainer.protocol import Event
-from trainer.tta import VIEW_FNS
+from trainer.tta import views_of
 
 FEATURE_BATCH = 32
 log = logging.getLogger(__name__)
@@ -189,8 +189,7 @@ def _compute(backbones: Mapping[str, Backbone], stores: dict[tuple[str, str], Fe
 def _store(backbones: Mapping[str, Backbone], stores: dict[tuple[str, str], FeatureStore], views: list[str],
            x: torch.Tensor, keys: list[str]) -> None:
     """Each view of the batch ``x`` through each backbone, one row per image into its store."""
-    for view in views:
-        seen = VIEW_FNS[view](x) if view else x
+    for view, seen in views_of(x, views):
         for name, bb in backbones.items():
             out = bb(seen).float().cpu()
             store = stores[(view, name)]

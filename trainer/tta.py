@@ -10,7 +10,7 @@ the same averaged features. A run decides its mode on validation (:mod:`trainer.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +37,18 @@ def flip(x: torch.Tensor) -> torch.Tensor:
 VIEW_FNS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "flip": flip, "zoom": zoom, "zoom+flip": lambda x: flip(zoom(x)),
 }
+
+
+def views_of(x: torch.Tensor, names: Iterable[str]) -> Iterator[tuple[str, torch.Tensor]]:
+    """Each named view of ``x`` in turn (``""``: ``x`` itself), the zoom resized once for both
+    zoom views (the resize is the costly part: 14 ms a batch of 32 on one thread here)."""
+    zoomed: torch.Tensor | None = None
+    for name in names:
+        if name in ("zoom", "zoom+flip"):
+            zoomed = zoom(x) if zoomed is None else zoomed
+            yield name, zoomed if name == "zoom" else flip(zoomed)
+        else:
+            yield name, VIEW_FNS[name](x) if name else x
 
 
 def extra_views(mode: str) -> tuple[str, ...]:
@@ -66,7 +78,7 @@ def averaged(features: Callable[[torch.Tensor], dict[str, torch.Tensor]], x: tor
     views = extra_views(mode)
     if not views:
         return out
-    for view in views:
-        for name, f in features(VIEW_FNS[view](x)).items():
+    for _, seen in views_of(x, views):
+        for name, f in features(seen).items():
             out[name] = out[name] + f
     return {name: f / (1 + len(views)) for name, f in out.items()}

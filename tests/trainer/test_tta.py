@@ -40,6 +40,19 @@ def test_views_average_the_pooled_features_in_eval_mode_only() -> None:
     assert torch.allclose(model.features(x)["mobilenet_v2"], plain, atol=1e-6)  # training sees one view
 
 
+def test_each_view_is_its_function_and_the_zoom_is_resized_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    x = torch.randn(2, 3, 48, 48)
+    expected = {"": x, **{name: fn(x) for name, fn in TTA.VIEW_FNS.items()}}
+    resized: list[int] = []
+    real_zoom = TTA.zoom
+    monkeypatch.setattr(TTA, "zoom", lambda t: resized.append(1) or real_zoom(t))
+    names = ["", "flip", "zoom", "zoom+flip"]
+    got = dict(TTA.views_of(x, names))
+    assert list(got) == names and len(resized) == 1
+    for name in names:
+        assert torch.equal(got[name], expected[name]), name
+
+
 def test_resolve_keeps_the_runs_choice_unless_overridden() -> None:
     assert TTA.resolve(None, "flip") == "flip"
     assert TTA.resolve("auto", "off") == "off"
