@@ -13,6 +13,8 @@ import torch
 from trainer.batches import ImageBatcher, to_device
 from trainer.models import TransferModel
 
+HELD_OUT = ("val", "test")  # the splits a run evaluates but never trains on
+
 
 @dataclass
 class SplitData:

@@ -28,12 +28,12 @@ from trainer.backends import Runner
 from trainer.batches import ImageBatcher
 from trainer.callbacks import Calibrator, Checkpointer, standard_callbacks
 from trainer.config import TrainConfig, default_cache_dir
-from trainer.data import SplitData, class_weights
+from trainer.data import HELD_OUT, SplitData, class_weights
 from trainer.events import Events, FileSink
 from trainer.features import Cancelled, backbone_key, extract_views, feature_runners, with_backend
 from trainer.finetune import FineTune, TTAChooser
 from trainer.logs import log_sink, run_log
-from trainer.loop import HELD_OUT, Callback, FitLoop, LoopSettings
+from trainer.loop import Callback, FitLoop, LoopSettings
 from trainer.models import create_model, frozen_backbones, preprocess_for, resolve_weights
 from trainer.pathtext import relative_text
 from trainer.protocol import Event, Status, UsageError
@@ -230,7 +230,16 @@ class Fit:
         cfg = self.cfg
         self.runners = feature_runners(dict(self.model.backbones.items()), self.pre.crop, data.paths(),
                                        self.eval_batcher, self.device, cfg.backend, cfg.precision, self.events)
-        return data.features(self.runners, self._cache_keys(), self.eval_batcher, self.device, self._cache_dir())
+        return data.features(self.runners, self._cache_keys(), self.eval_batcher, self.device, self._cache_dir(),
+                             {view: self._cache_keys(view) for view in self._views_to_try()})
+
+    def _views_to_try(self) -> tuple[str, ...]:
+        """The test-time augmentation views the run will try on its held-out photos' cached
+        features (none where fine-tuning replaces those features first)."""
+        if self.cfg.fine_tune:
+            return ()
+        modes = TTA.MODES if self.cfg.tta == "auto" else (TTA.check(self.cfg.tta),)
+        return tuple(dict.fromkeys(v for mode in modes for v in TTA.extra_views(mode)))
 
     def _cache_keys(self, view: str = "") -> dict[str, str]:
         keys = {n: backbone_key(n, identity, self.pre.to_dict(), view) for n, identity in self.keys.items()}

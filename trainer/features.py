@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -127,34 +127,42 @@ def extract_views(
     cache_dir: Path | None,
     events: Events,
     should_stop: Callable[[], bool],
+    views_for: Sequence[bool] | None = None,
 ) -> dict[str, Extracted]:
     """:func:`extract` for test-time augmentation views (``keys``: view -> backbone -> cache key;
     ``""`` is the photo as it is), each photo decoded once for all of them: a 12-MP photo costs
-    ~14 ms of decoding each time."""
+    ~14 ms of decoding each time. ``views_for[i]``: whether ``paths[i]`` gets the views other
+    than ``""`` (default: every photo); a view's result then covers those photos only."""
     stores = {(v, n): FeatureStore(cache_dir / f"{k}.pt" if cache_dir else None)
               for v, names in keys.items() for n, k in names.items()}
     for store in stores.values():
         if store.problem:
             events.warning(store.problem)
     fkeys = [file_key(p) for p in paths]
+    wanted = list(views_for) if views_for is not None else [True] * len(paths)
     todo = [i for i, k in enumerate(fkeys)
-            if not all(k in s.rows or k in s.failed for s in stores.values())]
+            if not all(k in s.rows or k in s.failed for (v, _), s in stores.items() if wanted[i] or not v)]
     events.emit("features", cached=len(paths) - len(todo), total=len(paths))
     try:
-        _compute(backbones, stores, paths, fkeys, todo, batcher, device, events, should_stop)
+        _compute(backbones, stores, paths, fkeys, todo, batcher, device, events, should_stop, wanted)
     finally:
         for s in stores.values():
             try:
                 s.save()
             except DiskFull as exc:  # the features are in memory: this job goes on without the cache
                 events.warning(f"feature cache not saved, it is computed again next time: {exc}")
-    return {v: _gathered(paths, fkeys, {n: stores[(v, n)] for n in names}) for v, names in keys.items()}
+    among = [i for i, w in enumerate(wanted) if w]
+    return {v: _gathered(paths, fkeys, {n: stores[(v, n)] for n in names}, None if not v else among)
+            for v, names in keys.items()}
 
 
-def _gathered(paths: list[Path], fkeys: list[str], stores: dict[str, FeatureStore]) -> Extracted:
+def _gathered(paths: list[Path], fkeys: list[str], stores: dict[str, FeatureStore],
+              among: list[int] | None = None) -> Extracted:
+    """The stores' rows for ``paths`` (``among``: only those positions), with the ok positions and failures."""
     first = next(iter(stores.values()))
-    failed = {str(paths[i]): first.failed[k] for i, k in enumerate(fkeys) if k in first.failed}
-    ok = [i for i, k in enumerate(fkeys) if k not in first.failed]
+    index = range(len(paths)) if among is None else among
+    failed = {str(paths[i]): first.failed[fkeys[i]] for i in index if fkeys[i] in first.failed}
+    ok = [i for i in index if fkeys[i] not in first.failed]
     feats = {
         n: torch.stack([s.rows[fkeys[i]] for i in ok]) if ok else torch.empty(0)
         for n, s in stores.items()
@@ -165,9 +173,10 @@ def _gathered(paths: list[Path], fkeys: list[str], stores: dict[str, FeatureStor
 @torch.no_grad()
 def _compute(backbones: Mapping[str, Backbone], stores: dict[tuple[str, str], FeatureStore], paths: list[Path],
              fkeys: list[str], todo: list[int], batcher: ImageBatcher, device: torch.device, events: Events,
-             should_stop: Callable[[], bool]) -> None:
+             should_stop: Callable[[], bool], wanted: list[bool]) -> None:
     done = 0
     views = list(dict.fromkeys(v for v, _ in stores))
+    extra = [v for v in views if v]
     batches = chunks(todo, FEATURE_BATCH)
     decoded = batcher.stream([paths[i] for i in batch] for batch in batches)
     with torch_threads(1 if onnxruntime_on_cpu(backbones.values()) else None):
@@ -180,8 +189,13 @@ def _compute(backbones: Mapping[str, Backbone], stores: dict[tuple[str, str], Fe
                         s.failed[fkeys[i]] = failed[str(paths[i])]
                         s.dirty = True
             if x is not None:
-                good = [fkeys[i] for i, flag in zip(batch, ok) if flag]
-                _store(backbones, stores, views, x.to(device), good)
+                good = [i for i, flag in zip(batch, ok) if flag]
+                x = x.to(device)
+                _store(backbones, stores, [""] if "" in views else [], x, [fkeys[i] for i in good])
+                rows = [r for r, i in enumerate(good) if wanted[i]] if extra else []
+                if rows:
+                    some = x if len(rows) == len(good) else x[torch.tensor(rows, dtype=torch.long)]
+                    _store(backbones, stores, extra, some, [fkeys[good[r]] for r in rows])
             done += len(batch)
             events.progress("features", done, len(todo))
 

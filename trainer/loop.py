@@ -17,11 +17,10 @@ import torch
 from torch import nn
 
 from trainer.batches import ImageBatcher
-from trainer.data import SplitData, batch_order
+from trainer.data import HELD_OUT, SplitData, batch_order
 from trainer.features import Cancelled
 from trainer.models import TransferModel
 
-HELD_OUT = ("val", "test")
 Plateau = torch.optim.lr_scheduler.ReduceLROnPlateau
 Scheduler = Plateau | torch.optim.lr_scheduler.LRScheduler
 

@@ -10,10 +10,10 @@ import torch
 
 from trainer import datasets
 from trainer.batches import ImageBatcher
-from trainer.data import SplitData
+from trainer.data import HELD_OUT, SplitData
 from trainer.datasets import Dataset
 from trainer.events import Events
-from trainer.features import Backbone, Cancelled, extract
+from trainer.features import Backbone, Cancelled, extract_views
 from trainer.images import find_unreadable
 from trainer.pathtext import for_display, relative_text
 
@@ -28,11 +28,16 @@ class TrainingData:
         self.ds, self.run_dir, self.events, self.should_stop, self.workers = ds, run_dir, events, should_stop, workers
 
     def features(self, backbones: Mapping[str, Backbone], keys: dict[str, str], batcher: ImageBatcher,
-                 device: torch.device, cache_dir: Path) -> dict[str, SplitData]:
-        """Splits as rows of frozen-backbone features (computed once per image, cached on disk)."""
+                 device: torch.device, cache_dir: Path, views: Mapping[str, dict[str, str]] | None = None,
+                 ) -> dict[str, SplitData]:
+        """Splits as rows of frozen-backbone features (computed once per image, cached on disk).
+        ``views`` (view -> backbone -> cache key): test-time augmentation views of the held-out
+        photos, computed in the same pass (each photo decoded once) and left in the cache."""
         paths = self.paths()
         cache_dir.mkdir(parents=True, exist_ok=True)
-        feats, ok, failed = extract(backbones, keys, paths, batcher, device, cache_dir, self.events, self.should_stop)
+        held_out = [name in HELD_OUT for name, split in self.ds.splits.items() for _ in split]
+        feats, ok, failed = extract_views(backbones, {"": keys, **(views or {})}, paths, batcher, device, cache_dir,
+                                          self.events, self.should_stop, held_out)[""]
         self._skip(failed)
         row_of = {i: r for r, i in enumerate(ok)}
         out = {}

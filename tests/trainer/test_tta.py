@@ -130,3 +130,52 @@ def test_every_view_comes_from_one_decode_of_each_photo(demo_root: Path, tmp_pat
             assert ok == found[v][1] == list(range(len(paths))) and not failed
             assert torch.allclose(found[v][0]["m"], alone["m"], atol=1e-5), v
     assert {p.name for p in tmp_path.iterdir()} == {f"all-{v}.pt" for v in views}  # one cache file per view
+
+
+def test_views_of_some_photos_only_cover_those_photos(demo_root: Path, tmp_path: Path) -> None:
+    """``views_for``: the held-out photos get their views in the same pass as every photo's own
+    features; a view's result covers only them, with the features of one view at a time."""
+    from trainer.batches import ImageBatcher
+    from trainer.features import extract_views
+    from trainer.models import build_backbone
+    from trainer.preprocess import Preprocess
+
+    paths = sorted(demo_root.rglob("*.jpg"))[:9]
+    some = [i % 3 == 0 for i in range(len(paths))]
+    backbones = {"m": build_backbone("mobilenet_v2", "none").eval()}
+    cpu = torch.device("cpu")
+    with ImageBatcher(Preprocess(72, 64).transform(), 1) as batcher:
+        found = extract_views(backbones, {"": {"m": "all"}, "flip": {"m": "flip"}}, paths, batcher, cpu, tmp_path,
+                              quiet_events(), lambda: False, some)
+        alone = extract_views(backbones, {"flip": {"m": "alone"}}, [p for p, s in zip(paths, some) if s], batcher,
+                              cpu, None, quiet_events(), lambda: False)["flip"]
+    assert found[""][1] == list(range(len(paths)))
+    assert found["flip"][1] == [0, 3, 6]
+    assert torch.allclose(found["flip"][0]["m"], alone[0]["m"], atol=1e-5)
+    assert len(torch.load(tmp_path / "flip.pt", weights_only=True)["keys"]) == 3
+
+
+@pytest.mark.parametrize("tta", ["auto", "off"])
+def test_a_cold_run_decodes_each_photo_once(tta: str, demo_root: Path, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A frozen run trying test-time augmentation computes its held-out photos' views in the
+    feature pass (a 12-MP photo costs ~14 ms of decoding each time), and only where it tries them."""
+    import trainer.batches as batches
+
+    decoded: list[str] = []
+    real = batches.decode
+
+    def counted(path, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        decoded.append(str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(batches, "decode", counted)
+    cfg = TrainConfig(data=str(demo_root), model="mobilenet_v2", weights="none", freeze=True, epochs=1,
+                      image_size=48, workers=1, out=str(tmp_path / "runs"), cache_dir=str(tmp_path / "cache"),
+                      tta=tta, backend="torch", precision="fp32")
+    run = train(cfg, quiet_events(), lambda: False)
+    assert sorted(decoded) == sorted(str(p) for p in demo_root.rglob("*.jpg"))
+    tried = runs.load_run(run).config["tta_choice"]["tried"]
+    assert set(tried) == ({"off", "flip", "flip+zoom"} if tta == "auto" else {"off"})
+    views = len(list((tmp_path / "cache").glob("*.pt")))
+    assert views == (4 if tta == "auto" else 1)  # the photo itself, flip, zoom, zoom+flip
