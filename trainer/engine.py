@@ -238,8 +238,7 @@ class Fit:
         features (none where fine-tuning replaces those features first)."""
         if self.cfg.fine_tune:
             return ()
-        modes = TTA.MODES if self.cfg.tta == "auto" else (TTA.check(self.cfg.tta),)
-        return tuple(dict.fromkeys(v for mode in modes for v in TTA.extra_views(mode)))
+        return tuple(dict.fromkeys(v for mode in TTA.candidates(self.cfg.tta) for v in TTA.extra_views(mode)))
 
     def _cache_keys(self, view: str = "") -> dict[str, str]:
         keys = {n: backbone_key(n, identity, self.pre.to_dict(), view) for n, identity in self.keys.items()}

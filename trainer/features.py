@@ -139,20 +139,22 @@ def extract_views(
         if store.problem:
             events.warning(store.problem)
     fkeys = [file_key(p) for p in paths]
-    wanted = list(views_for) if views_for is not None else [True] * len(paths)
+    views_for = list(views_for) if views_for is not None else [True] * len(paths)
+    if len(views_for) != len(paths):
+        raise ValueError(f"views_for has {len(views_for)} flags for {len(paths)} photos")
     todo = [i for i, k in enumerate(fkeys)
-            if not all(k in s.rows or k in s.failed for (v, _), s in stores.items() if wanted[i] or not v)]
+            if not all(k in s.rows or k in s.failed for (v, _), s in stores.items() if views_for[i] or not v)]
     events.emit("features", cached=len(paths) - len(todo), total=len(paths))
     try:
-        _compute(backbones, stores, paths, fkeys, todo, batcher, device, events, should_stop, wanted)
+        _compute(backbones, stores, paths, fkeys, todo, batcher, device, events, should_stop, views_for)
     finally:
         for s in stores.values():
             try:
                 s.save()
             except DiskFull as exc:  # the features are in memory: this job goes on without the cache
                 events.warning(f"feature cache not saved, it is computed again next time: {exc}")
-    among = [i for i, w in enumerate(wanted) if w]
-    return {v: _gathered(paths, fkeys, {n: stores[(v, n)] for n in names}, None if not v else among)
+    among = [i for i, w in enumerate(views_for) if w]
+    return {v: _gathered(paths, fkeys, {n: stores[(v, n)] for n in names}, among if v else None)
             for v, names in keys.items()}
 
 
@@ -173,7 +175,7 @@ def _gathered(paths: list[Path], fkeys: list[str], stores: dict[str, FeatureStor
 @torch.no_grad()
 def _compute(backbones: Mapping[str, Backbone], stores: dict[tuple[str, str], FeatureStore], paths: list[Path],
              fkeys: list[str], todo: list[int], batcher: ImageBatcher, device: torch.device, events: Events,
-             should_stop: Callable[[], bool], wanted: list[bool]) -> None:
+             should_stop: Callable[[], bool], views_for: list[bool]) -> None:
     done = 0
     views = list(dict.fromkeys(v for v, _ in stores))
     extra = [v for v in views if v]
@@ -191,8 +193,9 @@ def _compute(backbones: Mapping[str, Backbone], stores: dict[tuple[str, str], Fe
             if x is not None:
                 good = [i for i, flag in zip(batch, ok) if flag]
                 x = x.to(device)
-                _store(backbones, stores, [""] if "" in views else [], x, [fkeys[i] for i in good])
-                rows = [r for r, i in enumerate(good) if wanted[i]] if extra else []
+                if "" in views:  # the photo itself (absent when only views are asked for)
+                    _store(backbones, stores, [""], x, [fkeys[i] for i in good])
+                rows = [r for r, i in enumerate(good) if views_for[i]] if extra else []
                 if rows:
                     some = x if len(rows) == len(good) else x[torch.tensor(rows, dtype=torch.long)]
                     _store(backbones, stores, extra, some, [fkeys[good[r]] for r in rows])

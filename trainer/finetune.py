@@ -165,7 +165,7 @@ class TTAChooser(Callback):
         self.setting, self.views, self.events, self.run_dir = setting, views, events, run_dir
 
     def on_fit_end(self, loop: FitLoop) -> None:
-        candidates = TTA.MODES if self.setting == "auto" else (TTA.check(self.setting),)
+        candidates = TTA.candidates(self.setting)
         best = runs.find_checkpoint(self.run_dir)
         if best is None:
             return

@@ -28,14 +28,14 @@ class TrainingData:
         self.ds, self.run_dir, self.events, self.should_stop, self.workers = ds, run_dir, events, should_stop, workers
 
     def features(self, backbones: Mapping[str, Backbone], keys: dict[str, str], batcher: ImageBatcher,
-                 device: torch.device, cache_dir: Path, views: Mapping[str, dict[str, str]] | None = None,
-                 ) -> dict[str, SplitData]:
+                 device: torch.device, cache_dir: Path,
+                 views: Mapping[str, dict[str, str]] | None = None) -> dict[str, SplitData]:
         """Splits as rows of frozen-backbone features (computed once per image, cached on disk).
         ``views`` (view -> backbone -> cache key): test-time augmentation views of the held-out
         photos, computed in the same pass (each photo decoded once) and left in the cache."""
         paths = self.paths()
         cache_dir.mkdir(parents=True, exist_ok=True)
-        held_out = [name in HELD_OUT for name, split in self.ds.splits.items() for _ in split]
+        held_out = [split in HELD_OUT for _, split in self.ds.members()]  # in the order of paths()
         feats, ok, failed = extract_views(backbones, {"": keys, **(views or {})}, paths, batcher, device, cache_dir,
                                           self.events, self.should_stop, held_out)[""]
         self._skip(failed)

@@ -56,6 +56,11 @@ def extra_views(mode: str) -> tuple[str, ...]:
     return {OFF: (), "flip": ("flip",), "flip+zoom": ("flip", "zoom", "zoom+flip")}[check(mode)]
 
 
+def candidates(setting: str) -> tuple[str, ...]:
+    """The modes a run with ``setting`` (``auto`` or a mode) tries on validation."""
+    return MODES if setting == "auto" else (check(setting),)
+
+
 def check(mode: str) -> str:
     if mode not in MODES:
         raise ValueError(f"unknown test-time augmentation '{mode}' (choose: {', '.join(MODES)})")

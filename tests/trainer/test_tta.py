@@ -134,28 +134,40 @@ def test_every_view_comes_from_one_decode_of_each_photo(demo_root: Path, tmp_pat
 
 def test_views_of_some_photos_only_cover_those_photos(demo_root: Path, tmp_path: Path) -> None:
     """``views_for``: the held-out photos get their views in the same pass as every photo's own
-    features; a view's result covers only them, with the features of one view at a time."""
+    features; a view's result covers only them (unreadable ones reported), row for row what one
+    view at a time gives, and asking for those views again decodes nothing."""
     from trainer.batches import ImageBatcher
     from trainer.features import extract_views
-    from trainer.models import build_backbone
     from trainer.preprocess import Preprocess
 
     paths = sorted(demo_root.rglob("*.jpg"))[:9]
-    some = [i % 3 == 0 for i in range(len(paths))]
-    backbones = {"m": build_backbone("mobilenet_v2", "none").eval()}
-    cpu = torch.device("cpu")
+    for name in ("bad-held-out.jpg", "bad-train.jpg"):
+        (tmp_path / name).write_bytes(b"not a photo")
+    paths[3:3] = [tmp_path / "bad-held-out.jpg"]
+    paths[5:5] = [tmp_path / "bad-train.jpg"]
+    some = [i % 3 == 0 for i in range(len(paths))]  # 0, 3 (unreadable), 6, 9
+    pixels = {"m": torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten())}  # rows differ per photo
+    cpu, cache = torch.device("cpu"), tmp_path / "cache"
     with ImageBatcher(Preprocess(72, 64).transform(), 1) as batcher:
-        found = extract_views(backbones, {"": {"m": "all"}, "flip": {"m": "flip"}}, paths, batcher, cpu, tmp_path,
+        found = extract_views(pixels, {"": {"m": "all"}, "flip": {"m": "flip"}}, paths, batcher, cpu, cache,
                               quiet_events(), lambda: False, some)
-        alone = extract_views(backbones, {"flip": {"m": "alone"}}, [p for p, s in zip(paths, some) if s], batcher,
+        alone = extract_views(pixels, {"flip": {"m": "alone"}}, [p for p, s in zip(paths, some) if s], batcher,
                               cpu, None, quiet_events(), lambda: False)["flip"]
-    assert found[""][1] == list(range(len(paths)))
-    assert found["flip"][1] == [0, 3, 6]
-    assert torch.allclose(found["flip"][0]["m"], alone[0]["m"], atol=1e-5)
-    assert len(torch.load(tmp_path / "flip.pt", weights_only=True)["keys"]) == 3
+        decoded: list[int] = []
+        submit = batcher.submit
+        batcher.submit = lambda batch: (decoded.append(len(batch)), submit(batch))[1]  # type: ignore[method-assign]
+        again = extract_views(pixels, {"flip": {"m": "flip"}}, [p for p, s in zip(paths, some) if s], batcher,
+                              cpu, cache, quiet_events(), lambda: False)["flip"]
+    assert found[""][1] == [i for i in range(len(paths)) if i not in (3, 5)]
+    assert set(found[""][2]) == {str(paths[3]), str(paths[5])}
+    assert found["flip"][1] == [0, 6, 9] and set(found["flip"][2]) == {str(paths[3])}
+    assert alone[1] == [0, 2, 3]
+    assert not torch.allclose(alone[0]["m"][0], alone[0]["m"][1], atol=1e-3)
+    assert torch.allclose(found["flip"][0]["m"], alone[0]["m"], atol=1e-6)
+    assert decoded == [] and torch.equal(again[0]["m"], found["flip"][0]["m"])
 
 
-@pytest.mark.parametrize("tta", ["auto", "off"])
+@pytest.mark.parametrize("tta", ["auto", "flip", "off"])
 def test_a_cold_run_decodes_each_photo_once(tta: str, demo_root: Path, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """A frozen run trying test-time augmentation computes its held-out photos' views in the
@@ -176,6 +188,6 @@ def test_a_cold_run_decodes_each_photo_once(tta: str, demo_root: Path, tmp_path:
     run = train(cfg, quiet_events(), lambda: False)
     assert sorted(decoded) == sorted(str(p) for p in demo_root.rglob("*.jpg"))
     tried = runs.load_run(run).config["tta_choice"]["tried"]
-    assert set(tried) == ({"off", "flip", "flip+zoom"} if tta == "auto" else {"off"})
+    assert set(tried) == ({"off", "flip", "flip+zoom"} if tta == "auto" else {tta})
     views = len(list((tmp_path / "cache").glob("*.pt")))
-    assert views == (4 if tta == "auto" else 1)  # the photo itself, flip, zoom, zoom+flip
+    assert views == {"auto": 4, "flip": 2, "off": 1}[tta]  # the photo itself, flip, zoom, zoom+flip
