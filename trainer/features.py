@@ -191,16 +191,28 @@ def _compute(backbones: Mapping[str, Backbone], stores: dict[tuple[str, str], Fe
                         s.failed[fkeys[i]] = failed[str(paths[i])]
                         s.dirty = True
             if x is not None:
-                good = [i for i, flag in zip(batch, ok) if flag]
+                good = [fkeys[i] for i, flag in zip(batch, ok) if flag]
                 x = x.to(device)
-                if "" in views:  # the photo itself (absent when only views are asked for)
-                    _store(backbones, stores, [""], x, [fkeys[i] for i in good])
-                rows = [r for r, i in enumerate(good) if views_for[i]] if extra else []
-                if rows:
-                    some = x if len(rows) == len(good) else x[torch.tensor(rows, dtype=torch.long)]
-                    _store(backbones, stores, extra, some, [fkeys[good[r]] for r in rows])
+                own = [""] if "" in views else []  # the photo itself (absent when only views are asked for)
+                _store_some(backbones, stores, own, x, good, lambda k: not _cached(stores, "", k))
+                flagged = {fkeys[i] for i in batch if views_for[i]}
+                _store_some(backbones, stores, extra, x, good, flagged.__contains__)
             done += len(batch)
             events.progress("features", done, len(todo))
+
+
+def _cached(stores: dict[tuple[str, str], FeatureStore], view: str, key: str) -> bool:
+    return all(key in s.rows for (v, _), s in stores.items() if v == view)
+
+
+def _store_some(backbones: Mapping[str, Backbone], stores: dict[tuple[str, str], FeatureStore], views: list[str],
+                x: torch.Tensor, keys: list[str], wanted: Callable[[str], bool]) -> None:
+    """:func:`_store` for the rows of ``x`` whose key is ``wanted`` (a photo whose own features
+    are cached but whose views are not computes only its views: its store is not rewritten)."""
+    rows = [r for r, k in enumerate(keys) if wanted(k)] if views else []
+    if rows:
+        some = x if len(rows) == len(keys) else x[torch.tensor(rows, dtype=torch.long)]
+        _store(backbones, stores, views, some, [keys[r] for r in rows])
 
 
 def _store(backbones: Mapping[str, Backbone], stores: dict[tuple[str, str], FeatureStore], views: list[str],

@@ -167,6 +167,35 @@ def test_views_of_some_photos_only_cover_those_photos(demo_root: Path, tmp_path:
     assert decoded == [] and torch.equal(again[0]["m"], found["flip"][0]["m"])
 
 
+def test_photos_with_their_own_features_cached_compute_only_their_views(demo_root: Path, tmp_path: Path) -> None:
+    """A run trying views after one that did not (``--tta off`` before ``auto``) runs the
+    backbone on the held-out photos' views alone and leaves the photos' own store unwritten."""
+    from trainer.batches import ImageBatcher
+    from trainer.features import extract_views
+    from trainer.preprocess import Preprocess
+
+    paths = sorted(demo_root.rglob("*.jpg"))[:6]
+    some = [i % 2 == 0 for i in range(len(paths))]
+    seen: list[int] = []
+    pool = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten())
+
+    def counted(x: torch.Tensor) -> torch.Tensor:
+        seen.append(len(x))
+        return pool(x)
+
+    cpu, cache = torch.device("cpu"), tmp_path / "cache"
+    with ImageBatcher(Preprocess(72, 64).transform(), 1) as batcher:
+        first = extract_views({"m": counted}, {"": {"m": "own"}}, paths, batcher, cpu, cache, quiet_events(),
+                              lambda: False)[""]
+        written = (cache / "own.pt").stat().st_mtime_ns
+        seen.clear()
+        found = extract_views({"m": counted}, {"": {"m": "own"}, "flip": {"m": "flip"}}, paths, batcher, cpu, cache,
+                              quiet_events(), lambda: False, some)
+    assert seen == [3]  # the three held-out photos' flip view, nothing else
+    assert (cache / "own.pt").stat().st_mtime_ns == written
+    assert torch.equal(found[""][0]["m"], first[0]["m"]) and found["flip"][1] == [0, 2, 4]
+
+
 @pytest.mark.parametrize("tta", ["auto", "flip", "off"])
 def test_a_cold_run_decodes_each_photo_once(tta: str, demo_root: Path, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
