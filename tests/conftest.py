@@ -36,12 +36,28 @@ def pytest_configure(config: pytest.Config) -> None:
         multiprocessing.set_start_method(method, force=True)
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.failed:
+        item.stash[_FAILED] = True
+    return report
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_dirs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                   monkeypatch: pytest.MonkeyPatch) -> Any:
     base = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("TRAINER_CACHE_DIR", str(base / "feature-cache"))
     monkeypatch.setenv("VEHICLEAPP_DATA_DIR", str(base / "data"))
     monkeypatch.setenv("TORCH_HOME", str(base / "torch"))  # never touch the user's torch cache
+    yield
+    # feature caches and exported models add up to GBs over the suite: keep them only to debug a failure
+    if not request.node.stash.get(_FAILED, False):
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
