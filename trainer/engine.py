@@ -254,14 +254,15 @@ class Fit:
         self.tune_batchers.append(batcher)
         return batcher
 
-    def _tta_splits(self, loop: FitLoop, mode: str) -> dict[str, SplitData]:
-        """The loop's splits for trying TTA ``mode``: photos as they are (the model averages the
-        views itself), or cached held-out features averaged with their cached views."""
+    def _tta_splits(self, loop: FitLoop, mode: str, names: tuple[str, ...] = HELD_OUT) -> dict[str, SplitData]:
+        """The loop's splits with TTA ``mode`` on for the held-out splits ``names``: photos as they
+        are (the model averages the views itself), or features averaged with their views (cached
+        in the feature pass for val; computed now for test, whose photos it decodes again)."""
         splits = loop.splits
         if mode == TTA.OFF or splits["val"].feats is None:
             return splits
         out = dict(splits)
-        for name in HELD_OUT:
+        for name in names:
             if name in splits:
                 out[name] = self._averaged_split(splits[name], TTA.extra_views(mode))
         return out

@@ -160,7 +160,7 @@ class TTAChooser(Callback):
     tie fewer views win), recorded in every checkpoint and in ``config.json``; the loop's
     held-out splits then carry it, so the calibration that follows is fitted with it on."""
 
-    def __init__(self, setting: str, views: Callable[[FitLoop, str], dict[str, SplitData]],
+    def __init__(self, setting: str, views: Callable[[FitLoop, str, tuple[str, ...]], dict[str, SplitData]],
                  events: Events, run_dir: Path) -> None:
         self.setting, self.views, self.events, self.run_dir = setting, views, events, run_dir
 
@@ -174,7 +174,7 @@ class TTAChooser(Callback):
         tried: dict[str, dict[str, SplitData]] = {}
         for mode in candidates:
             loop.check_stop("stopped while trying test-time augmentation")
-            tried[mode] = self.views(loop, mode)
+            tried[mode] = self.views(loop, mode, ("val",))
             loop.model.tta = mode
             scores[mode] = dict(zip(("val_loss", "val_acc"), loop.evaluate(tried[mode]["val"])))
         # more val photos right, else as many with a lower val loss (on a small val split accuracy
@@ -182,6 +182,7 @@ class TTAChooser(Callback):
         mode = max(candidates, key=lambda m: (round(scores[m]["val_acc"], 9), -round(scores[m]["val_loss"], 6)))
         loop.model.tta = mode
         loop.splits = tried[mode]
+        loop.splits = self.views(loop, mode, ("test",))  # test gets only the chosen mode's views
         if "test" in loop.splits:  # reported, never used to choose
             scores[mode].update(zip(("test_loss", "test_acc"), loop.evaluate(loop.splits["test"])))
         for name in (runs.LAST, runs.BEST):

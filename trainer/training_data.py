@@ -10,7 +10,7 @@ import torch
 
 from trainer import datasets
 from trainer.batches import ImageBatcher
-from trainer.data import HELD_OUT, SplitData
+from trainer.data import SplitData
 from trainer.datasets import Dataset
 from trainer.events import Events
 from trainer.features import Backbone, Cancelled, extract_views
@@ -31,13 +31,14 @@ class TrainingData:
                  device: torch.device, cache_dir: Path,
                  views: Mapping[str, dict[str, str]] | None = None) -> dict[str, SplitData]:
         """Splits as rows of frozen-backbone features (computed once per image, cached on disk).
-        ``views`` (view -> backbone -> cache key): test-time augmentation views of the held-out
-        photos, computed in the same pass (each photo decoded once) and left in the cache."""
+        ``views`` (view -> backbone -> cache key): test-time augmentation views of the validation
+        photos the run chooses its mode on, computed in the same pass (each photo decoded once)
+        and left in the cache. Test photos get only the chosen mode's views, later."""
         paths = self.paths()
         cache_dir.mkdir(parents=True, exist_ok=True)
-        held_out = [split in HELD_OUT for _, split in self.ds.members()]  # in the order of paths()
+        chosen_on = [split == "val" for _, split in self.ds.members()]  # in the order of paths()
         feats, ok, failed = extract_views(backbones, {"": keys, **(views or {})}, paths, batcher, device, cache_dir,
-                                          self.events, self.should_stop, held_out)[""]
+                                          self.events, self.should_stop, chosen_on)[""]
         self._skip(failed)
         row_of = {i: r for r, i in enumerate(ok)}
         out = {}

@@ -197,12 +197,14 @@ def test_photos_with_their_own_features_cached_compute_only_their_views(demo_roo
 
 
 @pytest.mark.parametrize("tta", ["auto", "flip", "off"])
-def test_a_cold_run_decodes_each_photo_once(tta: str, demo_root: Path, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """A frozen run trying test-time augmentation computes its held-out photos' views in the
-    feature pass (a 12-MP photo costs ~14 ms of decoding each time), and only where it tries them."""
+def test_a_cold_run_decodes_each_photo_once(tta: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A frozen run trying test-time augmentation computes its val photos' views in the feature
+    pass (a 12-MP photo costs ~14 ms of decoding each time), and only where it tries them; test
+    photos, never used to choose, get only the chosen mode's views (decoded again only then)."""
     import trainer.batches as batches
+    from trainer.demo_data import make_demo_data
 
+    data = make_demo_data(tmp_path / "data", per_class=10, size=48, seed=2, splits=True)
     decoded: list[str] = []
     real = batches.decode
 
@@ -211,12 +213,20 @@ def test_a_cold_run_decodes_each_photo_once(tta: str, demo_root: Path, tmp_path:
         return real(path, *args, **kwargs)
 
     monkeypatch.setattr(batches, "decode", counted)
-    cfg = TrainConfig(data=str(demo_root), model="mobilenet_v2", weights="none", freeze=True, epochs=1,
+    cfg = TrainConfig(data=str(data), model="mobilenet_v2", weights="none", freeze=True, epochs=1,
                       image_size=48, workers=1, out=str(tmp_path / "runs"), cache_dir=str(tmp_path / "cache"),
                       tta=tta, backend="torch", precision="fp32")
     run = train(cfg, quiet_events(), lambda: False)
-    assert sorted(decoded) == sorted(str(p) for p in demo_root.rglob("*.jpg"))
-    tried = runs.load_run(run).config["tta_choice"]["tried"]
-    assert set(tried) == ({"off", "flip", "flip+zoom"} if tta == "auto" else {tta})
-    views = len(list((tmp_path / "cache").glob("*.pt")))
-    assert views == {"auto": 4, "flip": 2, "off": 1}[tta]  # the photo itself, flip, zoom, zoom+flip
+    choice = runs.load_run(run).config["tta_choice"]
+    assert set(choice["tried"]) == ({"off", "flip", "flip+zoom"} if tta == "auto" else {tta})
+    test_photos = sorted(str(p) for p in (data / "test").rglob("*.jpg"))
+    again = test_photos if choice["mode"] != "off" else []
+    assert sorted(decoded) == sorted([str(p) for p in data.rglob("*.jpg")] + again)
+    stores = [{k.split("|")[0] for k in torch.load(f, weights_only=True)["keys"]}
+              for f in (tmp_path / "cache").glob("*.pt")]
+    val_photos = {str(p) for p in (data / "val").rglob("*.jpg")}
+    assert len(stores) == {"auto": 4, "flip": 2, "off": 1}[tta]  # the photo itself, flip, zoom, zoom+flip
+    views = [s for s in stores if len(s) < len(decoded) - len(again)]
+    assert all(val_photos <= s for s in views)
+    assert sum(set(test_photos) <= s for s in views) == len(TTA.extra_views(choice["mode"]))
+    assert all(s <= val_photos | set(test_photos) for s in views)
