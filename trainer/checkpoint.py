@@ -10,7 +10,9 @@ checkpoint also holds its ``trust`` entry (temperature, rejection threshold; see
 
 from __future__ import annotations
 
+import logging
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,10 @@ from trainer.protocol import UsageError
 from trainer.trust import Trust
 from trainer.weights import file_sha256
 
+log = logging.getLogger(__name__)
+
 FORMAT = "vehicleapp-checkpoint"
+CHECKPOINT_SUFFIXES = (".pt", ".pth")  # what export writes; any torch zip file is tried too
 VERSION = 1
 
 
@@ -73,15 +78,18 @@ def save_checkpoint(path: Path, model: TransferModel, meta: dict[str, Any],
 def _safe_load(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    if path.suffix.lower() not in CHECKPOINT_SUFFIXES and not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path.name} is not a model: give a run folder, a checkpoint (.pt) or an "
+                              "exported .onnx file")
     try:
         with warnings.catch_warnings():  # junk bytes make torch warn before it fails; we explain instead
             warnings.simplefilter("ignore")
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - damaged bytes can raise anything from the unpickler
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        log.warning("could not load %s: %s", path, exc)  # torch's own words, for the log only
         raise CheckpointError(
             f"refused {path.name}: not a plain tensor checkpoint (it would need arbitrary code "
-            f"to load, or is damaged): {first[:200]}"
+            "to load, or is damaged)"
         ) from None
     if not isinstance(obj, dict) or not str(obj.get("format", "")).startswith(FORMAT):
         raise CheckpointError(f"{path} is not a vehicleapp checkpoint")

@@ -405,11 +405,12 @@ def _launcher_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _device_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
+                   help="where to compute: auto uses a GPU when there is one (default: auto)")
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="trainer", description=__doc__.splitlines()[0])
+    parser = Parser(prog="trainer", description=__doc__.splitlines()[0].replace("``", ""))
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     sub.add_parser("models", help="list the models").set_defaults(func=cmd_models)
     _demo_data_parser(sub.add_parser("demo-data", help="write the synthetic demo dataset"))
@@ -440,7 +441,8 @@ def build_parser() -> Parser:
     _evaluate_parser(sub.add_parser("evaluate", help="accuracy, per-class P/R/F1 and confusion matrix"))
     p = sub.add_parser("plot", help="PNG of accuracy/loss curves of one or more runs")
     p.add_argument("runs", nargs="+")
-    p.add_argument("--out", default="curves.png")
+    p.add_argument("--out", default="curves.png", type=_output_file(".png", ".pdf", ".svg"),
+                   help="the chart file (default curves.png)")
     p.set_defaults(func=cmd_plot)
     _classify_parser(sub.add_parser("classify", help="classify a folder of images into a CSV"))
 
@@ -474,7 +476,8 @@ def build_parser() -> Parser:
     p = sub.add_parser("export", help="write one standalone checkpoint file (.pt), or an ONNX model (.onnx) "
                        "checked against PyTorch on the spot")
     p.add_argument("run", help="run folder or checkpoint file")
-    p.add_argument("out", help="OUT.pt or OUT.onnx")
+    p.add_argument("out", type=_output_file(".onnx", ".pt", ".pth"),
+                   help="OUT.onnx (verified against PyTorch) or OUT.pt (one standalone checkpoint)")
     _tta_flag(p)
     _events_flag(p)
     p.set_defaults(func=cmd_export)
@@ -524,9 +527,10 @@ def _workers_flag(p: argparse.ArgumentParser) -> None:
 
 def _classify_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="run folder, checkpoint file or exported .onnx model")
-    p.add_argument("folder")
-    p.add_argument("--out", default="predictions.csv")
-    p.add_argument("--recursive", action="store_true")
+    p.add_argument("folder", help="the folder of photos to classify")
+    p.add_argument("--out", default="predictions.csv", type=_output_file(".csv"),
+                   help="the CSV to write (default predictions.csv)")
+    p.add_argument("--recursive", action="store_true", help="also classify the photos in FOLDER's subfolders")
     p.add_argument("--unlabeled", action="store_true",
                    help="FOLDER is a dataset: classify only its unlabeled images (loose ones and unlabeled/)")
     p.add_argument("--copy-to", metavar="DIR", help="also copy images into DIR/<label>/")
@@ -556,7 +560,8 @@ def _review_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", choices=list_models(), help="else: this model's backbones …")
     p.add_argument("--weights", action="append", metavar="SPEC", help="… with these weights (as for train)")
     p.add_argument("--image-size", type=int, default=None, metavar="PX")
-    p.add_argument("--out", default="review.csv")
+    p.add_argument("--out", default="review.csv", type=_output_file(".csv"),
+                   help="the CSV to write (default review.csv)")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds")
     p.add_argument("--seed", type=int, default=None, help="default: the run's seed, else 0")
     p.add_argument("--cache-dir", default=None, metavar="DIR")
@@ -575,6 +580,23 @@ def _explain_parser(p: argparse.ArgumentParser) -> None:
     _device_flag(p)
     _events_flag(p)
     p.set_defaults(func=cmd_explain)
+
+
+def _output_file(*suffixes: str) -> Callable[[str], str]:
+    """An argparse type for a file a command writes: refused at once, not after the work, when
+    it is a folder or its name does not end in one of ``suffixes`` (a slip such as
+    ``--out photo.jpg`` must never overwrite a photo)."""
+    wanted = " or ".join(filter(None, (", ".join(suffixes[:-1]), suffixes[-1])))
+
+    def output_file(text: str) -> str:
+        path = Path(text).expanduser()
+        if path.is_dir():
+            raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name ending in {wanted}")
+        if path.suffix.lower() not in suffixes:
+            raise argparse.ArgumentTypeError(f"{text}: the file name must end in {wanted}")
+        return text
+
+    return output_file
 
 
 def _threshold_arg(text: str) -> float:

@@ -90,6 +90,13 @@ def class_folders(folder: Path) -> dict[str, list[Path]]:
     return {d.name: walk_images(d) for d in class_dirs(folder)}
 
 
+def _check_folder(root: Path) -> None:
+    if root.is_file():
+        raise DatasetError(f"{root} is a file; give the dataset folder (one subfolder of photos per class)")
+    if not root.is_dir():
+        raise DatasetError(f"dataset folder not found: {root}")
+
+
 def scan(root: str | os.PathLike[str], val_fraction: float = 0.2, seed: int = 0) -> Dataset:
     """Describe the dataset under ``root`` without decoding any image.
 
@@ -97,8 +104,7 @@ def scan(root: str | os.PathLike[str], val_fraction: float = 0.2, seed: int = 0)
         DatasetError: missing folder, fewer than 2 classes with images, or an empty split.
     """
     root = Path(root).expanduser().resolve()
-    if not root.is_dir():
-        raise DatasetError(f"dataset folder not found: {root}")
+    _check_folder(root)
     if not 0.0 <= val_fraction < 1.0:
         raise DatasetError(f"--val-fraction must be in [0, 1), got {val_fraction}")
     split_dirs = detect(root).split_dirs
@@ -216,8 +222,7 @@ def browse(root: str | os.PathLike[str]) -> tuple[str, list[str], list[Entry]]:
     unlabeled images are shown as they are, so they can be labeled.
     """
     root = Path(root).expanduser().resolve()
-    if not root.is_dir():
-        raise DatasetError(f"dataset folder not found: {root}")
+    _check_folder(root)
     layout = detect(root)
     entries: list[Entry] = []
     classes: set[str] = set()

@@ -41,7 +41,9 @@ def add_config_arguments(parser: argparse.ArgumentParser, skip: Sequence[str] = 
         help_text = meta.get("help", "").replace("%", "%%")
         if meta.get("positional"):
             parser.add_argument(f.name, help=help_text)
-        elif f.name == "weights":
+            continue
+        help_text = _with_default(help_text, f.default)
+        if f.name == "weights":
             group.add_argument(flag(f.name), action="append", metavar=meta.get("metavar"), help=help_text)
         elif kind is bool and f.default is False:
             group.add_argument(flag(f.name), action="store_true", help=help_text)
@@ -51,6 +53,13 @@ def add_config_arguments(parser: argparse.ArgumentParser, skip: Sequence[str] = 
         else:
             group.add_argument(flag(f.name), type=kind, default=f.default, choices=choices_of(f.name),
                                metavar=meta.get("metavar"), help=help_text)
+
+
+def _with_default(help_text: str, default: object) -> str:
+    """The help text, ending with the default where it does not say it already."""
+    if default in (None, "", False) or isinstance(default, bool) or "default" in help_text.lower():
+        return help_text
+    return f"{help_text} (default: {default})"
 
 
 def weights_from_args(values: list[str] | None) -> dict[str, str] | str:

@@ -89,7 +89,18 @@ def list_inputs(folder: Path, recursive: bool, unlabeled: bool = False) -> list[
     """``(relative POSIX path, absolute path)`` of every image (or, with ``unlabeled``, of a
     dataset's labeling queue), sorted by relative path."""
     paths = detect(folder).unlabeled() if unlabeled else walk_images(folder, recursive)
+    if not paths and not unlabeled:  # a labeling queue may be empty; a folder to classify may not
+        raise UsageError(_no_images(folder, recursive))
     return sorted((p.relative_to(folder).as_posix(), p) for p in paths)
+
+
+def _no_images(folder: Path, recursive: bool) -> str:
+    """Why there is nothing to classify, and what to do (a finished job with 0 rows says neither)."""
+    below = 0 if recursive else len(walk_images(folder, recursive=True))
+    if below:
+        return (f"no images directly in {folder}; its subfolders hold {below}: classify them with "
+                "--recursive (in the app: Include subfolders)")
+    return f"no images in {folder} (looked for .jpg, .png, .webp, .heic and other photo files)"
 
 
 def scored_prediction(rel: str, probs: list[float], confidence: float, classes: list[str],

@@ -50,6 +50,36 @@ def test_bad_usage_is_a_one_line_error_with_exit_2(capsys: Cap, demo_root: Path,
     assert len(err.strip().splitlines()) == 1, err
 
 
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["classify", "RUN", "DATA", "--out", "PHOTO"], "the file name must end in .csv"),
+        (["classify", "RUN", "DATA", "--out", "TMP"], "is a folder; give a file name ending in .csv"),
+        (["review", "DATA", "--out", "PHOTO"], "the file name must end in .csv"),
+        (["export", "RUN", "PHOTO"], "the file name must end in .onnx, .pt or .pth"),
+        (["plot", "RUN", "--out", "PHOTO"], "the file name must end in .png, .pdf or .svg"),
+        (["classify", "PHOTO", "TMP"], "photo.jpg is not a model: give a run folder"),
+        (["train", "PHOTO"], "is a file; give the dataset folder"),
+        (["classify", "RUN", "DATA"], "its subfolders hold 36: classify them with --recursive"),
+        (["classify", "RUN", "EMPTY"], "no images in"),
+    ],
+)
+def test_a_mistaken_path_is_refused_at_once_and_overwrites_nothing(capsys: Cap, demo_root: Path, one_run: Path,
+                                                                   tmp_path: Path, argv: list[str],
+                                                                   needle: str) -> None:
+    """A slip such as ``--out photo.jpg`` must never replace a photo with a CSV or a model, and a
+    folder with nothing to classify is an error that says what to do, not an empty success."""
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(next(demo_root.rglob("*.jpg")).read_bytes())
+    before = photo.read_bytes()
+    (tmp_path / "empty").mkdir()
+    names = {"RUN": one_run, "DATA": demo_root, "PHOTO": photo, "TMP": tmp_path, "EMPTY": tmp_path / "empty"}
+    code, _, err = _main(capsys, *(str(names.get(a, a)) for a in argv))
+    assert code == cli.Exit.USAGE
+    assert needle in err and len(err.strip().splitlines()) == 1, err
+    assert photo.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["empty", "photo.jpg"]
+
+
 def test_unexpected_failure_exits_1_with_one_line_and_the_traceback_in_the_log(capsys: Cap, tmp_path: Path) -> None:
     from trainer.logs import setup_logging
 
@@ -184,3 +214,16 @@ def test_resume_from_the_command_line_extends_a_run(capsys: Cap, demo_root: Path
     code, _, err = _main(capsys, "train", str(demo_root), "--resume", str(tmp_path / "nope"))
     assert code == cli.Exit.USAGE
     assert "no last.pt" in err
+
+
+def test_help_names_each_default_and_reads_as_plain_text(capsys: Cap) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: 15)" in text and "(default: 0.001)" in text and "(default: checkpoints)" in text
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert "python -m trainer / trainer" in capsys.readouterr().out  # no reST backticks
+    with pytest.raises(SystemExit):
+        cli.main(["classify", "--help"])
+    assert "folder                the folder of photos to classify" in capsys.readouterr().out
