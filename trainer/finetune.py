@@ -172,11 +172,13 @@ class TTAChooser(Callback):
         loop.model.load_state_dict(ckpt_io.read_checkpoint(best)["state_dict"])
         scores: dict[str, dict[str, float]] = {}
         tried: dict[str, dict[str, SplitData]] = {}
-        for mode in candidates:
+        for i, mode in enumerate(candidates):  # progress: an augmented run's views take a while
+            self.events.progress("tta", i, len(candidates))
             loop.check_stop("stopped while trying test-time augmentation")
             tried[mode] = self.views(loop, mode, ("val",))
             loop.model.tta = mode
             scores[mode] = dict(zip(("val_loss", "val_acc"), loop.evaluate(tried[mode]["val"])))
+        self.events.progress("tta", len(candidates), len(candidates))
         # more val photos right, else as many with a lower val loss (on a small val split accuracy
         # often ties); exact ties keep the first mode, the fewest views
         mode = max(candidates, key=lambda m: (round(scores[m]["val_acc"], 9), -round(scores[m]["val_loss"], 6)))

@@ -79,6 +79,7 @@ PHASES = {
     "train": "Training",
     "classify": "Classifying",
     "evaluate": "Evaluating",
+    "tta": "Trying test-time augmentation",
     "calibrate": "Calibrating confidence",
     "explain": "Drawing heatmaps",
     "verify": "Checking the exported model",

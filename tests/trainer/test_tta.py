@@ -216,9 +216,12 @@ def test_a_cold_run_decodes_each_photo_once(tta: str, tmp_path: Path, monkeypatc
     cfg = TrainConfig(data=str(data), model="mobilenet_v2", weights="none", freeze=True, epochs=1,
                       image_size=48, workers=1, out=str(tmp_path / "runs"), cache_dir=str(tmp_path / "cache"),
                       tta=tta, backend="torch", precision="fp32")
-    run = train(cfg, quiet_events(), lambda: False)
+    events = quiet_events()
+    run = train(cfg, events, lambda: False)
     choice = runs.load_run(run).config["tta_choice"]
     assert set(choice["tried"]) == ({"off", "flip", "flip+zoom"} if tta == "auto" else {tta})
+    n = len(choice["tried"])  # the app shows a step per mode tried, not a finished-looking bar
+    assert [(e["done"], e["total"]) for e in events.seen if e.get("phase") == "tta"] == [(i, n) for i in range(n + 1)]
     test_photos = sorted(str(p) for p in (data / "test").rglob("*.jpg"))
     again = test_photos if choice["mode"] != "off" else []
     assert sorted(decoded) == sorted([str(p) for p in data.rglob("*.jpg")] + again)
