@@ -15,7 +15,7 @@ from trainer.batches import ImageBatcher
 from trainer.csvfile import EvaluatedImage, write_evaluation
 from trainer.events import Events
 from trainer.layout import detect
-from trainer.metrics import calibration_bins, expected_calibration_error, report
+from trainer.metrics import calibration_bins, expected_calibration_error, measured_on, report
 from trainer.pathtext import encode
 from trainer.predict import Scorer, predict, use_backends
 from trainer.scoring import TorchScorer, load_scored
@@ -103,7 +103,7 @@ def evaluate_run(run: str | Path, data: str | Path, events: Events,
     if run_dir:
         write_json(run_dir / runs.EVALUATION, rep)
         write_evaluation(run_dir / runs.PREDICTIONS, classes, results)
-    events.emit("done", message=f"accuracy {rep['accuracy']:.1%} on {rep['n']} images", report=rep)
+    events.emit("done", message=f"accuracy {rep['accuracy']:.1%} on {measured_on(rep)}", report=rep)
     return rep
 
 

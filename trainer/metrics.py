@@ -41,16 +41,25 @@ def format_report(rep: dict[str, Any]) -> str:
     """A readable table of :func:`report`'s result."""
     classes = rep["classes"]
     width = max(9, *(len(c) for c in classes)) + 1
-    lines = [f"accuracy {rep['accuracy']:.1%} on {rep['n']} images (macro F1 {rep['macro_f1']:.3f})",
+    lines = [f"accuracy {rep['accuracy']:.1%} on {measured_on(rep)} (macro F1 {rep['macro_f1']:.3f})",
              "", f"{'class':<{width}}precision  recall     f1  support"]
     for name, c in rep["per_class"].items():
         lines.append(f"{name:<{width}}{c['precision']:>9.3f} {c['recall']:>7.3f} "
                      f"{c['f1']:>6.3f} {c['support']:>8}")
+    column = max(9, *(len(c) + 1 for c in classes))  # whole class names, never cut
     lines += ["", "confusion matrix (rows: true, columns: predicted)",
-              " " * width + "".join(f"{c[:8]:>9}" for c in classes)]
+              " " * width + "".join(f"{c:>{column}}" for c in classes)]
     for name, row in zip(classes, rep["confusion"]):
-        lines.append(f"{name:<{width}}" + "".join(f"{v:>9}" for v in row))
+        lines.append(f"{name:<{width}}" + "".join(f"{v:>{column}}" for v in row))
     return "\n".join(lines + _trust_lines(rep))
+
+
+def measured_on(rep: dict[str, Any]) -> str:
+    """``66 val images``: how many images of which split a report measured."""
+    split = rep.get("split")
+    if split in (None, "all"):
+        return f"{rep['n']} images" + (" (all splits)" if split else "")
+    return f"{rep['n']} {split} images"
 
 
 def _trust_lines(rep: dict[str, Any]) -> list[str]:

@@ -107,3 +107,14 @@ def test_evaluation_reports_calibration_error_before_and_after_and_the_unknown_s
     assert saved["unknown"]["rate"] == pytest.approx(1 - trust.val_coverage, abs=1e-6)
     text = format_report(rep)
     assert "expected calibration error" in text and "before" in text and "after" in text
+
+
+def test_the_report_names_its_split_and_whole_class_names() -> None:
+    from trainer.metrics import report
+
+    rep = {**report([0, 1, 2, 2], [0, 1, 2, 1], ["car", "motorcycle", "articulated-lorry"]), "split": "val"}
+    text = format_report(rep)
+    assert "accuracy 75.0% on 4 val images" in text
+    header = text.split("columns: predicted)\n")[1].splitlines()[0]
+    assert header.split() == ["car", "motorcycle", "articulated-lorry"]
+    assert "on 4 images (all splits)" in format_report({**rep, "split": "all"})
