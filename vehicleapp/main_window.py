@@ -12,10 +12,12 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QSizePolicy, QTabWidget
 
 from trainer.config import demo_data_dir, log_dir
 from trainer.demo_data import make_demo_data
+from trainer.pathtext import for_display
 from trainer.protocol import Status
 from trainer.runs import RunInfo
 from vehicleapp import dialogs
 from vehicleapp.dataset_state import DatasetState
+from vehicleapp.desktop_entry import TITLE
 from vehicleapp.help import Tour, shortcuts_html
 from vehicleapp.jobs import Job, JobRunner
 from vehicleapp.pages.classify_page import ClassifyPage
@@ -34,6 +36,13 @@ PAGES = ("Dataset", "Labeling", "Train", "Runs", "Classify", "Review")
 MINIMUM_SIZE = (800, 560)  # every page fits without clipping (tests check each page)
 
 
+def window_title(dataset: str) -> str:
+    """"photos — Vehicle Classifier": the app's name once. It ends the title, so Qt, which
+    appends the application's display name to a title that does not end with it (X11, Wayland,
+    Windows), adds nothing."""
+    return f"{for_display(dataset)} — {TITLE}" if dataset else TITLE
+
+
 def first_size(available: QSize) -> QSize:
     """The window's size on a first start: 1360 x 860, but never larger than the screen's free
     area (a 1280 x 800 laptop) nor smaller than the minimum at which every page fits."""
@@ -44,7 +53,7 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: AppSettings | None = None, runs_dir: str | None = None) -> None:
         super().__init__()
         self.settings = settings or AppSettings()
-        self.setWindowTitle("Vehicle Classifier")
+        self.setWindowTitle(TITLE)
         self.runner = JobRunner(self)
         self.state = DatasetState(self)
         self.thumbs = ThumbnailLoader(parent=self)
@@ -165,7 +174,7 @@ class MainWindow(QMainWindow):
         root = str(self.state.root)
         self.dataset_page.set_recent(self.settings.add_recent(root))
         self.classify_page.set_dataset(root)
-        self.setWindowTitle(f"Vehicle Classifier — {Path(root).name}")
+        self.setWindowTitle(window_title(Path(root).name))
         self._show_labeling()
         if self.state.read_only:
             self.show_message(f"Labeling is off: {self.state.read_only}. Browsing, training and classifying work.",

@@ -94,7 +94,7 @@ def test_the_entry_launches_the_app_on_an_x_display(data_home: tuple[Path, dict]
         assert found.returncode == 0, found.stderr
         names = [subprocess.run(["xdotool", "getwindowname", w], env=xenv, capture_output=True,
                                 text=True).stdout.strip() for w in found.stdout.split()]
-        assert any(n.startswith("Vehicle Classifier") for n in names), names
+        assert f"{tmp_path.name} — Vehicle Classifier" in names, names  # the main window, the app named once
         assert app.poll() is None
     finally:
         if app is not None:

@@ -8,6 +8,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 
 from trainer.csvfile import Prediction
 from trainer.pathtext import for_display
+from trainer.protocol import UNKNOWN
 from vehicleapp.models.filtering import FilterProxy
 from vehicleapp.workers import ThumbnailLoader
 
@@ -15,6 +16,55 @@ Index = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole + 20
 FIXED = ("Image", "Path", "Label", "Confidence")
 UNREADABLE = "(unreadable)"  # the label filter's choice for rows with an error
+
+
+def article(word: str) -> str:
+    """``a`` or ``an`` before ``word`` (by its first letter: "an ambulance", "a truck")."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def best_guess(classes: list[str], probs: list[float]) -> tuple[str, float] | None:
+    """The class the model leans to most, with its probability (None without probabilities)."""
+    if not probs or len(probs) != len(classes):
+        return None
+    i = max(range(len(probs)), key=probs.__getitem__)
+    return classes[i], probs[i]
+
+
+def unknown_reason(p: Prediction, classes: list[str]) -> str:
+    """Why a photo is ``unknown``, in plain words. The confidence is below the run's threshold
+    either because the photo looks unlike every training photo (the confidence is the top
+    probability times that familiarity, so it is well below the top probability) or because
+    the model is torn between classes (the top probability itself is low)."""
+    guess = best_guess(classes, p.probs)
+    if guess is None:
+        return "The model is not sure enough to name a class."
+    name, prob = for_display(guess[0]), guess[1]
+    if p.confidence is not None and p.confidence < prob - 0.05:
+        return (f"This photo looks unlike the photos the model was trained on, so its best guess "
+                f"({name}, {prob:.0%}) is not trusted.")
+    return f"The model cannot tell which class this is: its best guess, {name}, is only {prob:.0%} likely."
+
+
+def verdict_html(file_name: str, p: Prediction, classes: list[str]) -> str:
+    """One photo's result as a sentence: "car1.jpg is a car (97.0% sure)", or, for an unknown
+    answer, that the model does not know and why."""
+    name = f"<b>{for_display(file_name)}</b>"
+    if p.label == UNKNOWN:
+        return f"{name}<br><b>Not recognised.</b> {unknown_reason(p, classes)}"
+    label = for_display(p.label or "?")
+    sure = f" ({p.confidence:.1%} sure)" if p.confidence is not None else ""
+    return f"{name}<br>is {article(label)} <b>{label}</b>{sure}"
+
+
+def verdict_line(file_name: str, p: Prediction, classes: list[str]) -> str:
+    """The same in one short line (a status line)."""
+    name = for_display(file_name)
+    if p.label == UNKNOWN:
+        guess = best_guess(classes, p.probs)
+        return f"{name}: not recognised" + (f" (best guess {for_display(guess[0])}, not trusted)" if guess else "")
+    sure = f" ({p.confidence:.1%} sure)" if p.confidence is not None else ""
+    return f"{name}: {for_display(p.label or '?')}{sure}"
 
 
 class PredictionsModel(QAbstractTableModel):
@@ -67,6 +117,8 @@ class PredictionsModel(QAbstractTableModel):
         value = self._value(p, col)
         if role == SORT_ROLE:
             return -1.0 if value is None else value
+        if role == Qt.ItemDataRole.ToolTipRole and col in (2, 3) and p.label == UNKNOWN:
+            return unknown_reason(p, self.classes)
         if role == Qt.ItemDataRole.DisplayRole and col > 0:
             if isinstance(value, float):
                 return f"{value:.1%}" if col == 3 else f"{value:.3f}"

@@ -34,7 +34,13 @@ from trainer.protocol import UNKNOWN, Event, Status
 from vehicleapp import dialogs
 from vehicleapp.commands import classify_args
 from vehicleapp.jobs import Job, JobRunner
-from vehicleapp.models.predictions import UNREADABLE, PredictionFilter, PredictionsModel
+from vehicleapp.models.predictions import (
+    UNREADABLE,
+    PredictionFilter,
+    PredictionsModel,
+    verdict_html,
+    verdict_line,
+)
 from vehicleapp.runs_state import RunsState
 from vehicleapp.widgets.charts import ProbabilityChart
 from vehicleapp.widgets.pixels import fitted
@@ -262,10 +268,9 @@ class ClassifyPage(QWidget):
             self.try_result.setText(f"<b>{self.try_path.name}</b><br>cannot be read: {row.error if row else '?'}")
             self.try_chart.show_probs([], [])
             return
-        self.try_result.setText(f"<b>{self.try_path.name}</b><br>is a <b>{row.label}</b> "
-                                f"({row.confidence:.1%} sure)")
+        self.try_result.setText(verdict_html(self.try_path.name, row, classes))
         self.try_chart.show_probs(classes, row.probs)
-        self.status.setText(f"{self.try_path.name}: {row.label} ({row.confidence:.1%})")
+        self.status.setText(verdict_line(self.try_path.name, row, classes))
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
         paths = [Path(u.toLocalFile()) for u in event.mimeData().urls()]
@@ -300,6 +305,7 @@ class ClassifyPage(QWidget):
             return None
         self.job = job
         job.event.connect(self._on_event)
+        self.clear_results()  # the previous folder's results are not this job's
         self.classify_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.progress.setRange(0, 1)  # nothing of the previous job's count
@@ -356,11 +362,19 @@ class ClassifyPage(QWidget):
         self.min_conf.setValue(0)
         for w in (self.label_filter, self.min_conf):
             w.blockSignals(False)
-        unsure = f", {unknown} unknown (below the confidence threshold)" if unknown else ""
+        unsure = f", {unknown} unknown (not sure enough; a row's tooltip says why)" if unknown else ""
         self.status.setText(f"{len(rows) - errors} images classified, {errors} unreadable{unsure} · "
                             f"results: {csv_path}")
         self._apply_filter()
         self.table.sortByColumn(1, Qt.SortOrder.AscendingOrder)
+
+    def clear_results(self) -> None:
+        """An empty table and label filter (a new job starts: nothing of the last one stays)."""
+        self.model.set_results(Path(), [], [])
+        self.label_filter.blockSignals(True)
+        self.label_filter.clear()
+        self.label_filter.blockSignals(False)
+        self._apply_filter()
 
     def _apply_filter(self) -> None:
         self.proxy.set_filter(self.label_filter.currentData() or "", self.min_conf.value() / 100)

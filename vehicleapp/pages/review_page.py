@@ -38,7 +38,7 @@ from vehicleapp.runs_state import RunsState
 from vehicleapp.widgets.label_keys import LabelKeys
 from vehicleapp.widgets.preview import Preview
 from vehicleapp.widgets.review_map import ReviewMap
-from vehicleapp.widgets.run_picker import fill_run_combo, run_combo
+from vehicleapp.widgets.run_picker import fill_run_combo, forget_choice, run_combo, same_folder, user_choice
 from vehicleapp.widgets.text import ElidedLabel, Hint
 from vehicleapp.widgets.why import WhyButton
 from vehicleapp.workers import ThumbnailLoader
@@ -62,6 +62,8 @@ class ReviewPage(QWidget):
         self.job: Job | None = None
         self.marks: ReviewMarks | None = None
         self.classes: list[str] = []
+        self._root: Path | None = None  # the dataset the run was chosen for
+        self._hint = ""  # the status line's advice while nothing else is to say
         self.model = ReviewModel(loader, self)
         self.proxy = ReviewFilter(self)
         self.proxy.setSourceModel(self.model)
@@ -96,6 +98,7 @@ class ReviewPage(QWidget):
 
     def _top_bar(self) -> QHBoxLayout:
         self.run_combo = run_combo("The trained run whose backbone judges the images", 24)
+        self.run_combo.activated.connect(lambda *_: self._show_hint())
         self.review_button = QPushButton("Review the dataset")
         self.review_button.setToolTip("Find likely wrong labels, near-duplicates and outliers (a background job)")
         self.review_button.clicked.connect(self.start)
@@ -103,7 +106,7 @@ class ReviewPage(QWidget):
         self.stop_button.clicked.connect(self.runner.cancel)
         self.progress = QProgressBar()
         self.progress.setVisible(False)
-        self.status = ElidedLabel("Open a dataset and train a model, then review.")
+        self.status = ElidedLabel("")
         bar = QHBoxLayout()
         for w in (QLabel("Run:"), self.run_combo, self.review_button, self.stop_button):
             bar.addWidget(w)
@@ -171,9 +174,33 @@ class ReviewPage(QWidget):
 
     # -- data -----------------------------------------------------------------------------
     def _refresh_runs(self) -> None:
-        fill_run_combo(self.run_combo, self.runs.runs(), str(self.state.root or ""), self.run_combo.currentData())
+        """The runs again: the user's pick stays, else the best run trained on the open dataset."""
+        fill_run_combo(self.run_combo, self.runs.runs(), str(self.state.root or ""), user_choice(self.run_combo))
+        self._show_hint()
+
+    def hint(self) -> str:
+        """What to do next, as things stand: open a dataset, train a run, or review."""
+        if self.state.root is None:
+            return "Open a dataset (Dataset page), train a model, then review."
+        if self.run_combo.count() == 0:
+            return f"Train a model on {self.state.root.name} (Train page), then review."
+        name = for_display(self.state.root.name)
+        run = next((r for r in self.runs.runs() if str(r.path) == self.run_combo.currentData()), None)
+        if run is not None and not same_folder(str(run.config.get("data", "")), str(self.state.root)):
+            return (f"The chosen run was trained on {for_display(run.dataset)}, not on {name}: "
+                    f"a run trained on {name} judges it better. Press Review the dataset to go ahead.")
+        return f"Press Review the dataset: the chosen run looks for problems in {name}."
+
+    def _show_hint(self) -> None:
+        """Advice replaces only earlier advice (never a job's progress, a result or an error)."""
+        if self.status.text() in ("", self._hint):
+            self._hint = self.hint()
+            self.status.setText(self._hint)
 
     def _on_dataset(self) -> None:
+        if self.state.root != self._root:  # a run picked for the previous dataset is not kept
+            self._root = self.state.root
+            forget_choice(self.run_combo)
         self.marks = ReviewMarks(self.state.root) if self.state.root else None
         self._refresh_runs()
         out = review_output(self.state.root) if self.state.root else None
@@ -183,6 +210,8 @@ class ReviewPage(QWidget):
             self.model.set_rows(Path(), [], set())
             self.map.show_points([], [], [], [])
             self._update_count()
+            self._hint = self.hint()
+            self.status.setText(self._hint)
 
     def load_review(self, csv_path: Path) -> None:
         """Show a finished review (its CSV and map) for the open dataset."""

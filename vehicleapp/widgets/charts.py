@@ -15,6 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.backend_bases import MouseEvent
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QPaintEvent, QResizeEvent, QShowEvent
@@ -22,6 +23,7 @@ from PySide6.QtGui import QPaintEvent, QResizeEvent, QShowEvent
 from trainer.pathtext import for_display
 from trainer.plots import draw_confusion, draw_curves, save_figure
 from trainer.runs import RunInfo
+from vehicleapp.run_names import legend_labels
 
 MARKED_EPOCHS = 30  # up to this many epochs each one is a dot (a one-epoch run is a single point)
 #: (title, labels, ticks) font sizes for normal, small and tiny charts.
@@ -278,8 +280,10 @@ class CompareCurves(Chart):
         for ax in axes:
             ax.xaxis.set_major_locator(epoch_ticks())
             legend = ax.get_legend()
-            if legend is not None and self.size_class == 2:
+            if legend is not None:  # drawn on the loss curves: one legend below both plots instead
                 legend.remove()
+        if self.runs and self.size_class < 2:
+            self._legend()
         if not self.runs:
             for ax in axes:
                 ax.set_xlim(1, 10)
@@ -287,6 +291,22 @@ class CompareCurves(Chart):
                 ax.text(0.5, 0.5, "select runs to compare", ha="center", va="center",
                         transform=ax.transAxes, color="0.5", fontsize=self.fonts()[1])
         self.draw_idle()
+
+
+    def _legend(self) -> None:
+        """One legend under both plots, never on the curves: a colour per run named by what tells
+        it from the others (the title says what they share), and the line styles once."""
+        title, labels = legend_labels(self.runs)
+        handles = [Line2D([], [], color=f"C{i % 10}", lw=2) for i in range(len(self.runs))]
+        handles += [Line2D([], [], color="0.35", ls="-"), Line2D([], [], color="0.35", ls="--", alpha=0.7)]
+        labels = [*labels, "val", "train"]
+        font = self.fonts()[2]
+        px = font * self.figure.dpi / 72  # a character is about 0.6 em; a handle and gap about 4 em
+        widest = max(len(t) for t in labels) * 0.6 * px + 4 * px
+        ncols = max(1, min(len(labels), int((self.width() - 20) // max(widest, 1))))
+        self.figure.legend(handles, labels, loc="outside lower center", ncols=ncols, fontsize=font,
+                           title=title or None, title_fontsize=font, frameon=False, handlelength=2.2,
+                           columnspacing=1.2)
 
 
 class ConfusionChart(Chart):

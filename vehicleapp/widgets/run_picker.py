@@ -8,13 +8,16 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox
 
-from trainer.plots import run_labels
 from trainer.protocol import Status
 from trainer.runs import RunInfo
 from vehicleapp.models.runs_model import WINNER_MARK, search_pick
+from vehicleapp.run_names import combo_labels
+
+USER_CHOSE = "userChoseRun"  # a combo's property: the user picked its run (kept across refreshes)
 
 
-def _same_folder(a: str, b: str) -> bool:
+def same_folder(a: str, b: str) -> bool:
+    """Whether two paths name the same folder (neither empty)."""
     return bool(a) and bool(b) and Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
 
 
@@ -24,7 +27,7 @@ def default_run(runs: list[RunInfo], dataset: str) -> RunInfo | None:
     one, else the highest validation accuracy."""
     usable = [r for r in runs if r.checkpoint() is not None]
     done = [r for r in usable if r.status == Status.DONE]
-    here = [r for r in done if dataset and _same_folder(r.config.get("data", ""), dataset)]
+    here = [r for r in done if dataset and same_folder(r.config.get("data", ""), dataset)]
     for group in (here, done):
         picks = [r for r in group if search_pick(r)]
         if picks:
@@ -35,12 +38,24 @@ def default_run(runs: list[RunInfo], dataset: str) -> RunInfo | None:
 
 
 def run_combo(tip: str, width_chars: int) -> QComboBox:
-    """A combo box of runs that stays narrow (long run names elide; the tooltip has the path)."""
+    """A combo box of runs that stays narrow (long run names elide; the tooltip has the path).
+    It remembers when the user picks a run (:func:`user_choice`)."""
     combo = QComboBox()
     combo.setToolTip(tip)
     combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
     combo.setMinimumContentsLength(width_chars)
+    combo.activated.connect(lambda *_: combo.setProperty(USER_CHOSE, True))
     return combo
+
+
+def user_choice(combo: QComboBox) -> str | None:
+    """The run the user picked in ``combo`` (its path), None when the app chose it."""
+    return combo.currentData() if combo.property(USER_CHOSE) else None
+
+
+def forget_choice(combo: QComboBox) -> None:
+    """Another dataset opened: the run is chosen for it again (:func:`default_run`)."""
+    combo.setProperty(USER_CHOSE, False)
 
 
 def fill_run_combo(combo: QComboBox, runs: list[RunInfo], dataset: str, keep: str | None = None) -> None:
@@ -48,7 +63,7 @@ def fill_run_combo(combo: QComboBox, runs: list[RunInfo], dataset: str, keep: st
     status); select ``keep`` when it is still there, else :func:`default_run`."""
     runs = [r for r in runs if r.checkpoint() is not None]
     combo.clear()
-    for run, label in zip(runs, run_labels(runs)):
+    for run, label in zip(runs, combo_labels(runs)):
         acc = f"val {run.best_val_acc:.1%}" if run.best_val_acc is not None else "no epochs"
         status = "" if run.status == Status.DONE else f" · {run.status.upper()}"
         mark = WINNER_MARK if search_pick(run) else ""

@@ -20,7 +20,7 @@ from trainer.protocol import Status
 from vehicleapp.commands import classify_args
 from vehicleapp.jobs import Job, JobRunner
 from vehicleapp.runs_state import RunsState
-from vehicleapp.widgets.run_picker import fill_run_combo, run_combo
+from vehicleapp.widgets.run_picker import fill_run_combo, forget_choice, run_combo, user_choice
 from vehicleapp.widgets.text import ElidedLabel
 
 ORDERS = (("File order", "file"), ("Least confident first", "least"), ("Most confident first", "most"))
@@ -71,9 +71,12 @@ class SuggestionBar(QWidget):
             w.setEnabled(has)
 
     def _refresh_runs(self) -> None:
-        fill_run_combo(self.run_combo, self.runs.runs(), str(self.root or ""), self.run_combo.currentData())
+        """The runs again: the user's pick stays, else the best run trained on the open dataset."""
+        fill_run_combo(self.run_combo, self.runs.runs(), str(self.root or ""), user_choice(self.run_combo))
 
     def set_dataset(self, root: Path | None) -> None:
+        if root != self.root:  # a run picked for the previous dataset is not kept for this one
+            forget_choice(self.run_combo)
         self.root, self.suggested = root, {}
         self.status.setText("")
         self._refresh_runs()
