@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
@@ -18,7 +19,18 @@ def ask_open_file(parent: QWidget | None, title: str, filters: str = "All files 
 
 
 def ask_save_file(parent: QWidget | None, title: str, name: str, filters: str) -> str:
-    return QFileDialog.getSaveFileName(parent, title, name, filters)[0]
+    """The file to write, named for its kind: a name typed without the filter's suffix gets it
+    (the jobs refuse ``model`` for ``model.onnx``, so that a slip never overwrites a photo)."""
+    return with_suffix(QFileDialog.getSaveFileName(parent, title, name, filters)[0], filters)
+
+
+def with_suffix(path: str, filters: str) -> str:
+    """``path`` with the first suffix of ``filters`` ("ONNX model (*.onnx)") added unless it
+    ends in one of them already (any case)."""
+    suffixes = re.findall(r"\*(\.[\w.]+)", filters)
+    if not path or not suffixes or path.lower().endswith(tuple(s.lower() for s in suffixes)):
+        return path
+    return path + suffixes[0]
 
 
 def ask_text(parent: QWidget | None, title: str, label: str) -> str:
