@@ -29,10 +29,12 @@ def name_problem(name: str) -> str | None:
     """Why ``name`` cannot be a file or folder name on every OS, or None when it can."""
     if name in ("", ".", ".."):
         return "a name cannot be empty, '.' or '..'"
+    if "/" in name:
+        return 'a name cannot contain "/" (a folder separator)'
     bad = sorted({c for c in name if c in FORBIDDEN or ord(c) < 32})
     if bad:
         shown = " ".join(repr(c)[1:-1] for c in bad)
-        return f"'{name}' contains {shown}, which Windows does not allow in a name"
+        return f"'{name}' contains {shown}, which is not allowed on Windows, where this dataset may be opened"
     if name[-1] in " .":
         return f"'{name}' ends with a space or a dot, which Windows drops"
     if name.split(".")[0].rstrip(" ").upper() in WINDOWS_RESERVED:

@@ -33,8 +33,9 @@ def with_suffix(path: str, filters: str) -> str:
     return path + suffixes[0]
 
 
-def ask_text(parent: QWidget | None, title: str, label: str) -> str:
-    text, ok = QInputDialog.getText(parent, title, label)
+def ask_text(parent: QWidget | None, title: str, label: str, text: str = "") -> str:
+    """The text typed (``text`` to begin with: what to correct), stripped; "" when cancelled."""
+    text, ok = QInputDialog.getText(parent, title, label, text=text)
     return text.strip() if ok else ""
 
 

@@ -49,9 +49,14 @@ class Vanished(LabelingError):
     """An image was moved or deleted by another program (the message names it)."""
 
 
+def class_name_problem(label: str) -> str | None:
+    """Why ``label`` cannot be a class, or None: a class is a folder whose name must work on every
+    OS (the dataset may move to Windows) and not be hidden."""
+    return name_problem(label) or ("a class name cannot start with a dot" if label.startswith(".") else None)
+
+
 def check_class_name(label: str) -> None:
-    """A class is a folder: its name must work on every OS (and not be hidden)."""
-    problem = name_problem(label) or ("a class name cannot start with a dot" if label.startswith(".") else None)
+    problem = class_name_problem(label)
     if problem:
         raise LabelingError(f"invalid class name: {problem}")
 

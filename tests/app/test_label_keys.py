@@ -14,6 +14,8 @@ from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
 from tests.app.conftest import open_folder
+from vehicleapp import dialogs
+from vehicleapp.labeling import class_name_problem
 from vehicleapp.main_window import MainWindow
 from vehicleapp.models.thumbnails import PATH_ROLE
 
@@ -139,3 +141,43 @@ def test_new_class_from_either_page(qtbot, window: MainWindow, answers, unlabele
     lp.new_button.click()
     assert (unlabeled.parent / "van" / current.name).is_file()
     assert {"bus", "van"} <= set(window.state.classes)
+
+
+def test_a_number_key_without_a_class_says_so(qtbot, window: MainWindow, unlabeled: Path) -> None:  # noqa: ANN001
+    qtbot.keyClick(window, Qt.Key.Key_2, CTRL)
+    lp = window.label_page
+    first = Path(lp.current_path())
+    qtbot.keyClick(focused(), Qt.Key.Key_5)  # the demo has 3 classes
+    assert window.message.text() == "no class 5: this dataset has 3 classes (1-3)"
+    assert first.is_file() and window.state.journal.moves() == []
+
+
+def test_a_class_name_with_a_slash_asks_again_with_the_name_as_typed(
+        qtbot, window: MainWindow, unlabeled: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    asked: list[tuple[str, str]] = []
+    typed = iter(["a/b", "a-b"])
+
+    def ask_text(parent, title: str, label: str, text: str = "") -> str:  # noqa: ANN001
+        asked.append((label, text))
+        return next(typed)
+
+    monkeypatch.setattr(dialogs, "ask_text", ask_text)
+    lp = window.label_page
+    window.tabs.setCurrentWidget(lp)
+    current = Path(lp.current_path())
+    lp.new_button.click()
+    assert asked[0] == ("Name of the new class:", "")
+    label, text = asked[1]
+    assert text == "a/b"  # the name as typed, to correct it
+    assert 'cannot contain "/" (a folder separator)' in label and "Windows" not in label
+    assert (unlabeled.parent / "a-b" / current.name).is_file() and not (unlabeled.parent / "a").exists()
+
+
+@pytest.mark.parametrize(("name", "words"), [("a/b", 'cannot contain "/" (a folder separator)'),
+                                             ("bus:1", "not allowed on Windows, where this dataset may be opened"),
+                                             ("van", None)])
+def test_class_name_problems_say_where_a_character_is_refused(name: str, words: str | None) -> None:
+    problem = class_name_problem(name)
+    assert (problem is None) if words is None else (problem is not None and words in problem)
+    if name == "a/b":
+        assert "Windows" not in str(problem)

@@ -44,7 +44,7 @@ from vehicleapp.models.predictions import (
 from vehicleapp.runs_state import RunsState
 from vehicleapp.widgets.charts import ProbabilityChart
 from vehicleapp.widgets.pixels import fitted
-from vehicleapp.widgets.run_picker import fill_run_combo
+from vehicleapp.widgets.run_picker import fill_run_combo, run_combo
 from vehicleapp.widgets.text import ElidedLabel
 from vehicleapp.widgets.why import WhyButton
 from vehicleapp.workers import ThumbnailLoader, run_in_background
@@ -85,10 +85,7 @@ class ClassifyPage(QWidget):
         layout.addWidget(self._table(), 1)
 
     def _model_row(self) -> QHBoxLayout:
-        self.run_combo = QComboBox()
-        self.run_combo.setToolTip("The trained model to use (its best checkpoint)")
-        self.run_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.run_combo.setMinimumContentsLength(20)
+        self.run_combo = run_combo("The trained model to use (its best checkpoint)", 20)
         self.run_combo.activated.connect(lambda *_: setattr(self, "_user_chose", True))
         self.try_button = QPushButton("Try a photo…")
         self.try_button.setToolTip("Pick (or drop) one photo: see what the model says and every class's probability")

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListView,
     QListWidget,
+    QListWidgetItem,
     QMenu,
     QPushButton,
     QSplitter,
@@ -120,6 +121,9 @@ class DatasetPage(QWidget):
         self.counts = CountsChart()
         self.problems = QListWidget()
         self.problems.setToolTip("Files that cannot be read; training and classification skip them")
+        self.problems.setWordWrap(True)  # a narrow column shows each reason whole, on more lines
+        self.problems.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.problems.setResizeMode(QListView.ResizeMode.Adjust)
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.addWidget(self.summary)
@@ -312,7 +316,9 @@ class DatasetPage(QWidget):
         self.problems.clear()
         root = self.state.root or Path("/")
         for path, reason in sorted(failed.items()):
-            self.problems.addItem(for_display(f"{Path(path).relative_to(root)} — {reason}"))
+            item = QListWidgetItem(for_display(f"{Path(path).relative_to(root)} — {reason}"))
+            item.setToolTip(item.text())  # whole, also where the column is too narrow for it
+            self.problems.addItem(item)
         if not failed:
             self.problems.addItem("none: every image can be read" if self.state.entries else "no images here")
         self._update_summary()

@@ -146,6 +146,8 @@ class RunsPage(QWidget):
         self.per_class.verticalHeader().setVisible(False)
         self.reliability = ReliabilityChart()
         charts = QTabWidget()
+        charts.setUsesScrollButtons(False)  # its minimum width then shows every tab whole ...
+        charts.setElideMode(Qt.TextElideMode.ElideNone)  # ... not "fusion" for Confusion
         charts.addTab(self.confusion, "Confusion")
         charts.addTab(self.reliability, "Reliability")
         charts.addTab(self._build_threshold(), "Threshold")
@@ -168,8 +170,10 @@ class RunsPage(QWidget):
         row.addWidget(self.save_threshold)
         row.addWidget(self.undo_threshold)
         row.addStretch(1)
+        self.threshold_chart.setMinimumHeight(100)  # a short panel shrinks the chart, not the caption under it
         panel = QWidget()
         v = QVBoxLayout(panel)
+        v.setContentsMargins(4, 4, 4, 4)
         v.addWidget(self.threshold_chart, 1)
         v.addWidget(self.threshold_info)
         v.addLayout(row)

@@ -79,6 +79,7 @@ class TrainPage(QWidget):
         self.runs_dir = C.DEFAULT_RUNS_DIR
         self.job: Job | None = None
         self.total_epochs = 0
+        self._epoch = 0  # the epoch under way (or last finished): where a stop leaves the run
         self._history: list[dict] = []  # a resumed run's epochs so far, drawn again at its start
         self._phase_start = 0.0
         self._epoch_times: list[float] = []
@@ -97,19 +98,23 @@ class TrainPage(QWidget):
         self.data_label = ElidedLabel("Dataset: none open (Dataset page)", mode=Qt.TextElideMode.ElideMiddle)
         ov.addWidget(self.data_label)
         ov.addLayout(self._build_form())
-        ov.addLayout(self._build_buttons())
-        self.blocker = Hint("")
-        self.blocker.setObjectName("warning")
-        ov.addWidget(self.blocker)
         ov.addStretch(1)
         scroll = QScrollArea()  # a short window scrolls the settings instead of clipping them
         scroll.setWidget(options)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setMinimumWidth(options.minimumSizeHint().width() + 20)
-        scroll.setMaximumWidth(max(options.minimumSizeHint().width() + 20, 420))
+        self.blocker = Hint("")
+        self.blocker.setObjectName("warning")
+        left = QWidget()  # the buttons under the settings, never scrolled out of sight
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        lv.addWidget(scroll, 1)
+        lv.addLayout(self._build_buttons())
+        lv.addWidget(self.blocker)
+        left.setMaximumWidth(max(left.minimumSizeHint().width(), 440))
         layout = QHBoxLayout(self)
-        layout.addWidget(scroll)
+        layout.addWidget(left)
         layout.addWidget(self._build_progress(), 1)
 
     def _build_form(self) -> QFormLayout:
@@ -375,6 +380,7 @@ class TrainPage(QWidget):
         self.chart.reset(self.epochs.value())
         self.log.clear()
         self._epoch_times = []
+        self.total_epochs = self._epoch = 0
         self.progress.setRange(0, 1)  # nothing of the previous job's "28 / 30"
         self.progress.setValue(0)
         job.event.connect(self._on_event)
@@ -419,7 +425,7 @@ class TrainPage(QWidget):
             self.chart.reset(self.total_epochs)
             for metrics in self._history:
                 self.chart.add_epoch(metrics)
-            self._epoch_times = []
+            self._epoch_times, self._epoch = [], 0
             self._phase_start = time.monotonic()
             images = sum(sum(v.values()) for v in e.get("counts", {}).values())
             self.status.setText(f"{sweep}{e.get('model')} on {e.get('device')} · {images} images")
@@ -430,6 +436,7 @@ class TrainPage(QWidget):
             if int(e.get("epochs", 0)) > self.total_epochs:  # fine-tuning's epochs follow the head's
                 self.total_epochs = int(e["epochs"])
                 self.chart.extend(self.total_epochs)
+            self._epoch = int(m["epoch"])
             self._epoch_times.append(m["seconds"])
             self.chart.add_epoch(m)
             self.log.appendPlainText(
@@ -452,7 +459,7 @@ class TrainPage(QWidget):
         self.progress.setMaximum(total)
         self.progress.setValue(done)
         if e["phase"] == "train":
-            epoch = int(e.get("epoch", 1))
+            epoch = self._epoch = int(e.get("epoch", 1))
             if "loss" in e:
                 self.chart.add_batch(epoch, done, total, float(e["loss"]))
             per_epoch = (sum(self._epoch_times) / len(self._epoch_times)) if self._epoch_times else None
@@ -475,12 +482,23 @@ class TrainPage(QWidget):
             picked = self.board.picked if self._searching() else ""
             self.status.setText(f"Finished: {picked}; ★ on the Runs page." if picked else "Finished.")
         elif status == Status.CANCELLED and self._searching():
+            self._show_where_stopped()
             self.status.setText("Search stopped before its pick; the finished steps are on the Runs page.")
             self.board.summary.setText(self.status.text())
         elif status == Status.CANCELLED:
-            self.status.setText("Stopped; the last checkpoint was kept. Resume it from the Runs page.")
+            self.status.setText(f"Stopped {self._show_where_stopped()}; the last checkpoint was kept. "
+                                "Resume it from the Runs page.")
         else:
+            self._show_where_stopped()
             self._on_failed(job, message)
+
+    def _show_where_stopped(self) -> str:
+        """A job that ended early: the bar shows the epochs finished out of all (not the last
+        epoch's full batch count, which looks finished); returns "at epoch N of M"."""
+        finished = max((int(m["epoch"]) for m in self.chart.epochs), default=0)
+        self.progress.setRange(0, max(self.total_epochs, 1))
+        self.progress.setValue(min(finished, self.progress.maximum()))
+        return f"at epoch {self._epoch} of {self.total_epochs}" if self._epoch else "before the first epoch"
 
     def _on_failed(self, job: Job, message: str) -> None:
         """One log line per error (the error event's, else this one), the status, and a dialog."""

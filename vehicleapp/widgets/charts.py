@@ -169,17 +169,25 @@ class LiveCurves(Chart):
 
     def render(self) -> None:
         w, h = max(self.width(), 1), max(self.height(), 1)
-        title = self.fonts()[0]
-        self.figure.subplots_adjust(left=46 / w, right=1 - 10 / w, bottom=(44 if self.size_class < 2 else 26) / h,
+        title, _label, tick = self.fonts()
+        legend_px = tick * self.figure.dpi / 72 * 2.2 if self.size_class < 2 else 0  # one row under the plots
+        self.figure.subplots_adjust(left=46 / w, right=1 - 10 / w,
+                                    bottom=((44 if self.size_class < 2 else 26) + legend_px) / h,
                                     top=1 - (title * 2.4) / h, wspace=56 / max((w - 110) / 2, 56))
         self.fit_text((self.ax_acc, self.ax_loss))
-        for ax in (self.ax_acc, self.ax_loss):
-            if ax.get_legend():
-                ax.get_legend().remove()
-            if self.size_class < 2:
-                ax.legend(fontsize=self.fonts()[2], loc="best")
+        for legend in self.figure.legends:
+            legend.remove()
+        if legend_px:
+            self._legend(tick)
         self._limits = None
         self._dirty = True
+
+    def _legend(self, font: int) -> None:
+        """One legend under both plots, never on the curves (accuracy nears 1.0 at the top, loss
+        starts high on the left): the line styles once, as the Runs page's comparison does."""
+        handles = [self.lines[k] for k in ("train_acc", "val_acc", "batch_loss")]
+        self.figure.legend(handles, ["train", "val", "batch loss"], loc="lower center", ncols=3, fontsize=font,
+                           frameon=False, handlelength=2.2, columnspacing=1.2, borderaxespad=0.2)
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
         super().resizeEvent(event)

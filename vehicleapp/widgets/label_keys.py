@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QComboBox, QWidget
 
 from vehicleapp import dialogs
 from vehicleapp.dataset_state import DatasetState
+from vehicleapp.labeling import class_name_problem
 
 NAVIGATION = (("Right", 1), ("Down", 1), ("Space", 1), ("Left", -1), ("Up", -1))
 
@@ -69,14 +70,25 @@ class LabelKeys(QObject):
 
     def assign_number(self, index: int) -> None:
         """Key ``index + 1``: assign the class shown with that number (classes are sorted)."""
-        if index < len(self.state.classes):
+        n = len(self.state.classes)
+        if index < n:
             self._assign(self.state.classes[index])
+            return
+        have = f"{n} classes (1-{n})" if n > 1 else "1 class (1)" if n else "no classes yet (New class… adds one)"
+        self.state.message.emit(f"no class {index + 1}: this dataset has {have}")
 
     def new_class(self) -> None:
-        """Ask for a name, create the class folder and assign the selection to it."""
+        """Ask for a name, create the class folder and assign the selection to it. A name that
+        cannot be a class asks again, with the reason and the name as typed, to correct it."""
         if not self.enabled:
             return
-        name = dialogs.ask_text(self.page, "New class", "Name of the new class:")
+        name, problem = "", None
+        while True:
+            why = f"Invalid class name: {problem}.\n\n" if problem else ""
+            name = dialogs.ask_text(self.page, "New class", f"{why}Name of the new class:", name)
+            problem = class_name_problem(name) if name else None
+            if not problem:
+                break
         if name and self.state.add_class(name):
             self._assign(name)
 

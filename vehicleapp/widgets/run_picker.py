@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox
+from PySide6.QtGui import QPaintEvent
+from PySide6.QtWidgets import QComboBox, QStyle, QStyleOptionComboBox, QStylePainter
 
 from trainer.protocol import Status
 from trainer.runs import RunInfo
@@ -37,10 +38,31 @@ def default_run(runs: list[RunInfo], dataset: str) -> RunInfo | None:
     return usable[0] if usable else None
 
 
+class RunCombo(QComboBox):
+    """A combo box whose shown text elides in the middle: a run's label starts with its model
+    and ends with its accuracy and status, both worth seeing in a narrow window."""
+
+    def shown_text(self) -> str:
+        """The current text as it fits the box's text field."""
+        opt = QStyleOptionComboBox()
+        self.initStyleOption(opt)
+        field = self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, opt,
+                                            QStyle.SubControl.SC_ComboBoxEditField, self)
+        return self.fontMetrics().elidedText(opt.currentText, Qt.TextElideMode.ElideMiddle, field.width())
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        painter = QStylePainter(self)
+        opt = QStyleOptionComboBox()
+        self.initStyleOption(opt)
+        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, opt)
+        opt.currentText = self.shown_text()
+        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, opt)
+
+
 def run_combo(tip: str, width_chars: int) -> QComboBox:
-    """A combo box of runs that stays narrow (long run names elide; the tooltip has the path).
-    It remembers when the user picks a run (:func:`user_choice`)."""
-    combo = QComboBox()
+    """A combo box of runs that stays narrow (long run names elide in the middle; the popup has
+    them whole, the tooltip the path). It remembers when the user picks a run (:func:`user_choice`)."""
+    combo = RunCombo()
     combo.setToolTip(tip)
     combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
     combo.setMinimumContentsLength(width_chars)

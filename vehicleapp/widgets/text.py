@@ -62,7 +62,19 @@ class Hint(QLabel):
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802
-        return QSize(0, super().minimumSizeHint().height())
+        """No width of its own; the height its text needs at its width (a layout that gives it less
+        draws the next widget over its last lines)."""
+        wrapped = self.heightForWidth(self.width()) if self.width() > 0 and self.text() else -1
+        return QSize(0, max(super().minimumSizeHint().height(), wrapped))
+
+    def setText(self, text: str) -> None:  # noqa: N802
+        super().setText(text)
+        self.updateGeometry()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self.updateGeometry()  # another width, another number of lines
 
     def show_text(self, text: str, warning: bool = False) -> None:
         """Set the text; a warning shows in the style sheet's warning colour."""
