@@ -90,8 +90,9 @@ class FitLoop:
     def fit(self) -> None:
         try:
             self.call("on_fit_start")
-            for epoch in range(len(self.history), self.settings.epochs):
-                row = self.run_epoch(epoch)
+            # ``settings.epochs`` may change on the way (fine-tuning's switch and its deadline): read it each time
+            while len(self.history) < self.settings.epochs:
+                row = self.run_epoch(len(self.history))
                 self.history.append(row)
                 self.call("on_epoch_end", row)
                 if self.stop_training:

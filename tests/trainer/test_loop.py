@@ -84,3 +84,23 @@ def test_early_stopping_state_survives_a_resume(demo_root: Path, tmp_path: Path)
     last = read_checkpoint(run_dir / runs.LAST)
     best_loss = min(m["val_loss"] for m in runs.read_metrics(run_dir))
     assert last["best_val_loss"] == pytest.approx(best_loss) and last["stale"] in (0, 1)
+
+
+class Shortens(Callback):
+    """Cuts the run to ``to`` epochs at the end of epoch ``at`` (as fine-tuning's deadline does)."""
+
+    def __init__(self, at: int, to: int) -> None:
+        self.at, self.to = at, to
+
+    def on_epoch_end(self, loop: FitLoop, row: dict[str, Any]) -> None:
+        if row["epoch"] == self.at:
+            loop.settings.epochs = self.to
+
+
+def test_a_run_shortened_on_the_way_ends_at_its_new_length(demo_root: Path, tmp_path: Path) -> None:
+    """A search's fine-tuning step shortened to fit its budget ran on to the old length (epoch
+    27 of 23, at a learning rate of 1e-9), overrunning the budget."""
+    events = quiet_events()
+    run_dir = train(_cfg(demo_root, tmp_path, epochs=5), events, lambda: False, callbacks=[Shortens(at=2, to=3)])
+    assert [m["epoch"] for m in runs.read_metrics(run_dir)] == [1, 2, 3]
+    assert [(e["metrics"]["epoch"], e["epochs"]) for e in events.seen if e["event"] == "epoch"][-1] == (3, 3)
