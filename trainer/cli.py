@@ -27,7 +27,7 @@ from trainer.config import (
     TTA_OVERRIDES,
     TrainConfig,
 )
-from trainer.layout import SPLIT_NAMES
+from trainer.layout import SPLIT_ALIASES, SPLIT_NAMES
 from trainer.options import add_config_arguments, add_grid_arguments, config_from_args, grid_from_args, own_weights
 from trainer.protocol import STOP_ON_STDIN, Event, Exit, MissingDependency, UsageError, VerificationFailed, report_line
 from trainer.registry import list_models
@@ -503,8 +503,10 @@ def _tta_flag(p: argparse.ArgumentParser) -> None:
 def _evaluate_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="run folder or checkpoint file")
     p.add_argument("data")
-    p.add_argument("--split", default="auto", choices=["auto", *SPLIT_NAMES, "all"],
-                   help="auto: test if there is one, else the run's own val images")
+    p.add_argument("--split", default="auto", type=lambda s: SPLIT_ALIASES.get(s.lower(), s),
+                   choices=["auto", *SPLIT_NAMES, "all"],
+                   help="auto: test if there is one, else the run's own val images (valid and validation "
+                   "mean val, as the folders do)")
     p.add_argument("--json", action="store_true")
     _tta_flag(p)
     _device_flag(p)

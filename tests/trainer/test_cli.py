@@ -227,3 +227,12 @@ def test_help_names_each_default_and_reads_as_plain_text(capsys: Cap) -> None:
     with pytest.raises(SystemExit):
         cli.main(["classify", "--help"])
     assert "folder                the folder of photos to classify" in capsys.readouterr().out
+
+
+def test_evaluate_takes_a_split_by_its_folder_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--split valid`` (a Roboflow export's folder name) is the val split, as the folder is."""
+    seen: list[str] = []
+    monkeypatch.setattr(cli, "cmd_evaluate", lambda args, stop: seen.append(args.split) or 0)
+    for given in ("valid", "Validation", "val", "test"):
+        cli.main(["evaluate", "RUN", "DATA", "--split", given])
+    assert seen == ["val", "val", "val", "test"]
