@@ -194,9 +194,12 @@ class Fit:
                 batcher.close()
         best = next(cb for cb in self.callbacks if isinstance(cb, Checkpointer)).best_acc
         trust = next(cb for cb in self.callbacks if isinstance(cb, Calibrator)).trust
-        self.events.emit(Event.DONE, message=f"finished: best val acc {best:.1%}{_trust_text(trust)}",
-                         best_val_acc=best, run_dir=str(self.run_dir), trust=trust.display() if trust else None)
-        previous = float(runs.load_run(self.run_dir).config.get("duration_s", 0.0)) if self.resumed else 0.0
+        info = runs.load_run(self.run_dir)
+        test = f", test acc {info.test_acc:.1%}" if info.test_acc is not None else ""
+        self.events.emit(Event.DONE, message=f"finished: best val acc {best:.1%}{test}{_trust_text(trust)}",
+                         best_val_acc=best, test_acc=info.test_acc, run_dir=str(self.run_dir),
+                         trust=trust.display() if trust else None)
+        previous = float(info.config.get("duration_s", 0.0)) if self.resumed else 0.0
         runs.update_config(self.run_dir, status=Status.DONE,
                            duration_s=round(previous + time.monotonic() - started, 2))
         return self.run_dir

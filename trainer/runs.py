@@ -111,6 +111,19 @@ class RunInfo:
         return max(accs) if accs else None
 
     @property
+    def test_acc(self) -> float | None:
+        """The test accuracy the run reports (None without a test split): with the test-time
+        augmentation it chose, where recorded, else at the epoch with the best val accuracy."""
+        choice = self.config.get("tta_choice") or {}
+        chosen = (choice.get("tried") or {}).get(choice.get("mode"), {})
+        if chosen.get("test_acc") is not None:
+            return float(chosen["test_acc"])
+        scored = [m for m in self.metrics if m.get("val_acc") is not None]
+        best = max(scored, key=lambda m: m["val_acc"] or 0.0, default={})
+        acc = best.get("test_acc")
+        return float(acc) if acc is not None else None
+
+    @property
     def duration(self) -> float:
         """Wall seconds of the whole run (features included); epochs alone for older runs."""
         if self.config.get("duration_s") is not None:

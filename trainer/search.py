@@ -223,11 +223,10 @@ class Search:
     def record(self, entry: Entry, run_dir: Path) -> None:
         info = runs.load_run(run_dir)
         metrics = runs.read_metrics(run_dir)
-        best = max(metrics, key=lambda m: m.get("val_acc") or 0.0) if metrics else {}
         choice = info.config.get("tta_choice", {})
         entry.val_acc = (choice.get("tried", {}).get(choice.get("mode"), {}).get("val_acc")
                          if choice else None) or info.best_val_acc
-        entry.test_acc = choice.get("tried", {}).get(choice.get("mode"), {}).get("test_acc", best.get("test_acc"))
+        entry.test_acc = info.test_acc
         entry.tta = choice.get("mode", "")
         if entry.method.startswith("fine-tuned"):  # the deadline may have shortened it
             entry.method = f"fine-tuned {max(len(metrics) - HEAD_EPOCHS, 0)} epochs"

@@ -118,6 +118,7 @@ class MainWindow(QMainWindow):
         self.runner.started.connect(self._on_job_started)
         self.runner.finished.connect(self._on_job_finished)
         self.runs.changed.connect(lambda: self.dataset_page.set_run_count(len(self.runs.runs())))
+        self.tabs.currentChanged.connect(lambda *_: self.runs.refresh_if_changed())  # a CLI run appears
         self.runs_page.resume_requested.connect(self.resume_run)
         self.runs_page.cell_images.connect(self.review_cell)
         for page in (self.dataset_page, self.label_page):
@@ -270,6 +271,7 @@ class MainWindow(QMainWindow):
     def on_activated(self) -> None:
         self.state.retry_lock()
         self.state.refresh()  # files another program added, removed or renamed meanwhile
+        self.runs.refresh_if_changed()  # runs the command line made meanwhile
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         if self.runner.busy() and not dialogs.confirm(

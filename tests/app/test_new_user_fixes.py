@@ -196,3 +196,25 @@ def test_a_new_classify_job_clears_the_last_results(qtbot: QtBot, window: MainWi
     assert finished.args[1] == "failed"
     assert page.model.rowCount() == 0  # nothing of the previous folder is listed under "Failed"
     assert page.shown.text() == "0 of 0 shown"
+
+
+# -- 6. another model chosen: the previous model's results go ----------------------------------------------
+def test_choosing_another_model_clears_the_previous_models_results(
+        qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+    runs = _runs_on_two_datasets(window, tmp_path / "photos", tmp_path)
+    page = window.classify_page
+    csv = tmp_path / "p.csv"
+    write_predictions(csv, CLASSES, [Prediction("c.jpg", "car", 0.9, [0.9, 0.05, 0.05])])
+    page.load_results(tmp_path, csv)
+    window.runs.refresh()  # the same model stays chosen: its results stay
+    assert page.model.rowCount() == 1
+    other = page.run_combo.findData(str(runs["photos-3"]))
+    assert other != page.run_combo.currentIndex()
+    page.run_combo.setCurrentIndex(other)
+    page.run_combo.activated.emit(other)  # as a user's pick
+    assert page.model.rowCount() == 0 and "model changed" in page.status.text()
+    page.load_results(tmp_path, csv)
+    fake_run(window.runs.runs_dir, "20261130-070000", tmp_path / "photos", 3, 0.999)
+    page._user_chose = False
+    window.runs.refresh()  # a new best run is chosen by itself
+    assert page.model.rowCount() == 0

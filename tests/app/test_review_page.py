@@ -158,3 +158,26 @@ def test_why_shows_a_heatmap_made_by_a_background_job(qtbot, window: MainWindow,
     with qtbot.waitSignal(cp.why_button.ready, timeout=120_000):
         cp.why_button.click()
     assert cp.heatmap is not None and cp.heatmap.name == "truck_0001.png"
+
+
+def test_not_an_issue_after_a_relabel_applies_to_the_next_image_and_undo_restores(
+        qtbot, window: MainWindow, answers, demo_copy: Path) -> None:  # noqa: ANN001
+    shutil.move(demo_copy / "truck" / "truck_0001.jpg", demo_copy / "car" / "truck_0001.jpg")
+    # the suggestion is motorcycle, the user knows better: 3 = truck (the row stays a suspect)
+    rows = [_row("car/truck_0001.jpg", "car", "motorcycle", 0.05),
+            _row("car/car_0002.jpg", "car", "motorcycle", 0.2), _row("car/car_0003.jpg", "car", "truck", 0.3)]
+    page = _open_review(qtbot, window, answers, demo_copy, rows)
+    page.grid.setFocus()
+    qtbot.keyClick(page.grid, Qt.Key.Key_3)  # 3 = truck: the file moves, the next one is current
+    assert (demo_copy / "truck" / "truck_0001.jpg").exists()
+    selected = page.grid.selectionModel().selectedIndexes()
+    assert [i.row() for i in selected] == [page.grid.selectionModel().currentIndex().row()]
+    assert page.current().row.path == "car/car_0002.jpg"
+    qtbot.keyClick(page.grid, Qt.Key.Key_X)
+    marks = ReviewMarks(demo_copy)
+    assert marks.is_dismissed("car/car_0002.jpg") and not marks.is_dismissed("car/truck_0001.jpg")
+    assert page.proxy.rowCount() == 2 and page.current().row.path == "car/car_0003.jpg"
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undoes the relabel
+    assert (demo_copy / "car" / "truck_0001.jpg").exists()
+    assert page.proxy.rowCount() == 2 and page.current().row.path == "car/truck_0001.jpg"
+    assert page.current().label == "car"

@@ -220,6 +220,9 @@ def test_a_cold_run_decodes_each_photo_once(tta: str, tmp_path: Path, monkeypatc
     run = train(cfg, events, lambda: False)
     choice = runs.load_run(run).config["tta_choice"]
     assert set(choice["tried"]) == ({"off", "flip", "flip+zoom"} if tta == "auto" else {tta})
+    done = next(e for e in events.seen if e["event"] == "done")  # the test accuracy of the chosen mode
+    assert done["test_acc"] == runs.load_run(run).test_acc == choice["tried"][choice["mode"]]["test_acc"]
+    assert f"test acc {done['test_acc']:.1%}" in done["message"]
     n = len(choice["tried"])  # the app shows a step per mode tried, not a finished-looking bar
     assert [(e["done"], e["total"]) for e in events.seen if e.get("phase") == "tta"] == [(i, n) for i in range(n + 1)]
     test_photos = sorted(str(p) for p in (data / "test").rglob("*.jpg"))

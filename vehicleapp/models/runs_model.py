@@ -11,9 +11,9 @@ from PySide6.QtGui import QColor
 from trainer.protocol import Status
 from trainer.runs import RunInfo, list_runs
 
-COLUMNS = ("Model", "Status", "Dataset", "Weights", "Size", "LR", "Batch", "Epochs", "Best val acc", "Duration",
-           "Date", "Name")
-NUMERIC = ("Size", "LR", "Batch", "Epochs", "Best val acc", "Duration")
+COLUMNS = ("Model", "Status", "Dataset", "Weights", "Size", "LR", "Batch", "Epochs", "Best val acc", "Test acc",
+           "Duration", "Date", "Name")
+NUMERIC = ("Size", "LR", "Batch", "Epochs", "Best val acc", "Test acc", "Duration")
 Index = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole + 10
 STATUS_COLOURS = {Status.FAILED: "#b3261e", Status.DAMAGED: "#b3261e", Status.CANCELLED: "#8a5a00",
@@ -79,6 +79,7 @@ class RunsModel(QAbstractTableModel):
         values = {"Model": model_text(run), "Status": run.status, "Dataset": run.dataset,
                   "Weights": run.weights, "Size": run.image_size or 224, "LR": c.get("lr") if trained else None,
                   "Batch": c.get("batch_size") if trained else None, "Epochs": epochs, "Best val acc": run.best_val_acc,
+                  "Test acc": run.test_acc,
                   "Duration": run.duration, "Date": c.get("created", ""), "Name": run.name}
         return tuple(values[name] for name in COLUMNS)
 
@@ -94,6 +95,9 @@ class RunsModel(QAbstractTableModel):
             return str(run.config["error"])
         if col == "Model":
             return self._model_tooltip(run)
+        if col == "Test acc":
+            return ("Accuracy on the test split, with the test-time augmentation the run chose (– without a test "
+                    "split)")
         return str(run.path)
 
     def _model_tooltip(self, run: RunInfo) -> str:
@@ -131,7 +135,7 @@ class RunsModel(QAbstractTableModel):
             return "–"
         if col == "LR":
             return f"{value:g}"
-        if col == "Best val acc":
+        if col in ("Best val acc", "Test acc"):
             return f"{value:.1%}"
         if col == "Duration":
             return duration_text(value)

@@ -63,6 +63,8 @@ class ClassifyPage(QWidget):
         self.heatmap: Path | None = None
         self.out_csv: Path | None = None
         self._user_chose = False
+        self._job_run: str | None = None  # the run the folder job classifies with
+        self._results_run: str | None = None  # the run whose results the table shows
         self.model = PredictionsModel(loader, self)
         self.proxy = PredictionFilter(self)
         self.proxy.setSourceModel(self.model)
@@ -87,6 +89,7 @@ class ClassifyPage(QWidget):
     def _model_row(self) -> QHBoxLayout:
         self.run_combo = run_combo("The trained model to use (its best checkpoint)", 20)
         self.run_combo.activated.connect(lambda *_: setattr(self, "_user_chose", True))
+        self.run_combo.activated.connect(lambda *_: self._drop_other_models_results())
         self.try_button = QPushButton("Try a photo…")
         self.try_button.setToolTip("Pick (or drop) one photo: see what the model says and every class's probability")
         self.try_button.clicked.connect(self._pick_photo)
@@ -216,6 +219,14 @@ class ClassifyPage(QWidget):
         """List the runs that have a checkpoint, marked with their dataset and status."""
         fill_run_combo(self.run_combo, self.runs.runs(), self.dataset,
                        self.run_combo.currentData() if self._user_chose else None)
+        self._drop_other_models_results()
+
+    def _drop_other_models_results(self) -> None:
+        """Another model chosen (by hand, or a new best run): the table's results, made by the
+        previous one, go, so Export and Copy never act on them as if they were this model's."""
+        if self.model.rowCount() and self._results_run != self.run_combo.currentData():
+            self.clear_results()
+            self.status.setText("The model changed: classify the folder again to see what this model says.")
 
     def _browse(self) -> None:
         folder = dialogs.ask_folder(self, "Folder to classify")
@@ -300,7 +311,7 @@ class ClassifyPage(QWidget):
         if job is None:
             self.status.setText("Another job is running; stop it first.")
             return None
-        self.job = job
+        self.job, self._job_run = job, run
         job.event.connect(self._on_event)
         self.clear_results()  # the previous folder's results are not this job's
         self.classify_button.setEnabled(False)
@@ -332,15 +343,17 @@ class ClassifyPage(QWidget):
         self.classify_button.setEnabled(True)
         self.stop_button.setEnabled(False)
         if status == Status.DONE and self.out_csv and self.out_csv.is_file():
-            self.load_results(Path(self.folder.text()).expanduser().resolve(), self.out_csv)
+            self.load_results(Path(self.folder.text()).expanduser().resolve(), self.out_csv, self._job_run)
         elif status == Status.CANCELLED:
             self.status.setText("Stopped; nothing was written.")
         else:
             self.status.setText(f"Failed: {message}")
             dialogs.show_error(self, "Classification failed", message, job.log_tail(20))
 
-    def load_results(self, folder: Path, csv_path: Path) -> None:
-        """Show a result table; the filters start over (every label, any confidence)."""
+    def load_results(self, folder: Path, csv_path: Path, run: str | None = None) -> None:
+        """Show a result table made by ``run`` (default: the chosen one); the filters start over
+        (every label, any confidence)."""
+        self._results_run = run or self.run_combo.currentData()
         classes, rows = read_predictions(csv_path)
         rows = list(rows)
         self.model.set_results(folder, classes, rows)

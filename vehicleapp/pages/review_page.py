@@ -64,6 +64,7 @@ class ReviewPage(QWidget):
         self.classes: list[str] = []
         self._root: Path | None = None  # the dataset the run was chosen for
         self._hint = ""  # the status line's advice while nothing else is to say
+        self._assigning = False  # a move this page makes (the row must not grab the selection)
         self.model = ReviewModel(loader, self)
         self.proxy = ReviewFilter(self)
         self.proxy.setSourceModel(self.model)
@@ -294,13 +295,16 @@ class ReviewPage(QWidget):
         (an undone fix) becomes the current suspect again."""
         suspect = self.model.moved(old, entry.path, entry.label)
         self.proxy.invalidate()
-        if suspect is not None:
+        if suspect is not None and not self._assigning:  # the page's own fix moves on instead
             idx = self.proxy.mapFromSource(self.model.index(self.model.items.index(suspect)))
             if idx.isValid():
                 self.grid.selectionModel().setCurrentIndex(idx, QItemSelectionModel.SelectionFlag.ClearAndSelect)
         self._update_count()
 
-    def _advance(self, row: int) -> None:
+    def _advance(self, row: int, s: Suspect | None = None) -> None:
+        """Make the suspect at ``row`` current; the one after it when ``s`` (just handled) is still there."""
+        if s is not None and self.proxy.mapFromSource(self.model.index(self.model.items.index(s))).isValid():
+            row += 1
         nxt = self.proxy.index(min(row, self.proxy.rowCount() - 1), 0)
         if nxt.isValid():
             self.grid.selectionModel().setCurrentIndex(nxt, QItemSelectionModel.SelectionFlag.ClearAndSelect)
@@ -310,9 +314,16 @@ class ReviewPage(QWidget):
     def assign(self, label: str) -> None:
         """1-9 (or accept): move the current image into ``label`` (a journal step)."""
         s, row = self.current(), self.grid.selectionModel().currentIndex().row()
-        if s is not None and label != s.label and self.state.assign(s.path, label):
+        if s is None or label == s.label:
+            return
+        self._assigning = True
+        try:
+            moved = self.state.assign(s.path, label)
+        finally:
+            self._assigning = False
+        if moved:  # a class other than the suggestion keeps the row a suspect: the next one is current
             self.proxy.invalidate()
-            self._advance(row)
+            self._advance(row, s)
 
     def accept(self) -> None:
         s = self.current()

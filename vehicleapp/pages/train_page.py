@@ -45,6 +45,12 @@ WEIGHTS_ADVICE = ("Choose a weights file, or train from scratch (nothing to down
                   "needs many photos).")
 
 
+def _test_text(values: dict) -> str:
+    """", test acc 91.0%" when ``values`` (an epoch's metrics, the done event) has a test accuracy."""
+    acc = values.get("test_acc")
+    return f", test acc {float(acc):.1%}" if acc is not None else ""
+
+
 def _fmt_eta(seconds: float) -> str:
     seconds = max(0, int(seconds))
     return f"{seconds // 60}:{seconds % 60:02d}"
@@ -80,6 +86,7 @@ class TrainPage(QWidget):
         self.job: Job | None = None
         self.total_epochs = 0
         self._epoch = 0  # the epoch under way (or last finished): where a stop leaves the run
+        self._done_test = ""  # the finished job's test accuracy, as words (", test acc 91.0%")
         self._history: list[dict] = []  # a resumed run's epochs so far, drawn again at its start
         self._phase_start = 0.0
         self._epoch_times: list[float] = []
@@ -379,6 +386,7 @@ class TrainPage(QWidget):
         self.board.setVisible(job.command == "search")
         self.chart.reset(self.epochs.value())
         self.log.clear()
+        self._done_test = ""
         self._epoch_times = []
         self.total_epochs = self._epoch = 0
         self.progress.setRange(0, 1)  # nothing of the previous job's "28 / 30"
@@ -441,9 +449,12 @@ class TrainPage(QWidget):
             self.chart.add_epoch(m)
             self.log.appendPlainText(
                 f"{step}epoch {m['epoch']}/{e['epochs']}: train acc {m['train_acc']:.1%}, val acc {m['val_acc']:.1%}, "
-                f"val loss {m['val_loss']:.3f}")
+                f"val loss {m['val_loss']:.3f}{_test_text(m)}")
         elif kind in (Event.WARNING, Event.ERROR, Event.CANCELLED, Event.DONE):
             message = str(e.get("message", ""))
+            if kind == Event.DONE:
+                self._done_test = _test_text(e)
+                message += self._done_test if "test" not in message else ""
             if e.get("skipped") or e.get("code") == WEIGHTS_ERROR:
                 message = app_words(message)
             self.log.appendPlainText(f"{step}{kind}: {message}")
@@ -480,7 +491,8 @@ class TrainPage(QWidget):
         if status == Status.DONE:
             self.progress.setValue(self.progress.maximum())
             picked = self.board.picked if self._searching() else ""
-            self.status.setText(f"Finished: {picked}; ★ on the Runs page." if picked else "Finished.")
+            self.status.setText(f"Finished: {picked}; ★ on the Runs page." if picked
+                                else f"Finished{self._done_test}.")
         elif status == Status.CANCELLED and self._searching():
             self._show_where_stopped()
             self.status.setText("Search stopped before its pick; the finished steps are on the Runs page.")
