@@ -111,13 +111,24 @@ class RunInfo:
         return max(accs) if accs else None
 
     @property
+    def chosen_tta(self) -> dict[str, float]:
+        """The scores of the test-time augmentation mode the run chose (``val_acc``, ``val_loss``,
+        ``test_acc`` where measured); {} when none is recorded. An ensemble of runs records the
+        val accuracy alone, as a number."""
+        choice = self.config.get("tta_choice")
+        if not isinstance(choice, dict) or not isinstance(choice.get("tried"), dict):
+            return {}
+        scores = choice["tried"].get(choice.get("mode"))
+        if isinstance(scores, (int, float)):
+            return {"val_acc": float(scores)}
+        return dict(scores) if isinstance(scores, dict) else {}
+
+    @property
     def test_acc(self) -> float | None:
         """The test accuracy the run reports (None without a test split): with the test-time
         augmentation it chose, where recorded, else at the epoch with the best val accuracy."""
-        choice = self.config.get("tta_choice") or {}
-        chosen = (choice.get("tried") or {}).get(choice.get("mode"), {})
-        if chosen.get("test_acc") is not None:
-            return float(chosen["test_acc"])
+        if self.chosen_tta.get("test_acc") is not None:
+            return float(self.chosen_tta["test_acc"])
         scored = [m for m in self.metrics if m.get("val_acc") is not None]
         best = max(scored, key=lambda m: m["val_acc"] or 0.0, default={})
         acc = best.get("test_acc")

@@ -223,11 +223,9 @@ class Search:
     def record(self, entry: Entry, run_dir: Path) -> None:
         info = runs.load_run(run_dir)
         metrics = runs.read_metrics(run_dir)
-        choice = info.config.get("tta_choice", {})
-        entry.val_acc = (choice.get("tried", {}).get(choice.get("mode"), {}).get("val_acc")
-                         if choice else None) or info.best_val_acc
+        entry.val_acc = info.chosen_tta.get("val_acc") or info.best_val_acc
         entry.test_acc = info.test_acc
-        entry.tta = choice.get("mode", "")
+        entry.tta = str(info.config.get("tta_choice", {}).get("mode", ""))
         if entry.method.startswith("fine-tuned"):  # the deadline may have shortened it
             entry.method = f"fine-tuned {max(len(metrics) - HEAD_EPOCHS, 0)} epochs"
 

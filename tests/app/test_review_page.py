@@ -181,3 +181,15 @@ def test_not_an_issue_after_a_relabel_applies_to_the_next_image_and_undo_restore
     assert (demo_copy / "car" / "truck_0001.jpg").exists()
     assert page.proxy.rowCount() == 2 and page.current().row.path == "car/truck_0001.jpg"
     assert page.current().label == "car"
+
+
+
+def test_a_suspects_caption_keeps_both_class_names_whole(window: MainWindow) -> None:
+    """"motorcycle → car · 0.00" was cut to "motorcycle → c…" under a thumbnail: the caption is
+    two lines, and the grid has room for both under the thumbnail."""
+    from vehicleapp.models.review_model import Suspect
+
+    row = ReviewRow("motorcycle/car127.jpg", "train", "motorcycle", "car", 0.0, True, None, False, [1.0, 0.0])
+    assert Suspect(row, Path("motorcycle/car127.jpg"), "motorcycle").caption() == "motorcycle →\ncar · 0.00"
+    grid = window.review_page.grid
+    assert grid.gridSize().height() - grid.iconSize().height() >= 2 * grid.fontMetrics().lineSpacing()

@@ -89,3 +89,25 @@ def test_a_run_folder_without_permission_is_listed_as_damaged(one_run: Path, tmp
     assert listed["locked"]["status"] == "damaged"
     assert "cannot be read (Permission denied)" in listed["locked"]["problem"]
 
+
+
+@pytest.mark.parametrize(
+    ("choice", "chosen", "test_acc"),
+    [
+        ({"mode": "flip", "tried": {"off": {"val_acc": 0.9}, "flip": {"val_acc": 0.95, "test_acc": 0.8}}},
+         {"val_acc": 0.95, "test_acc": 0.8}, 0.8),
+        ({"mode": "off", "tried": {"off": 1.0}}, {"val_acc": 1.0}, 0.7),  # an ensemble of runs: a number
+        ({"mode": "off", "tried": ["off"]}, {}, 0.7),  # hand-edited or damaged: the best epoch's instead
+        ("off", {}, 0.7),
+        (None, {}, 0.7),
+    ],
+)
+def test_the_chosen_tta_scores_read_every_recorded_shape(tmp_path: Path, choice: object, chosen: dict,
+                                                         test_acc: float) -> None:
+    """The Runs table reads every run folder's config: an ensemble's number or a damaged entry
+    must not break it (a test-accuracy column once crashed the whole table on an ensemble)."""
+    from trainer.runs import RunInfo
+
+    metrics = [{"epoch": 1, "val_acc": 0.5, "test_acc": 0.4}, {"epoch": 2, "val_acc": 0.9, "test_acc": 0.7}]
+    info = RunInfo(tmp_path, {"tta_choice": choice} if choice is not None else {}, metrics)  # type: ignore[arg-type]
+    assert info.chosen_tta == chosen and info.test_acc == test_acc

@@ -48,7 +48,7 @@ class Suspect:
         r = self.row
         if r.duplicate_group is not None and not r.is_label_issue:
             return for_display(f"duplicate group {r.duplicate_group} · {r.split}")
-        return for_display(f"{self.label} → {r.suggested_label} · {r.label_score:.2f}")
+        return for_display(f"{self.label} →\n{r.suggested_label} · {r.label_score:.2f}")  # two lines: never cut
 
 
 class ReviewModel(QAbstractListModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -128,7 +128,9 @@ class ReviewPage(QWidget):
         self.grid.setWordWrap(True)
         self.grid.setModel(self.proxy)
         self.grid.setIconSize(self.model.loader.icon_size() if self.model.loader else self.grid.iconSize())
-        self.grid.setGridSize(self.grid.iconSize() * 1.35)
+        icon, line = self.grid.iconSize(), self.grid.fontMetrics().lineSpacing()
+        # room for a second caption line: "motorcycle → car" over "· 0.00", never "motorcycle → c…"
+        self.grid.setGridSize(QSize(round(icon.width() * 1.35), round(icon.height() * 1.35) + line))
         self.grid.selectionModel().currentChanged.connect(self._on_current)
         row = QHBoxLayout()
         for w in (QLabel("Show:"), self.kind):
