@@ -93,3 +93,17 @@ def test_any_hidden_chart_waits_until_shown_but_a_screenshot_still_has_it(qtbot)
     chart.show()
     qtbot.wait(50)
     assert len(draws) == 1  # already up to date
+
+
+def test_the_split_chart_names_its_colours_in_split_order_even_when_small(qtbot) -> None:  # noqa: ANN001
+    """A narrow Dataset page (under 300 px) hid the legend: three colours with nothing naming them."""
+    from vehicleapp.widgets.charts import CountsChart
+
+    chart = CountsChart()
+    qtbot.addWidget(chart)
+    chart.resize(250, 300)
+    chart.show()
+    assert chart.size_class == 2  # the smallest charts
+    chart.show_counts({"test": {"car": 1}, "train": {"car": 7}, "val": {"car": 2}})
+    legend = chart.figure.axes[0].get_legend()
+    assert legend is not None and [t.get_text() for t in legend.get_texts()] == ["train", "val", "test"]

@@ -28,7 +28,7 @@ from vehicleapp import dialogs
 from vehicleapp.dataset_state import DatasetState
 from vehicleapp.models.thumbnails import LABEL_ROLE, PATH_ROLE, UNLABELED, ThumbnailFilter, ThumbnailModel
 from vehicleapp.widgets.badges import ClassBadgeDelegate
-from vehicleapp.widgets.charts import CountsChart
+from vehicleapp.widgets.charts import CountsChart, in_split_order
 from vehicleapp.widgets.label_keys import LabelKeys
 from vehicleapp.widgets.preview import Preview
 from vehicleapp.widgets.text import ElidedLabel, Hint
@@ -309,7 +309,7 @@ class DatasetPage(QWidget):
                 f"<b>{layout}</b><br>{len(s.classes)} classes: {', '.join(s.classes) or '–'}<br>"
                 f"{total} labeled images, {len(s.unlabeled())} unlabeled"
                 + (f"<br>{bad} of them unreadable" if bad else "")
-                + (f"<br>splits: {', '.join(counts)}" if s.layout == "splits" else ""))
+                + (f"<br>splits: {', '.join(in_split_order(counts))}" if s.layout == "splits" else ""))
         self.counts.show_counts(counts)
 
     def _on_problems(self, failed: dict) -> None:

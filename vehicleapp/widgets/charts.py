@@ -9,7 +9,7 @@ itself.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from matplotlib.axes import Axes
 from matplotlib.backend_bases import MouseEvent
@@ -359,6 +359,14 @@ class ConfusionChart(Chart):
         return str(self._content[1]) if self._content[0] == "message" else ""
 
 
+SPLIT_ORDER = {"train": 0, "val": 1, "test": 2}
+
+
+def in_split_order(splits: Iterable[str]) -> list[str]:
+    """Splits as a dataset is used: train, val, test (then any other)."""
+    return sorted(splits, key=lambda s: SPLIT_ORDER.get(s, len(SPLIT_ORDER)))
+
+
 class CountsChart(Chart):
     """Images per class, one bar group per split; bar values only where they fit."""
 
@@ -375,7 +383,7 @@ class CountsChart(Chart):
         ax = self.figure.subplots()
         counts = self.counts
         classes = sorted({c for row in counts.values() for c in row})
-        splits = list(counts)
+        splits = in_split_order(counts)
         width = 0.8 / max(len(splits), 1)
         _title, label, tick = self.fonts()
         bar_px = (self.width() - 60) * width / max(len(classes), 1)  # the axes: the width less the y labels
@@ -394,8 +402,9 @@ class CountsChart(Chart):
             ax.set_ylim(0, 1)
             ax.set_yticks([])
             ax.text(0.5, 0.5, "no classes yet", ha="center", va="center", transform=ax.transAxes, color="0.5")
-        if self.size_class < 2 and (len(splits) > 1 or (splits and splits[0])):
-            ax.legend(fontsize=tick)
+        if len(splits) > 1 or (splits and splits[0]):  # which colour is which split, above the bars
+            ax.legend(fontsize=tick, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=len(splits),
+                      frameon=False, handlelength=1.0, columnspacing=1.0, borderaxespad=0.2)
         self.draw_idle()
 
     def bar_labels_shown(self) -> bool:
