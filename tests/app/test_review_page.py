@@ -193,3 +193,21 @@ def test_a_suspects_caption_keeps_both_class_names_whole(window: MainWindow) -> 
     assert Suspect(row, Path("motorcycle/car127.jpg"), "motorcycle").caption() == "motorcycle →\ncar · 0.00"
     grid = window.review_page.grid
     assert grid.gridSize().height() - grid.iconSize().height() >= 2 * grid.fontMetrics().lineSpacing()
+
+
+def test_a_not_an_issue_mark_can_be_taken_back(qtbot, window: MainWindow, answers,  # noqa: ANN001
+                                               demo_copy: Path) -> None:
+    """X hid a suspect for good; *Marked not an issue* lists the marked ones and X there takes the
+    mark back, so a slip of the key is never final."""
+    rows = [_row("car/car_0002.jpg", "car", "motorcycle", 0.2), _row("car/car_0003.jpg", "car", "truck", 0.3)]
+    page = _open_review(qtbot, window, answers, demo_copy, rows)
+    page.grid.setFocus()
+    qtbot.keyClick(page.grid, Qt.Key.Key_X)
+    page.kind.setCurrentIndex(page.kind.findData("dismissed"))
+    assert page.proxy.rowCount() == 1 and page.current().row.path == "car/car_0002.jpg"
+    assert page.dismiss_button.text() == "It is an issue after all (X)"
+    page.grid.setFocus()
+    qtbot.keyClick(page.grid, Qt.Key.Key_X)
+    assert page.proxy.rowCount() == 0 and not ReviewMarks(demo_copy).is_dismissed("car/car_0002.jpg")
+    page.kind.setCurrentIndex(page.kind.findData("label"))
+    assert page.proxy.rowCount() == 2

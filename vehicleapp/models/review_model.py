@@ -25,6 +25,7 @@ Index = QModelIndex | QPersistentModelIndex
 #: Filter choices: (shown text, key).
 KINDS = (("Likely wrong label", "label"), ("Near-duplicates", "duplicate"),
          ("Duplicates across splits (leakage)", "leakage"), ("Outliers", "outlier"), ("All suspects", "all"))
+DISMISSED = ("Marked not an issue", "dismissed")  # where a mark is taken back (X again)
 
 
 @dataclass
@@ -142,8 +143,8 @@ class ReviewFilter(FilterProxy):
         s: Suspect = self.sourceModel().index(row, 0, parent).data(SUSPECT_ROLE)
         if self.only is not None:
             return s.path in self.only
-        if s.dismissed:
-            return False
+        if s.dismissed or self.kind == DISMISSED[1]:
+            return s.dismissed and self.kind == DISMISSED[1]
         if self.kind == "all":
             return any(s.is_kind(k) for _, k in KINDS[:-1])
         return s.is_kind(self.kind)

@@ -32,7 +32,7 @@ from trainer.protocol import Event, Status
 from vehicleapp.commands import review_args, review_output
 from vehicleapp.dataset_state import DatasetState
 from vehicleapp.jobs import Job, JobRunner
-from vehicleapp.models.review_model import KINDS, SUSPECT_ROLE, ReviewFilter, ReviewModel, Suspect
+from vehicleapp.models.review_model import DISMISSED, KINDS, SUSPECT_ROLE, ReviewFilter, ReviewModel, Suspect
 from vehicleapp.review_marks import ReviewMarks
 from vehicleapp.runs_state import RunsState
 from vehicleapp.widgets.label_keys import LabelKeys
@@ -94,8 +94,8 @@ class ReviewPage(QWidget):
         layout.addLayout(self._top_bar())
         layout.addWidget(self.progress)
         layout.addWidget(split, 1)
-        layout.addWidget(Hint("Keys: Enter accepts the suggestion · 1–9 choose a class · X not an issue · "
-                              "arrows move · Ctrl+Z undoes"))
+        layout.addWidget(Hint("Keys: Enter accepts the suggestion · 1–9 choose a class · X not an issue (Show: "
+                              "Marked not an issue takes it back) · arrows move · Ctrl+Z undoes"))
 
     def _top_bar(self) -> QHBoxLayout:
         self.run_combo = run_combo("The trained run whose backbone judges the images", 24)
@@ -116,7 +116,7 @@ class ReviewPage(QWidget):
 
     def _suspects(self) -> QWidget:
         self.kind = QComboBox()
-        for text, key in KINDS:
+        for text, key in (*KINDS, DISMISSED):
             self.kind.addItem(text, key)
         self.kind.currentIndexChanged.connect(lambda: self.show_only(None))
         self.count = QLabel("")
@@ -280,6 +280,7 @@ class ReviewPage(QWidget):
         self.keep_button.setVisible(bool(group))
         self.accept_button.setEnabled(s is not None and not s.resolved)
         self.dismiss_button.setEnabled(s is not None)
+        self.dismiss_button.setText("It is an issue after all (X)" if s and s.dismissed else "Not an issue (X)")
         if s is None:
             self.preview.clear()
             self.detail.setText("Nothing to review here." if self.model.items else "")
@@ -333,13 +334,16 @@ class ReviewPage(QWidget):
             self.assign(s.row.suggested_label)
 
     def dismiss(self) -> None:
+        """X: mark the current suspect not an issue; in the *Marked not an issue* view, take the
+        mark back (a slip of X is never final)."""
         s, row = self.current(), self.grid.selectionModel().currentIndex().row()
         if s is None or self.marks is None:
             return
-        s.dismissed = True
-        self.marks.set_dismissed(s.row.path)
+        s.dismissed = not s.dismissed
+        self.marks.set_dismissed(s.row.path, s.dismissed)
         self.proxy.invalidate()
         self._advance(row)
+        self._update_count()
 
     def keep_one(self) -> None:
         s = self.current()
