@@ -28,7 +28,7 @@ from trainer.backends import Runner
 from trainer.batches import ImageBatcher
 from trainer.callbacks import Calibrator, Checkpointer, standard_callbacks
 from trainer.config import TrainConfig, default_cache_dir
-from trainer.data import HELD_OUT, SplitData, class_weights
+from trainer.data import SplitData, class_weights
 from trainer.events import Events, FileSink
 from trainer.features import Cancelled, backbone_key, extract_views, feature_runners, with_backend
 from trainer.finetune import FineTune, TTAChooser
@@ -257,7 +257,7 @@ class Fit:
         self.tune_batchers.append(batcher)
         return batcher
 
-    def _tta_splits(self, loop: FitLoop, mode: str, names: tuple[str, ...] = HELD_OUT) -> dict[str, SplitData]:
+    def _tta_splits(self, loop: FitLoop, mode: str, names: tuple[str, ...]) -> dict[str, SplitData]:
         """The loop's splits with TTA ``mode`` on for the held-out splits ``names``: photos as they
         are (the model averages the views itself), or features averaged with their views (cached
         in the feature pass for val; computed now for test, whose photos it decodes again)."""

@@ -127,8 +127,9 @@ class RunInfo:
     def test_acc(self) -> float | None:
         """The test accuracy the run reports (None without a test split): with the test-time
         augmentation it chose, where recorded, else at the epoch with the best val accuracy."""
-        if self.chosen_tta.get("test_acc") is not None:
-            return float(self.chosen_tta["test_acc"])
+        chosen = self.chosen_tta.get("test_acc")
+        if chosen is not None:
+            return float(chosen)
         scored = [m for m in self.metrics if m.get("val_acc") is not None]
         best = max(scored, key=lambda m: m["val_acc"] or 0.0, default={})
         acc = best.get("test_acc")

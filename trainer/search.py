@@ -222,12 +222,11 @@ class Search:
 
     def record(self, entry: Entry, run_dir: Path) -> None:
         info = runs.load_run(run_dir)
-        metrics = runs.read_metrics(run_dir)
         entry.val_acc = info.chosen_tta.get("val_acc") or info.best_val_acc
         entry.test_acc = info.test_acc
         entry.tta = str(info.config.get("tta_choice", {}).get("mode", ""))
         if entry.method.startswith("fine-tuned"):  # the deadline may have shortened it
-            entry.method = f"fine-tuned {max(len(metrics) - HEAD_EPOCHS, 0)} epochs"
+            entry.method = f"fine-tuned {max(len(info.metrics) - HEAD_EPOCHS, 0)} epochs"
 
     def finish(self, entry: Entry, started: float) -> None:
         entry.seconds = round(entry.seconds + time.monotonic() - started, 1)

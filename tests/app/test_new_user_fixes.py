@@ -15,6 +15,7 @@ from trainer.protocol import UNKNOWN
 from trainer.runs import METRICS, write_metrics
 from vehicleapp.main_window import MainWindow
 from vehicleapp.widgets.charts import CompareCurves
+from vehicleapp.widgets.run_picker import forget_choice
 
 CLASSES = ["car", "motorcycle", "truck"]
 
@@ -215,6 +216,6 @@ def test_choosing_another_model_clears_the_previous_models_results(
     assert page.model.rowCount() == 0 and "model changed" in page.status.text()
     page.load_results(tmp_path, csv)
     fake_run(window.runs.runs_dir, "20261130-070000", tmp_path / "photos", 3, 0.999)
-    page._user_chose = False
+    forget_choice(page.run_combo)  # as when the user never picked one
     window.runs.refresh()  # a new best run is chosen by itself
     assert page.model.rowCount() == 0

@@ -44,7 +44,7 @@ from vehicleapp.models.predictions import (
 from vehicleapp.runs_state import RunsState
 from vehicleapp.widgets.charts import ProbabilityChart
 from vehicleapp.widgets.pixels import fitted
-from vehicleapp.widgets.run_picker import fill_run_combo, run_combo
+from vehicleapp.widgets.run_picker import fill_run_combo, run_combo, user_choice
 from vehicleapp.widgets.text import ElidedLabel
 from vehicleapp.widgets.why import WhyButton
 from vehicleapp.workers import ThumbnailLoader, run_in_background
@@ -62,7 +62,6 @@ class ClassifyPage(QWidget):
         self.try_path: Path | None = None
         self.heatmap: Path | None = None
         self.out_csv: Path | None = None
-        self._user_chose = False
         self._job_run: str | None = None  # the run the folder job classifies with
         self._results_run: str | None = None  # the run whose results the table shows
         self.model = PredictionsModel(loader, self)
@@ -88,7 +87,6 @@ class ClassifyPage(QWidget):
 
     def _model_row(self) -> QHBoxLayout:
         self.run_combo = run_combo("The trained model to use (its best checkpoint)", 20)
-        self.run_combo.activated.connect(lambda *_: setattr(self, "_user_chose", True))
         self.run_combo.activated.connect(lambda *_: self._drop_other_models_results())
         self.try_button = QPushButton("Try a photo…")
         self.try_button.setToolTip("Pick (or drop) one photo: see what the model says and every class's probability")
@@ -212,13 +210,12 @@ class ClassifyPage(QWidget):
     def set_dataset(self, root: str) -> None:
         """The open dataset: unless the user picked a model, the best one trained on it is chosen."""
         self.dataset = root
-        if not self._user_chose:
+        if user_choice(self.run_combo) is None:
             self.refresh_runs()
 
     def refresh_runs(self) -> None:
         """List the runs that have a checkpoint, marked with their dataset and status."""
-        fill_run_combo(self.run_combo, self.runs.runs(), self.dataset,
-                       self.run_combo.currentData() if self._user_chose else None)
+        fill_run_combo(self.run_combo, self.runs.runs(), self.dataset, user_choice(self.run_combo))
         self._drop_other_models_results()
 
     def _drop_other_models_results(self) -> None:
