@@ -10,58 +10,39 @@ from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from trainer.atomic import atomic_open
 from trainer.pathtext import for_display
 from trainer.protocol import UsageError
+from trainer.run_names import legend_labels
 from trainer.runs import CONFIG, RunInfo, load_run
 
 
-def run_label(run: RunInfo) -> str:
-    c = run.config
-    if c.get("members"):
-        return f"ensemble of {len(c['members'])} runs"
-    return f"{c.get('model', '?')} lr={c.get('lr', '?')} bs={c.get('batch_size', '?')}"
-
-
-def _details(run: RunInfo) -> list[tuple[str, str]]:
-    """What else tells runs with the same model and settings apart, most telling first."""
-    size = run.image_size
-    return [("data", run.dataset), ("weights", run.weights), ("size", f"{size}px" if size else "224px"),
-            ("epochs", f"{len(run.metrics)} ep"), ("name", run.name)]
-
-
-def run_labels(runs: Sequence[RunInfo]) -> list[str]:
-    """One legend label per run, unique: runs sharing model, lr and batch size also show what
-    differs between them (dataset, weights, image size, epochs, else the run folder's name)."""
-    labels = [run_label(r) for r in runs]
-    for base in {b for b in labels if labels.count(b) > 1}:
-        group = [i for i, b in enumerate(labels) if b == base]
-        details = [_details(runs[i]) for i in group]
-        keep = [k for k in range(len(details[0])) if len({d[k][1] for d in details}) > 1]
-        chosen: list[int] = []
-        for k in keep:  # add differing details until the labels are unique
-            chosen.append(k)
-            if len({tuple(d[j][1] for j in chosen) for d in details}) == len(group):
-                break
-        for i, d in zip(group, details):
-            labels[i] = " · ".join([base, *(d[k][1] for k in chosen)])
-    return [for_display(label) for label in labels]
+def legend_entries(runs: Sequence[RunInfo]) -> tuple[str, list[Line2D], list[str]]:
+    """(title, handles, labels) of a legend for :func:`draw_curves`: a colour per run named by
+    what tells it from the others (:mod:`trainer.run_names`; the title says what they share),
+    then the two line styles once."""
+    title, labels = legend_labels(runs)
+    handles = [Line2D([], [], color=f"C{i % 10}", lw=2) for i in range(len(runs))]
+    handles += [Line2D([], [], color="0.35", ls="-"), Line2D([], [], color="0.35", ls="--", alpha=0.7)]
+    return title, handles, [*labels, "val", "train"]
 
 
 def draw_curves(fig: Figure, runs: Sequence[RunInfo]) -> None:
-    """Accuracy and loss per epoch; solid = val, dashed = train; one colour per run."""
+    """Accuracy and loss per epoch; solid = val, dashed = train; one colour per run (no legend:
+    the caller places :func:`legend_entries` where it fits)."""
     fig.clear()
     ax_acc, ax_loss = fig.subplots(1, 2)
-    for i, (run, label) in enumerate(zip(runs, run_labels(runs))):
+    for i, run in enumerate(runs):
         colour = f"C{i % 10}"
         epochs = [m["epoch"] for m in run.metrics]
         marker = "o" if len(epochs) < 12 else ""  # a run of one epoch is a single point
         for ax, key in ((ax_acc, "acc"), (ax_loss, "loss")):
             ax.plot(epochs, [m.get(f"train_{key}") for m in run.metrics], "--", marker=marker, ms=3,
-                    color=colour, alpha=0.7, label=f"{label} train")
+                    color=colour, alpha=0.7)
             ax.plot(epochs, [m.get(f"val_{key}") for m in run.metrics], "-", marker=marker, ms=3,
-                    color=colour, label=f"{label} val")
+                    color=colour)
     for ax, title in ((ax_acc, "Accuracy"), (ax_loss, "Loss")):
         ax.set_title(title)
         ax.set_xlabel("epoch")
@@ -69,8 +50,6 @@ def draw_curves(fig: Figure, runs: Sequence[RunInfo]) -> None:
     ax_acc.set_ylim(0, 1.02)
     losses = [v for r in runs for m in r.metrics for v in (m.get("train_loss"), m.get("val_loss")) if v]
     ax_loss.set_ylim(0, max(losses) * 1.1 if losses else 1)  # from 0: no "+1.098" offset on one point
-    if runs:
-        ax_loss.legend(fontsize="x-small", loc="upper right")
     _tidy(fig)
 
 
@@ -110,6 +89,14 @@ def plot_runs(run_dirs: Sequence[str | Path], out: str | Path) -> Path:
     missing = [str(d) for d in run_dirs if not (Path(d) / CONFIG).is_file()]
     if missing:
         raise UsageError(f"not a run folder: {', '.join(missing)}")
-    fig = Figure(figsize=(11, 4.2))
-    draw_curves(fig, [load_run(Path(d)) for d in run_dirs])
-    return save_figure(fig, out)
+    return save_figure(curves_figure([load_run(Path(d)) for d in run_dirs]), out)
+
+
+def curves_figure(runs: Sequence[RunInfo]) -> Figure:
+    """The ``plot`` command's figure: the curves, and one legend under both plots."""
+    fig = Figure(figsize=(11, 4.6), layout="constrained")
+    draw_curves(fig, runs)
+    title, handles, labels = legend_entries(runs)
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4), fontsize="small",
+               title=title or None, title_fontsize="small", frameon=False)
+    return fig

@@ -15,15 +15,13 @@ from matplotlib.axes import Axes
 from matplotlib.backend_bases import MouseEvent
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QPaintEvent, QResizeEvent, QShowEvent
 
 from trainer.pathtext import for_display
-from trainer.plots import draw_confusion, draw_curves, save_figure
+from trainer.plots import draw_confusion, draw_curves, legend_entries, save_figure
 from trainer.runs import RunInfo
-from vehicleapp.run_names import legend_labels
 
 MARKED_EPOCHS = 30  # up to this many epochs each one is a dot (a one-epoch run is a single point)
 #: (title, labels, ticks) font sizes for normal, small and tiny charts.
@@ -287,9 +285,6 @@ class CompareCurves(Chart):
         self.fit_text(axes)
         for ax in axes:
             ax.xaxis.set_major_locator(epoch_ticks())
-            legend = ax.get_legend()
-            if legend is not None:  # drawn on the loss curves: one legend below both plots instead
-                legend.remove()
         if self.runs and self.size_class < 2:
             self._legend()
         if not self.runs:
@@ -304,10 +299,7 @@ class CompareCurves(Chart):
     def _legend(self) -> None:
         """One legend under both plots, never on the curves: a colour per run named by what tells
         it from the others (the title says what they share), and the line styles once."""
-        title, labels = legend_labels(self.runs)
-        handles = [Line2D([], [], color=f"C{i % 10}", lw=2) for i in range(len(self.runs))]
-        handles += [Line2D([], [], color="0.35", ls="-"), Line2D([], [], color="0.35", ls="--", alpha=0.7)]
-        labels = [*labels, "val", "train"]
+        title, handles, labels = legend_entries(self.runs)
         font = self.fonts()[2]
         px = font * self.figure.dpi / 72  # a character is about 0.6 em; a handle and gap about 4 em
         widest = max(len(t) for t in labels) * 0.6 * px + 4 * px

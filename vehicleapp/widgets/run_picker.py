@@ -10,9 +10,9 @@ from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import QComboBox, QStyle, QStyleOptionComboBox, QStylePainter
 
 from trainer.protocol import Status
+from trainer.run_names import combo_labels
 from trainer.runs import RunInfo
 from vehicleapp.models.runs_model import WINNER_MARK, search_pick
-from vehicleapp.run_names import combo_labels
 
 USER_CHOSE = "userChoseRun"  # a combo's property: the user picked its run (kept across refreshes)
 

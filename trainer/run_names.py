@@ -15,7 +15,7 @@ from trainer.runs import RunInfo
 
 #: The details that can tell runs apart, most telling first.
 FIELDS = ("model", "lr", "bs", "data", "weights", "size", "epochs", "started")
-#: What :func:`trainer.plots.run_label` already names.
+#: The settings a run chooser names first (model, learning rate, batch size).
 SETTINGS = ("model", "lr", "bs")
 _STAMP = re.compile(r"^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})")
 

@@ -1,0 +1,55 @@
+"""Run names (trainer.run_names): one picker for the ``plot`` command's PNG and the app's legends
+and run boxes, so a run is called the same everywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from trainer.plots import curves_figure, draw_curves
+from trainer.run_names import combo_labels, legend_labels
+from trainer.runs import RunInfo
+
+
+def _run(name: str, epochs: int = 3, **config: object) -> RunInfo:
+    base = {"model": "mobilenet_v2", "lr": 0.001, "batch_size": 8, "data": "/data/real", "weights": "imagenet"}
+    metrics = [{"epoch": e, "train_acc": 0.5, "val_acc": 0.5, "train_loss": 1.0, "val_loss": 1.0}
+               for e in range(1, epochs + 1)]
+    return RunInfo(Path("/runs") / name, {**base, **config}, metrics)
+
+
+def test_a_legend_says_once_what_runs_share_and_per_run_what_differs() -> None:
+    title, labels = legend_labels([_run("a"), _run("b", data="/x/demo-data"), _run("c", lr=0.01)])
+    assert title == "mobilenet_v2 · bs 8"
+    assert labels == ["lr 0.001 · real", "lr 0.001 · demo-data", "lr 0.01 · real"]
+    _, files = legend_labels([_run("a", weights={"mobilenet_v2": "/w/mb.pth"}), _run("b", image_size=96)])
+    assert files == ["mb.pth weights", "imagenet weights"]  # the first field that tells them apart
+
+
+def test_runs_alike_in_every_field_are_told_apart_by_their_folder() -> None:
+    _, labels = legend_labels([_run("20250101-1"), _run("20250101-2")])
+    assert len(set(labels)) == 2 and all(label.endswith(("20250101-1", "20250101-2")) for label in labels)
+    names = combo_labels([_run("a", epochs=3), _run("b", epochs=15)])
+    assert names == ["mobilenet_v2 lr=0.001 bs=8 · 3 ep", "mobilenet_v2 lr=0.001 bs=8 · 15 ep"]
+
+
+def test_the_plot_commands_figure_names_runs_as_the_app_does() -> None:
+    """The PNG of ``trainer plot`` used its own names ("224px", the folder name) until both sides
+    read trainer.run_names; its legend now sits under both plots, never on the curves."""
+    runs = [_run("a"), _run("b", lr=0.01)]
+    fig = curves_figure(runs)
+    assert all(ax.get_legend() is None for ax in fig.axes)
+    (legend,) = fig.legends
+    assert legend.get_title().get_text() == legend_labels(runs)[0] == "mobilenet_v2 · bs 8 · real"
+    assert [t.get_text() for t in legend.get_texts()] == ["lr 0.001", "lr 0.01", "val", "train"]
+
+
+def test_a_single_epoch_run_is_a_point_on_axes_from_zero() -> None:
+    run = _run("one", epochs=1)
+    run.metrics = [{"epoch": 1, "train_acc": 0.25, "val_acc": 0.34, "train_loss": 1.0986, "val_loss": 1.0987}]
+    fig = Figure()
+    draw_curves(fig, [run])
+    acc, loss = fig.axes
+    assert all(line.get_marker() == "o" for line in acc.lines + loss.lines)
+    assert loss.get_ylim()[0] == 0 and loss.get_ylim()[1] > 1.0987
