@@ -21,10 +21,11 @@ from pathlib import Path
 
 from trainer.layout import class_dirs, detect, find_split_dirs, walk_images
 from trainer.names import name_key
+from trainer.pathtext import for_display
 from trainer.protocol import UNKNOWN, UsageError
 
 __all__ = ["Dataset", "DatasetError", "Entry", "Sample", "browse", "check_class_names", "check_usable",
-           "class_folders", "find_split_dirs", "hash_split", "in_val", "scan", "walk_images"]
+           "class_folders", "find_split_dirs", "hash_split", "in_val", "not_photos_warning", "scan", "walk_images"]
 
 
 class DatasetError(UsageError):
@@ -107,10 +108,23 @@ def scan(root: str | os.PathLike[str], val_fraction: float = 0.2, seed: int = 0)
     _check_folder(root)
     if not 0.0 <= val_fraction < 1.0:
         raise DatasetError(f"--val-fraction must be in [0, 1), got {val_fraction}")
-    split_dirs = detect(root).split_dirs
+    layout = detect(root)
+    split_dirs = layout.split_dirs
     ds = _scan_splits(root, split_dirs, val_fraction, seed) if split_dirs else _scan_folders(root, val_fraction, seed)
     check_usable(ds)
+    ds.warnings += not_photos_warning(root, layout.not_photos())
     return ds
+
+
+def not_photos_warning(root: Path, files: list[Path]) -> list[str]:
+    """One line naming the files in class folders that are not photos (the first three)."""
+    if not files:
+        return []
+    names = ", ".join(for_display(p.relative_to(root).as_posix()) for p in files[:3])
+    more = f" and {len(files) - 3} more" if len(files) > 3 else ""
+    if len(files) == 1:
+        return [f"1 file in the class folders is not a photo and is not used: {names}"]
+    return [f"{len(files)} files in the class folders are not photos and are not used: {names}{more}"]
 
 
 def _scan_folders(root: Path, val_fraction: float, seed: int) -> Dataset:

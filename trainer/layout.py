@@ -32,13 +32,21 @@ SPLIT_ALIASES = {
 UNLABELED_NAMES = frozenset({"unlabeled", "unlabelled", "_unlabeled"})
 #: Where the review's "keep one" puts the other near-duplicates: never a class, never scanned.
 SET_ASIDE = "_duplicates"
+#: Files the operating system leaves in folders (Windows' thumbnail caches, folder settings):
+#: never the user's, so never reported as "not a photo".
+SYSTEM_FILES = frozenset({"thumbs.db", "ehthumbs.db", "desktop.ini", "icon\r"})
 
 
 def walk_images(folder: Path, recursive: bool = True) -> list[Path]:
     """Image files under ``folder``, sorted; hidden entries skipped, symlink loops cut."""
+    return [p for p in walk_files(folder, recursive) if is_image_file(p)]
+
+
+def walk_files(folder: Path, recursive: bool = True) -> list[Path]:
+    """Visible files under ``folder``, sorted; hidden entries skipped, symlink loops cut."""
     folder = Path(folder)
     if not recursive:
-        return sorted(p for p in entries(folder) if p.is_file() and is_image_file(p))
+        return sorted(p for p in entries(folder) if p.is_file() and not p.name.startswith("."))
     found: list[Path] = []
     seen: set[str] = set()
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
@@ -48,7 +56,7 @@ def walk_images(folder: Path, recursive: bool = True) -> list[Path]:
             continue
         seen.add(real)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found.extend(Path(dirpath, f) for f in filenames if is_image_file(Path(f)))
+        found.extend(Path(dirpath, f) for f in filenames if not f.startswith("."))
     return sorted(found)
 
 
@@ -120,6 +128,15 @@ class Layout:
             if is_unlabeled_dir(d.name):
                 loose.extend(walk_images(d))
         return sorted(loose)
+
+    def not_photos(self) -> list[Path]:
+        """Files in the class and unlabeled folders that are not images (notes, videos,
+        annotation files): never used, so worth saying. Files loose in ROOT (an export's
+        README, data.yaml) are the folder's own papers and are not listed."""
+        folders = [d for _, root in self.class_roots() for d in class_dirs(root)]
+        folders += [d for d in subdirs(self.root) if is_unlabeled_dir(d.name)]
+        return [p for d in folders for p in walk_files(d)
+                if not is_image_file(p) and p.name.lower() not in SYSTEM_FILES]
 
     def is_unlabeled(self, image: Path) -> bool:
         rel = Path(image).relative_to(self.root)

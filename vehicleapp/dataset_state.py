@@ -44,6 +44,7 @@ class DatasetState(QObject):
         self.entries: list[Entry] = []
         self.journal: Journal | None = None
         self.unreadable: dict[str, str] = {}
+        self.not_photos: list[Path] = []  # files in class folders that are not images: never used
         self.lock: DatasetLock | None = None
         self.read_only = ""  # why labeling is off; "" when this window may move photos
         self._generation = 0
@@ -69,14 +70,14 @@ class DatasetState(QObject):
         if not self.read_only and self._recover(self.journal):
             self.open(root)  # the finished step moved images: scan again
             return
-        self.unreadable = {}
+        self.unreadable, self.not_photos = {}, []
         self.loaded.emit()
         self._check(gen)
 
     def _check(self, gen: int) -> None:
-        paths = [e.path for e in self.entries]
-        run_in_background(lambda: find_unreadable(paths), lambda res: self._on_checked(gen, res),
-                          self.failed.emit)
+        paths, layout = [e.path for e in self.entries], detect(self.root or Path("."))
+        run_in_background(lambda: (find_unreadable(paths), layout.not_photos()),
+                          lambda res: self._on_checked(gen, *res), self.failed.emit)
 
     def refresh(self) -> None:
         """Pick up images another program (file manager, sync client) added, deleted or renamed:
@@ -145,9 +146,9 @@ class DatasetState(QObject):
             self.lock.release()
             self.lock = None
 
-    def _on_checked(self, gen: int, failed: dict) -> None:
+    def _on_checked(self, gen: int, failed: dict, not_photos: list[Path]) -> None:
         if gen == self._generation:
-            self.unreadable = failed
+            self.unreadable, self.not_photos = failed, not_photos
             self.problems.emit(failed)
 
     def counts(self) -> dict[str, dict[str, int]]:

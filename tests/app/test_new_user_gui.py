@@ -152,3 +152,15 @@ def test_an_unreadable_files_reason_shows_whole(qtbot: QtBot, styled: None, wind
     assert rect.width() <= problems.viewport().width()
     assert rect.height() >= problems.fontMetrics().boundingRect(
         rect, Qt.TextFlag.TextWordWrap, item.text()).height()
+
+
+def test_a_file_in_a_class_folder_that_is_not_a_photo_is_listed(qtbot: QtBot, window: MainWindow,
+                                                                 answers: DialogRecorder, demo_copy: Path) -> None:
+    """notes.txt in a class folder was never shown, never used and never mentioned."""
+    (demo_copy / "car" / "notes.txt").write_text("bought in 2019")
+    open_folder(qtbot, window, answers, demo_copy)
+    problems = window.dataset_page.problems
+    qtbot.waitUntil(lambda: any("notes.txt" in problems.item(i).text() for i in range(problems.count())),
+                    timeout=20_000)
+    texts = [problems.item(i).text() for i in range(problems.count())]
+    assert texts == [f"{Path('car', 'notes.txt')} — not a photo"]

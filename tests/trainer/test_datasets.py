@@ -128,6 +128,25 @@ def test_hidden_files_unlabeled_and_non_images_are_not_samples(tmp_path: Path) -
     assert len(ds.unlabeled) == 4  # 3 in unlabeled/ + 1 loose at the root
 
 
+def test_files_in_class_folders_that_are_not_photos_are_named(tmp_path: Path) -> None:
+    """A notes.txt in a class folder was left out without a word; now the scan says which files
+    it does not use. The operating system's own files and an export's papers at the top are
+    not the user's photos either, but are not worth a word."""
+    root = _tree(tmp_path, {"train/car": 3, "train/truck": 3, "valid/car": 1, "valid/truck": 1})
+    (root / "train" / "car" / "notes.txt").write_text("hi")
+    (root / "valid" / "truck" / "clip.mp4").write_bytes(b"\0")
+    (root / "train" / "car" / "Thumbs.db").write_bytes(b"\0")
+    (root / "train" / "car" / ".DS_Store").write_bytes(b"\0")
+    (root / "README.roboflow.txt").write_text("export")
+    ds = scan(root)
+    assert ds.warnings == ["2 files in the class folders are not photos and are not used: "
+                           "train/car/notes.txt, valid/truck/clip.mp4"]
+    for i in range(3):
+        (root / "train" / "truck" / f"list{i}.csv").write_text("x")
+    assert scan(root).warnings[-1].startswith("5 files in the class folders are not photos") and \
+        scan(root).warnings[-1].endswith("and 2 more")
+
+
 def test_symlink_loops_terminate(tmp_path: Path) -> None:
     root = _tree(tmp_path, {"a": 2, "b": 2})
     os.symlink(root, root / "a" / "loop")

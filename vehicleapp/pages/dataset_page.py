@@ -115,12 +115,12 @@ class DatasetPage(QWidget):
         return top
 
     def _overview(self) -> QWidget:
-        """Left column: layout summary, class-count chart, unreadable files."""
+        """Left column: layout summary, class-count chart, files not used (unreadable, not photos)."""
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         self.counts = CountsChart()
         self.problems = QListWidget()
-        self.problems.setToolTip("Files that cannot be read; training and classification skip them")
+        self.problems.setToolTip("Files that cannot be read or are not photos; training and classification skip them")
         self.problems.setWordWrap(True)  # a narrow column shows each reason whole, on more lines
         self.problems.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.problems.setResizeMode(QListView.ResizeMode.Adjust)
@@ -128,7 +128,7 @@ class DatasetPage(QWidget):
         lv = QVBoxLayout(left)
         lv.addWidget(self.summary)
         lv.addWidget(self.counts, 1)
-        lv.addWidget(QLabel("Unreadable files"))
+        lv.addWidget(QLabel("Files not used"))
         lv.addWidget(self.problems)
         return left
 
@@ -319,7 +319,11 @@ class DatasetPage(QWidget):
             item = QListWidgetItem(for_display(f"{Path(path).relative_to(root)} — {reason}"))
             item.setToolTip(item.text())  # whole, also where the column is too narrow for it
             self.problems.addItem(item)
-        if not failed:
+        for path in self.state.not_photos:
+            item = QListWidgetItem(for_display(f"{path.relative_to(root)} — not a photo"))
+            item.setToolTip(item.text())
+            self.problems.addItem(item)
+        if not failed and not self.state.not_photos:
             self.problems.addItem("none: every image can be read" if self.state.entries else "no images here")
         self._update_summary()
         self._apply_filter()
