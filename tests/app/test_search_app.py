@@ -231,3 +231,30 @@ def test_the_pages_that_use_a_run_start_on_the_searchs_pick(tmp_path: Path) -> N
     assert default_run(infos, str(tmp_path / "data")).path == pick
     plain = [load_run(better)]
     assert default_run(plain, str(tmp_path / "data")).path == better  # no search: the best val accuracy
+
+
+def test_the_budget_left_counts_down_during_a_long_step(window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
+    """'about 4:57 of the budget left' stood still through a step of minutes: the search sends
+    its time left only between steps. The board now counts it down itself, and stops with the job."""
+    import vehicleapp.widgets.leaderboard as lb
+
+    made = _fake_runner(window, monkeypatch)
+    tp = window.train_page
+    tp.set_dataset("/data", {"car": 5, "truck": 5})
+    tp.weights.set_mode("none")
+    job = tp.start_search()
+    assert job is made[0]
+    now = [1000.0]
+    monkeypatch.setattr(lb.time, "monotonic", lambda: now[0])
+    job.event.emit({"event": "progress", "phase": "search", "done": 0, "total": 4, "eta_s": 300,
+                    "note": "mobilenet_v2 @224"})
+    assert tp.board.summary.text() == "Step 1: mobilenet_v2 @224 · about 5:00 of the budget left"
+    now[0] += 61
+    tp.board._clock.timeout.emit()  # what the board's one-second timer does
+    assert tp.board.summary.text() == "Step 1: mobilenet_v2 @224 · about 3:59 of the budget left"
+    now[0] += 600
+    tp.board._clock.timeout.emit()
+    assert tp.board.summary.text() == "Step 1: mobilenet_v2 @224 · the budget is used: finishing"
+    assert tp.board._clock.isActive()
+    _finish(window, job, Status.FAILED, "killed")
+    assert not tp.board._clock.isActive()

@@ -486,6 +486,7 @@ class TrainPage(QWidget):
     def _on_finished(self, job: Job, status: str, message: str) -> None:
         if job is not self.job:
             return
+        self.board.stop_clock()
         self._update_buttons()
         self.progress.setRange(0, max(self.progress.maximum(), 1))
         if status == Status.DONE:

@@ -8,7 +8,9 @@ pick, whose row is then marked).
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+import time
+
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
@@ -76,8 +78,12 @@ class Leaderboard(QWidget):
         self.rows: list[dict] = []
         self.winner = ""  # the picked run's folder, once the search is done
         self.picked = ""  # the search's closing sentence
+        self._step, self._deadline = "", 0.0  # the step under way; when the budget runs out
+        self._clock = QTimer(self, interval=1000)  # the time left counts down during a long step
+        self._clock.timeout.connect(self._tick)
 
     def reset(self, minutes: float) -> None:
+        self.stop_clock()
         self.rows, self.winner, self.picked = [], "", ""
         self.table.setRowCount(0)
         self.summary.setText(f"Finding the best model within {minutes:g} min: measuring this computer's speed…")
@@ -90,17 +96,29 @@ class Leaderboard(QWidget):
         if kind == Event.STAGE:
             return f"search: {e.get('message', '')}"
         if kind == Event.PROGRESS:
-            self.summary.setText(f"Step {int(e['done']) + 1}: {e.get('note', '')} · about "
-                                 f"{_clock(float(e.get('eta_s', 0)))} of the budget left")
+            self._step = f"Step {int(e['done']) + 1}: {e.get('note', '')}"
+            self._deadline = time.monotonic() + float(e.get("eta_s", 0))
+            self._tick()
+            self._clock.start()
             return ""
         self.show_rows(list(e.get("leaderboard", [])), str(e.get("run_dir", "")) if kind == Event.DONE else "")
         if kind == Event.DONE:
+            self.stop_clock()
             self.picked = str(e.get("message", ""))
             self.summary.setText(f"Done: {self.picked}")
             return f"search: {self.picked}"
         result = f", val acc {_pct(e['val_acc'])}" if e.get("val_acc") is not None else ""
         reason = f" ({e['reason']})" if e.get("reason") else ""
         return f"search step {e.get('name')}: {STATUS_WORDS.get(e.get('status', ''), e.get('status'))}{result}{reason}"
+
+    def _tick(self) -> None:
+        left = self._deadline - time.monotonic()
+        self.summary.setText(f"{self._step} · about {_clock(left)} of the budget left" if left > 0
+                             else f"{self._step} · the budget is used: finishing")
+
+    def stop_clock(self) -> None:
+        """The search ended (done, stopped or failed): the time left stops counting."""
+        self._clock.stop()
 
     def show_rows(self, rows: list[dict], winner: str = "") -> None:
         """The leaderboard as the search sent it (best first); ``winner`` is the picked run's folder."""
