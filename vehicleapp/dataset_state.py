@@ -1,6 +1,8 @@
 """The open dataset, shared by the Dataset and Labeling pages (they subscribe to its signals).
 
 Scans run on the thread pool; moves go through the journal in steps that can be undone and redone.
+Ctrl+Z takes back the last step of either kind: a move, or a :class:`SideStep` (Review's "not an
+issue" mark), which lives in this session's memory beside the journal.
 Labeling needs the dataset's lock (:mod:`trainer.datalock`): when another window or a
 ``trainer`` job holds it, or the folder is read-only, the dataset opens read-only and says why.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -23,6 +26,14 @@ from vehicleapp.labeling import Journal, LabelingError, Move, Vanished
 from vehicleapp.workers import run_in_background
 
 READ_ONLY = "this folder is read-only, so photos cannot be moved between class folders"
+
+
+@dataclass(frozen=True)
+class SideStep:
+    """An undoable step that moves no file (a review mark): each callable does it and says so."""
+
+    undo: Callable[[], str]
+    redo: Callable[[], str]
 
 
 class DatasetState(QObject):
@@ -49,6 +60,10 @@ class DatasetState(QObject):
         self.read_only = ""  # why labeling is off; "" when this window may move photos
         self._generation = 0
         self._refreshing = False
+        # Side steps with the journal's count of done steps when each was taken: Ctrl+Z undoes a
+        # side step when no move was made after it, else the move first.
+        self._side: list[tuple[int, SideStep]] = []
+        self._side_redo: list[tuple[int, SideStep]] = []
 
     def open(self, root: str | Path) -> None:
         """Scan ``root`` in the background; ``loaded`` or ``failed`` follows."""
@@ -63,6 +78,8 @@ class DatasetState(QObject):
         if gen != self._generation:
             return  # another folder was opened meanwhile
         self.close()
+        if root != self.root:
+            self._side, self._side_redo = [], []
         self.root = root
         self.layout, self.classes, self.entries = result
         self.journal = Journal(root)
@@ -222,18 +239,43 @@ class DatasetState(QObject):
             what = moves[0].src.name if len(moves) == 1 else f"{len(moves)} images"
             return f"{what} → {', '.join(labels)}  (Ctrl+Z undoes)"
 
-        return self._step(lambda j: j.relabel(pairs), said)
+        return self._new_step(lambda j: j.relabel(pairs), said)
 
     def set_aside(self, paths: Iterable[str | Path]) -> bool:
         """Move images into ``_duplicates/`` (kept, never scanned) as one undoable step."""
         paths = [Path(p) for p in paths]
-        return self._step(lambda j: j.set_aside(paths),
+        return self._new_step(lambda j: j.set_aside(paths),
                           lambda moves: f"{len(moves)} put aside in {SET_ASIDE}/  (Ctrl+Z undoes)")
 
+    def _new_step(self, action: Callable[[Journal], list[Move] | None], done: Callable[[list[Move]], str]) -> bool:
+        """A new move step: like the journal's redo list, the side steps undone before it go."""
+        moved = self._step(action, done)
+        if moved:
+            self._side_redo.clear()
+        return moved
+
+    def _done_count(self) -> int:
+        return len(self.journal.history()[0]) if self.journal is not None else 0
+
+    def record(self, step: SideStep) -> None:
+        """A step that moved no file was just taken (it is done already): Ctrl+Z can take it back."""
+        self._side.append((self._done_count(), step))
+        self._side_redo.clear()
+
     def undo(self) -> bool:
+        """Take back the last step: a side step taken after the last move, else that move."""
+        if self._side and self._side[-1][0] >= self._done_count():
+            self._side_redo.append(entry := self._side.pop())
+            self.message.emit(for_display(f"undone: {entry[1].undo()}"))
+            return True
         return self._step(Journal.undo, lambda moves: f"undone: {_where(moves)}", "nothing to undo")
 
     def redo(self) -> bool:
+        """Repeat the last undone step, in the order they were taken."""
+        if self._side_redo and self._side_redo[-1][0] <= self._done_count():
+            self._side.append(entry := self._side_redo.pop())
+            self.message.emit(for_display(f"redone: {entry[1].redo()}"))
+            return True
         return self._step(Journal.redo, lambda moves: f"redone: {_where(moves)}", "nothing to redo")
 
     def add_class(self, name: str) -> bool:

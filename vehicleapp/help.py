@@ -20,7 +20,7 @@ TOUR = (
                 "window, or try the demo dataset. You see the classes, how many photos each has, and any "
                 "file that cannot be read."),
     ("Labeling", "Go through photos without a class: press 1 – 9 to put each one into a class. "
-                 "Ctrl+Z undoes a move, Ctrl+Shift+Z redoes it."),
+                 "Ctrl+Z undoes the last move or review mark, Ctrl+Shift+Z redoes it."),
     ("Train", "Pick a model and press Start. The backbone weights line tells you before you start "
               "whether the pretrained weights are here, will download, or need a file. Curves show "
               "how well the model learns. Find the best model tries several ways within a time "

@@ -177,9 +177,11 @@ def test_not_an_issue_after_a_relabel_applies_to_the_next_image_and_undo_restore
     marks = ReviewMarks(demo_copy)
     assert marks.is_dismissed("car/car_0002.jpg") and not marks.is_dismissed("car/truck_0001.jpg")
     assert page.proxy.rowCount() == 2 and page.current().row.path == "car/car_0003.jpg"
-    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undoes the relabel
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # the mark came last: it goes first
+    assert not ReviewMarks(demo_copy).is_dismissed("car/car_0002.jpg") and page.proxy.rowCount() == 3
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # then the relabel
     assert (demo_copy / "car" / "truck_0001.jpg").exists()
-    assert page.proxy.rowCount() == 2 and page.current().row.path == "car/truck_0001.jpg"
+    assert page.proxy.rowCount() == 3 and page.current().row.path == "car/truck_0001.jpg"
     assert page.current().label == "car"
 
 
@@ -211,3 +213,39 @@ def test_a_not_an_issue_mark_can_be_taken_back(qtbot, window: MainWindow, answer
     assert page.proxy.rowCount() == 0 and not ReviewMarks(demo_copy).is_dismissed("car/car_0002.jpg")
     page.kind.setCurrentIndex(page.kind.findData("label"))
     assert page.proxy.rowCount() == 2
+
+
+def test_ctrl_z_takes_back_a_mark_and_moves_in_the_order_they_were_made(qtbot, window: MainWindow,  # noqa: ANN001
+                                                                        answers, demo_copy: Path) -> None:  # noqa: ANN001
+    """Ctrl+Z after X undid the move before it and left the mark: the undo list was the dataset's
+    move journal alone. A mark is now a step too, undone and redone in its place among the moves."""
+    rows = [_row("car/car_0002.jpg", "car", "motorcycle", 0.2), _row("car/car_0003.jpg", "car", "truck", 0.3),
+            _row("car/car_0004.jpg", "car", "truck", 0.4)]
+    page = _open_review(qtbot, window, answers, demo_copy, rows)
+    page.grid.setFocus()
+    qtbot.keyClick(page.grid, Qt.Key.Key_Return)  # car_0002 → motorcycle (a move)
+    qtbot.keyClick(page.grid, Qt.Key.Key_X)  # car_0003: not an issue (a mark)
+    assert (demo_copy / "motorcycle" / "car_0002.jpg").exists()
+    assert ReviewMarks(demo_copy).is_dismissed("car/car_0003.jpg") and page.proxy.rowCount() == 1
+
+    undo = (Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    redo = (Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(window, *undo)
+    assert not ReviewMarks(demo_copy).is_dismissed("car/car_0003.jpg")
+    assert (demo_copy / "motorcycle" / "car_0002.jpg").exists() and page.proxy.rowCount() == 2
+    assert window.message.text() == "undone: car_0003.jpg is a suspect again"
+    qtbot.keyClick(window, *undo)
+    assert (demo_copy / "car" / "car_0002.jpg").exists() and page.proxy.rowCount() == 3
+
+    qtbot.keyClick(window, *redo)  # the move first, then the mark: the order they were made in
+    assert (demo_copy / "motorcycle" / "car_0002.jpg").exists()
+    assert not ReviewMarks(demo_copy).is_dismissed("car/car_0003.jpg")
+    qtbot.keyClick(window, *redo)
+    assert ReviewMarks(demo_copy).is_dismissed("car/car_0003.jpg") and page.proxy.rowCount() == 1
+
+    qtbot.keyClick(window, *undo)  # the mark again; then a new move drops it from the redo list
+    page.grid.setFocus()
+    page.grid.setCurrentIndex(page.proxy.index(page.proxy.rowCount() - 1, 0))
+    qtbot.keyClick(page.grid, Qt.Key.Key_Return)  # car_0004 → truck
+    qtbot.keyClick(window, *redo)
+    assert not ReviewMarks(demo_copy).is_dismissed("car/car_0003.jpg")

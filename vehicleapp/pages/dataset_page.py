@@ -378,5 +378,5 @@ class DatasetPage(QWidget):
             move.addAction(f"{c}\t{i + 1}" if i < 9 else c, lambda c=c: self.assign_selected(c))
         menu.addAction("New class…", self.keys.new_class)
         menu.addSeparator()
-        menu.addAction("Undo last move\tCtrl+Z", self.undo_requested.emit)
+        menu.addAction("Undo last step\tCtrl+Z", self.undo_requested.emit)
         menu.exec(self.grid.viewport().mapToGlobal(pos))

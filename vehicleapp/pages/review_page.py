@@ -30,7 +30,7 @@ from trainer.datasets import Entry
 from trainer.pathtext import for_display
 from trainer.protocol import Event, Status
 from vehicleapp.commands import review_args, review_output
-from vehicleapp.dataset_state import DatasetState
+from vehicleapp.dataset_state import DatasetState, SideStep
 from vehicleapp.jobs import Job, JobRunner
 from vehicleapp.models.review_model import DISMISSED, KINDS, SUSPECT_ROLE, ReviewFilter, ReviewModel, Suspect
 from vehicleapp.review_marks import ReviewMarks
@@ -335,15 +335,27 @@ class ReviewPage(QWidget):
 
     def dismiss(self) -> None:
         """X: mark the current suspect not an issue; in the *Marked not an issue* view, take the
-        mark back (a slip of X is never final)."""
+        mark back (a slip of X is never final). Either is a step Ctrl+Z takes back."""
         s, row = self.current(), self.grid.selectionModel().currentIndex().row()
         if s is None or self.marks is None:
             return
-        s.dismissed = not s.dismissed
-        self.marks.set_dismissed(s.row.path, s.dismissed)
-        self.proxy.invalidate()
+        rel, marks, dismissed = s.row.path, self.marks, not s.dismissed
+        self._set_mark(marks, rel, dismissed)
         self._advance(row)
+        self.state.record(SideStep(undo=lambda: self._set_mark(marks, rel, not dismissed),
+                                   redo=lambda: self._set_mark(marks, rel, dismissed)))
+
+    def _set_mark(self, marks: ReviewMarks, rel: str, dismissed: bool) -> str:
+        """Mark (or unmark) the suspect at ``rel`` not an issue; what happened, in words."""
+        marks.set_dismissed(rel, dismissed)
+        for s in self.model.items:
+            if s.row.path == rel:
+                s.dismissed = dismissed
+                self.model.changed(s)
+        self.proxy.invalidate()
         self._update_count()
+        name = Path(rel).name
+        return f"{name} marked not an issue" if dismissed else f"{name} is a suspect again"
 
     def keep_one(self) -> None:
         s = self.current()
