@@ -234,6 +234,7 @@ def test_ctrl_z_takes_back_a_mark_and_moves_in_the_order_they_were_made(qtbot, w
     assert not ReviewMarks(demo_copy).is_dismissed("car/car_0003.jpg")
     assert (demo_copy / "motorcycle" / "car_0002.jpg").exists() and page.proxy.rowCount() == 2
     assert window.message.text() == "undone: car_0003.jpg is a suspect again"
+    assert page.current().row.path == "car/car_0003.jpg"  # shown again, ready for another key
     qtbot.keyClick(window, *undo)
     assert (demo_copy / "car" / "car_0002.jpg").exists() and page.proxy.rowCount() == 3
 
@@ -249,3 +250,19 @@ def test_ctrl_z_takes_back_a_mark_and_moves_in_the_order_they_were_made(qtbot, w
     qtbot.keyClick(page.grid, Qt.Key.Key_Return)  # car_0004 → truck
     qtbot.keyClick(window, *redo)
     assert not ReviewMarks(demo_copy).is_dismissed("car/car_0003.jpg")
+
+
+def test_a_fix_made_before_the_review_reopened_stays_made(qtbot, window: MainWindow, answers,  # noqa: ANN001
+                                                          demo_copy: Path) -> None:
+    """A suspect relabeled in an earlier session came back as a blank 'file vanished' thumbnail
+    when the review reopened, and a move of it no longer reached its row."""
+    shutil.move(demo_copy / "truck" / "truck_0001.jpg", demo_copy / "car" / "truck_0001.jpg")
+    rows = [_row("car/truck_0001.jpg", "car", "truck", 0.05), _row("car/car_0002.jpg", "car", "motorcycle", 0.2)]
+    shutil.move(demo_copy / "car" / "truck_0001.jpg", demo_copy / "truck" / "truck_0001.jpg")  # fixed meanwhile
+    page = _open_review(qtbot, window, answers, demo_copy, rows)
+    assert page.proxy.rowCount() == 1 and page.current().row.path == "car/car_0002.jpg"  # the fixed one is done
+    fixed = next(s for s in page.model.items if s.row.path == "car/truck_0001.jpg")
+    assert fixed.path == demo_copy / "truck" / "truck_0001.jpg" and fixed.label == "truck" and fixed.resolved
+    assert window.state.assign(fixed.path, "car")  # moved back (the Labeling page, an undo): a suspect again
+    assert fixed.path == demo_copy / "car" / "truck_0001.jpg" and fixed.label == "car"
+    assert page.proxy.rowCount() == 2

@@ -7,6 +7,7 @@ equals the suggestion) or dismissed ("not an issue") — an undo brings it back.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,13 +63,18 @@ class ReviewModel(QAbstractListModel):
         if loader:
             loader.signals.ready.connect(self._on_ready)
 
-    def set_rows(self, root: Path, rows: list[ReviewRow], dismissed: set[str]) -> None:
+    def set_rows(self, root: Path, rows: list[ReviewRow], dismissed: set[str],
+                 now: Mapping[str, tuple[Path, str]] | None = None) -> None:
+        """Show ``rows``; ``now`` gives the place and class of the files that moved since the
+        review (by the row's path), so a fix made in an earlier session stays made."""
         spans: dict[int, set[str]] = {}
         for r in rows:
             if r.duplicate_group is not None:
                 spans.setdefault(r.duplicate_group, set()).add(r.split)
+        now = now or {}
         self.beginResetModel()
-        self.items = [Suspect(r, root.joinpath(*r.path.split("/")), r.given_label, r.path in dismissed,
+        self.items = [Suspect(r, *now.get(r.path, (root.joinpath(*r.path.split("/")), r.given_label)),
+                              r.path in dismissed,
                               len(spans.get(r.duplicate_group, ())) > 1 if r.duplicate_group is not None else False)
                       for r in rows]
         self.endResetModel()

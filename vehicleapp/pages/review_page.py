@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from trainer.csvfile import EvaluatedImage, ReviewRow, read_map, read_review
 from trainer.datasets import Entry
+from trainer.layout import detect
 from trainer.pathtext import for_display
 from trainer.protocol import Event, Status
 from vehicleapp.commands import review_args, review_output
@@ -231,7 +232,9 @@ class ReviewPage(QWidget):
         if map_csv.is_file():
             by_path = {r.path: r for r in rows}
             points = [(p, x, y) for p, x, y in read_map(map_csv) if p in by_path]
-            self.map.show_points([self.state.root.joinpath(*p.split("/")) for p, _, _ in points],
+            now = self._places_now(rows)
+            self.map.show_points([now[p][0] if p in now else self.state.root.joinpath(*p.split("/"))
+                                  for p, _, _ in points],
                                  [(x, y) for _, x, y in points], [by_path[p].given_label for p, _, _ in points],
                                  [by_path[p].is_label_issue for p, _, _ in points])
 
@@ -244,8 +247,24 @@ class ReviewPage(QWidget):
 
     def _show_rows(self, rows: list[ReviewRow]) -> None:
         assert self.state.root is not None
-        self.model.set_rows(self.state.root, rows, self.marks.dismissed if self.marks else set())
+        self.model.set_rows(self.state.root, rows, self.marks.dismissed if self.marks else set(),
+                            self._places_now(rows))
         self.show_only(None)
+
+    def _places_now(self, rows: list[ReviewRow]) -> dict[str, tuple[Path, str]]:
+        """``{row path: (where the file is now, its class now)}`` for rows whose file moved since
+        the review (relabeled in an earlier session): found among the dataset's images by what
+        identifies an image across relabels (:meth:`trainer.layout.Layout.member_key`)."""
+        root = self.state.root
+        if root is None:
+            return {}
+        gone = [r for r in rows if not root.joinpath(*r.path.split("/")).exists()]
+        if not gone:
+            return {}
+        layout = detect(root)
+        here = {layout.member_key(e.path.relative_to(root).as_posix()): e for e in self.state.entries}
+        found = [(r, here.get(layout.member_key(r.path))) for r in gone]
+        return {r.path: (e.path, e.label or r.given_label) for r, e in found if e is not None}
 
     def show_only(self, paths: set[Path] | None) -> None:
         """Filter by the chosen kind, or show just ``paths`` (a map selection, a drill-down)."""
@@ -342,17 +361,22 @@ class ReviewPage(QWidget):
         rel, marks, dismissed = s.row.path, self.marks, not s.dismissed
         self._set_mark(marks, rel, dismissed)
         self._advance(row)
-        self.state.record(SideStep(undo=lambda: self._set_mark(marks, rel, not dismissed),
-                                   redo=lambda: self._set_mark(marks, rel, dismissed)))
+        self.state.record(SideStep(undo=lambda: self._set_mark(marks, rel, not dismissed, show=True),
+                                   redo=lambda: self._set_mark(marks, rel, dismissed, show=True)))
 
-    def _set_mark(self, marks: ReviewMarks, rel: str, dismissed: bool) -> str:
-        """Mark (or unmark) the suspect at ``rel`` not an issue; what happened, in words."""
+    def _set_mark(self, marks: ReviewMarks, rel: str, dismissed: bool, show: bool = False) -> str:
+        """Mark (or unmark) the suspect at ``rel`` not an issue; what happened, in words. ``show``
+        (an undo or redo): the suspect becomes current where the grid lists it."""
         marks.set_dismissed(rel, dismissed)
         for s in self.model.items:
             if s.row.path == rel:
                 s.dismissed = dismissed
                 self.model.changed(s)
         self.proxy.invalidate()
+        here = next((self.proxy.mapFromSource(self.model.index(i)) for i, s in enumerate(self.model.items)
+                     if s.row.path == rel), None)
+        if show and here is not None and here.isValid():
+            self.grid.selectionModel().setCurrentIndex(here, QItemSelectionModel.SelectionFlag.ClearAndSelect)
         self._update_count()
         name = Path(rel).name
         return f"{name} marked not an issue" if dismissed else f"{name} is a suspect again"
