@@ -18,7 +18,7 @@ PAGE_KEYS = (
 TOUR = (
     ("Dataset", "Open a folder of photos with one subfolder per class (car/, truck/, …), drop it on the "
                 "window, or try the demo dataset. You see the classes, how many photos each has, and any "
-                "file that cannot be read."),
+                "file it will not use (unreadable, or not a photo)."),
     ("Labeling", "Go through photos without a class: press 1 – 9 to put each one into a class. "
                  "Ctrl+Z undoes the last move or review mark, Ctrl+Shift+Z redoes it."),
     ("Train", "Pick a model and press Start. The backbone weights line tells you before you start "

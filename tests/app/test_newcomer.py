@@ -340,9 +340,9 @@ def test_runs_show_dataset_weights_and_size_and_legends_are_unique(window: MainW
     assert rows == {"data": ("none", "48 px"), "real-photos": ("none", "64 px")}
     rp = window.runs_page
     rp.table.selectAll()
-    labels = {ln.get_label() for ln in rp.curves.figure.axes[0].lines}
-    names = ("data", "real-photos")
-    assert labels == {f"mobilenet_v2 lr=0.001 bs=8 · {d} {k}" for d in names for k in ("train", "val")}
+    (legend,) = rp.curves.figure.legends  # one legend under both plots names each run's colour
+    assert legend.get_title().get_text() == "mobilenet_v2 · lr 0.001 · bs 8"
+    assert sorted(t.get_text() for t in legend.get_texts()) == ["data", "real-photos", "train", "val"]
 
 
 def test_classify_marks_stopped_runs_and_picks_the_best_finished_run_on_the_open_dataset(
