@@ -66,6 +66,16 @@ def _fake_runner(window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> list[Jo
     return made
 
 
+def _search_started(window: MainWindow) -> Job:
+    """A search started on a dataset of two classes, no weights to download; its fake job."""
+    tp = window.train_page
+    tp.set_dataset("/data", {"car": 5, "truck": 5})
+    tp.weights.set_mode("none")
+    job = tp.start_search()
+    assert job is not None
+    return job
+
+
 def _finish(window: MainWindow, job: Job, status: Status, message: str) -> None:
     job.status = status
     window.runner.finished.emit(job, status, message)
@@ -113,12 +123,8 @@ def test_find_the_best_model_fills_the_leaderboard_and_marks_the_pick(window: Ma
 
 def test_a_stopped_search_says_so_and_a_single_run_hides_the_board(window: MainWindow, answers,  # noqa: ANN001
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    made = _fake_runner(window, monkeypatch)
-    tp = window.train_page
-    tp.set_dataset("/data", {"car": 5, "truck": 5})
-    tp.weights.set_mode("none")
-    job = tp.start_search()
-    assert job is made[0]
+    tp, made = window.train_page, _fake_runner(window, monkeypatch)
+    job = _search_started(window)
     for e in recorded_events()[:8]:
         job.event.emit(e)
     _finish(window, job, Status.CANCELLED, "stopped")
@@ -238,12 +244,9 @@ def test_the_budget_left_counts_down_during_a_long_step(window: MainWindow, monk
     its time left only between steps. The board now counts it down itself, and stops with the job."""
     import vehicleapp.widgets.leaderboard as lb
 
-    made = _fake_runner(window, monkeypatch)
     tp = window.train_page
-    tp.set_dataset("/data", {"car": 5, "truck": 5})
-    tp.weights.set_mode("none")
-    job = tp.start_search()
-    assert job is made[0]
+    _fake_runner(window, monkeypatch)
+    job = _search_started(window)
     now = [1000.0]
     monkeypatch.setattr(lb.time, "monotonic", lambda: now[0])
     job.event.emit({"event": "progress", "phase": "search", "done": 0, "total": 4, "eta_s": 300,
