@@ -78,9 +78,12 @@ def save_checkpoint(path: Path, model: TransferModel, meta: dict[str, Any],
 def _safe_load(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    if path.suffix.lower() == ".onnx":  # classify takes one before it gets here; nothing else can
+        raise CheckpointError(f"{path.name} is an exported model, which only classify takes: give the run "
+                              "folder it was exported from, or a checkpoint (.pt)")
     if path.suffix.lower() not in CHECKPOINT_SUFFIXES and not zipfile.is_zipfile(path):
-        raise CheckpointError(f"{path.name} is not a model: give a run folder, a checkpoint (.pt) or an "
-                              "exported .onnx file")
+        raise CheckpointError(f"{path.name} is not a model: give a run folder or a checkpoint (.pt); classify "
+                              "also takes an exported .onnx file")
     try:
         with warnings.catch_warnings():  # junk bytes make torch warn before it fails; we explain instead
             warnings.simplefilter("ignore")
@@ -115,7 +118,10 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if ref:
         bb_path = path.parent / ref["file"]
         if not bb_path.is_file() or file_sha256(bb_path) != ref["sha256"]:
-            raise CheckpointError(f"{bb_path} is missing or does not match {path.name}")
+            problem = (f"the {bb_path.name} beside {path.name} is not the one it was trained with"
+                       if bb_path.is_file() else f"{path.name} needs its run's {bb_path.name} beside it")
+            raise CheckpointError(f"{problem}: give the whole run folder, or carry one standalone file "
+                                  "made by `trainer export RUN model.pt`")
         ckpt["state_dict"] = {**_safe_load(bb_path)["state_dict"], **ckpt["state_dict"]}
         ckpt["backbone_ref"] = None
     return ckpt

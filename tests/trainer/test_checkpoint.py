@@ -116,7 +116,8 @@ def test_export_is_standalone(demo_root: Path, tmp_path: Path) -> None:
     out = export_checkpoint(run_dir, tmp_path / "model.pt")
     reference, _ = load_model(run_dir)
     (run_dir / runs.BACKBONE).unlink()  # the export must not need the run folder
-    with pytest.raises(CheckpointError, match="missing"):
+    with pytest.raises(CheckpointError, match=r"best.pt needs its run's backbone.pt beside it: give the whole run "
+                                              r"folder, or carry one standalone file made by `trainer export"):
         load_model(run_dir)
     model, ckpt = load_model(out)
     x = torch.randn(1, 3, 48, 48)
@@ -129,5 +130,5 @@ def test_tampered_backbone_is_detected(demo_root: Path, tmp_path: Path) -> None:
     with open(run_dir / runs.BACKBONE, "r+b") as f:
         f.seek(2000)
         f.write(b"\x00" * 64)
-    with pytest.raises(CheckpointError, match="does not match"):
+    with pytest.raises(CheckpointError, match="the backbone.pt beside best.pt is not the one it was trained with"):
         load_model(run_dir / runs.BEST)

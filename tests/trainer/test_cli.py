@@ -80,6 +80,20 @@ def test_a_mistaken_path_is_refused_at_once_and_overwrites_nothing(capsys: Cap, 
     assert photo.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["empty", "photo.jpg"]
 
 
+@pytest.mark.parametrize("command", [["evaluate", "ONNX", "DATA"], ["threshold", "ONNX"],
+                                     ["explain", "ONNX", "PHOTO", "--out", "TMP"]])
+def test_an_exported_model_where_a_run_is_needed_says_what_to_give(capsys: Cap, demo_root: Path, tmp_path: Path,
+                                                                   command: list[str]) -> None:
+    """"model.onnx is not a model: give ... an exported .onnx file" contradicted itself: only
+    classify takes an exported model; the others need the run it came from."""
+    onnx = tmp_path / "model.onnx"
+    onnx.write_bytes(b"\x08\x07")  # the suffix decides; the file is never opened
+    names = {"ONNX": onnx, "DATA": demo_root, "PHOTO": next(demo_root.rglob("*.jpg")), "TMP": tmp_path / "out"}
+    code, _, err = _main(capsys, *(str(names.get(a, a)) for a in command))
+    assert code == cli.Exit.USAGE
+    assert "model.onnx is an exported model, which only classify takes: give the run folder" in err, err
+
+
 def test_unexpected_failure_exits_1_with_one_line_and_the_traceback_in_the_log(capsys: Cap, tmp_path: Path) -> None:
     from trainer.logs import setup_logging
 
