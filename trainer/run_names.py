@@ -14,7 +14,10 @@ from trainer.pathtext import for_display
 from trainer.runs import RunInfo
 
 #: The details that can tell runs apart, most telling first.
-FIELDS = ("model", "lr", "bs", "data", "weights", "size", "epochs", "started")
+FIELDS = ("model", "lr", "bs", "data", "weights", "size", "augment", "fine-tune", "balance", "early stop",
+          "epochs", "started")
+#: How a run that used none of a training option says so: left out where the rest tells runs apart.
+OFF = frozenset({"not augmented", "head only", "no balancing", "no early stop"})
 #: The settings a run chooser names first (model, learning rate, batch size).
 SETTINGS = ("model", "lr", "bs")
 _STAMP = re.compile(r"^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})")
@@ -45,6 +48,10 @@ def details(run: RunInfo) -> dict[str, str]:
         "data": run.dataset or "?",
         "weights": f"{run.weights or '?'} weights",
         "size": f"{run.image_size or 224} px",
+        "augment": "augmented" if c.get("augment") else "not augmented",
+        "fine-tune": f"fine-tuned {c['fine_tune']} ep" if c.get("fine_tune") else "head only",
+        "balance": f"balance {c['balance']}" if c.get("balance", "none") != "none" else "no balancing",
+        "early stop": f"early stop {c['early_stop']}" if c.get("early_stop") else "no early stop",
         "epochs": f"{len(run.metrics)} ep",
         "started": f"{date} {clock}".strip(),
         "_clock": clock,
@@ -92,7 +99,14 @@ def tell_apart(runs: Sequence[RunInfo], known: Sequence[str] = ()) -> list[list[
         if keys.count(key) > 1:
             words.append(run.name)
         labels.append([for_display(w) for w in words])
-    return labels
+    return _without_off(labels)
+
+
+def _without_off(labels: list[list[str]]) -> list[list[str]]:
+    """Leave out "not augmented", "head only"... where the rest still tells the run apart:
+    "augmented" beside a plain run says enough."""
+    short = [[w for w in words if w not in OFF] or words for words in labels]
+    return short if len({tuple(w) for w in short}) == len(labels) else labels
 
 
 def legend_labels(runs: Sequence[RunInfo]) -> tuple[str, list[str]]:

@@ -53,3 +53,15 @@ def test_a_single_epoch_run_is_a_point_on_axes_from_zero() -> None:
     acc, loss = fig.axes
     assert all(line.get_marker() == "o" for line in acc.lines + loss.lines)
     assert loss.get_ylim()[0] == 0 and loss.get_ylim()[1] > 1.0987
+
+
+def test_runs_that_differ_in_how_they_trained_say_so() -> None:
+    """An augmented run and a plain one were told apart only by their epoch counts ("224 px ·
+    3 ep" against "15 ep"), a fine-tuned, a balanced or an early-stopped run not at all."""
+    runs = [_run("a"), _run("b", augment=True), _run("c", fine_tune=3), _run("d", balance="loss"),
+            _run("e", early_stop=2)]
+    _, labels = legend_labels(runs)
+    assert labels == ["not augmented · head only · no balancing · no early stop", "augmented", "fine-tuned 3 ep",
+                      "balance loss", "early stop 2"]
+    assert combo_labels(runs[:2]) == ["mobilenet_v2 lr=0.001 bs=8 · not augmented",
+                                      "mobilenet_v2 lr=0.001 bs=8 · augmented"]
