@@ -28,9 +28,10 @@ from trainer.layout import walk_images
 from trainer.names import name_key
 from trainer.pathtext import for_display
 from trainer.preprocess import Preprocess
-from trainer.protocol import MissingDependency, UsageError
+from trainer.protocol import UNKNOWN, MissingDependency, UsageError
 from trainer.registry import backbone_info
 from trainer.scoring import ScoredModel, load_scored
+from trainer.trust import answer
 
 PANEL = 320  # each heatmap panel is drawn at least this many pixels wide
 CAPTION = 22
@@ -72,13 +73,18 @@ def overlay(photo: Image.Image, heat: torch.Tensor, caption: str) -> Image.Image
 
 
 def explain_image(scored: ScoredModel, img: Image.Image, pre: Preprocess, classes: list[str],
-                  target: int | None, device: torch.device) -> Image.Image:
-    """The PNG's picture for one photo: one captioned panel per backbone, side by side."""
+                  target: int | None, device: torch.device) -> tuple[Image.Image, str]:
+    """The PNG's picture for one photo (one captioned panel per backbone, side by side) and its
+    caption: the answer ``classify`` gives (``unknown`` below the run's threshold, with the best
+    guess), or ``--class``'s map with that answer."""
     x = pre.transform()(img).unsqueeze(0).to(device)
     with torch.no_grad():
-        probs = scored(x)[0][0].cpu()
+        probs, confidence, _ = scored(x)
+    probs = probs[0].cpu()
     predicted = int(probs.argmax())
     said = f"{classes[predicted]} {float(probs[predicted]):.0%}"
+    if answer(classes[predicted], float(confidence[0]), scored.trust.threshold) == UNKNOWN:
+        said = f"{UNKNOWN} (best guess {said})"
     caption = said if target is None else f"{classes[target]} (answer: {said})"
     photo = pre.view(img)
     maps = heatmaps(scored, x, predicted if target is None else target)
@@ -86,7 +92,7 @@ def explain_image(scored: ScoredModel, img: Image.Image, pre: Preprocess, classe
     sheet = Image.new("RGB", (sum(p.width for p in panels), panels[0].height), "white")
     for i, panel in enumerate(panels):
         sheet.paste(panel, (i * panels[0].width, 0))
-    return sheet
+    return sheet, caption
 
 
 def list_photos(inputs: Sequence[str | Path]) -> list[Path]:
@@ -117,12 +123,13 @@ def explain(run: str | Path, inputs: Sequence[str | Path], out_dir: str | Path, 
     out.mkdir(parents=True, exist_ok=True)
     events.emit("start", total=len(photos), model=ckpt["model"], out=str(out))
     written: list[str] = []
+    captions: dict[str, str] = {}
     for i, path in enumerate(photos):
         if should_stop():
             raise Cancelled("explain stopped")
-        try:
-            sheet = explain_image(scored, load_image(path), pre, classes,
-                                  None if target is None else classes.index(target), device)
+        try:  # decoded as classify decodes it (reduced-size JPEG decode), so the answers agree
+            sheet, caption = explain_image(scored, load_image(path, max_side=pre.resize), pre, classes,
+                                           None if target is None else classes.index(target), device)
         except ImageLoadError as exc:
             events.warning(f"skipped {for_display(str(path))}: {exc}")
             continue
@@ -130,8 +137,10 @@ def explain(run: str | Path, inputs: Sequence[str | Path], out_dir: str | Path, 
         with atomic_open(out / name, "wb") as f:
             sheet.save(f, format="PNG")
         written.append(name)
+        captions[name] = caption
         events.progress("explain", i + 1, len(photos))
-    summary = {"out": str(out), "count": len(written), "skipped": len(photos) - len(written)}
+    summary = {"out": str(out), "count": len(written), "skipped": len(photos) - len(written),
+               "captions": captions}
     events.emit("done", message=f"wrote {len(written)} heatmaps to {out}", **summary)
     return summary
 

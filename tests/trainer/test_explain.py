@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -37,7 +38,9 @@ def test_every_model_gets_one_png_per_photo_with_a_panel_per_backbone(model_runs
                                                                        tmp_path: Path, model: str) -> None:
     events = quiet_events()
     summary = explain(model_runs[model], [photos], tmp_path / "out", events, lambda: False)
-    assert summary == {"out": str(tmp_path / "out"), "count": 2, "skipped": 1}
+    assert {k: v for k, v in summary.items() if k != "captions"} == {"out": str(tmp_path / "out"), "count": 2,
+                                                                     "skipped": 1}
+    assert sorted(summary["captions"]) == ["car_0000.png", "truck_0000.png"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["car_0000.png", "truck_0000.png"]
     with Image.open(tmp_path / "out" / "car_0000.png") as png:
         side = png.height - CAPTION
@@ -86,3 +89,29 @@ def test_cli_explain_with_events_ends_with_done_and_the_folder(model_runs: dict[
     assert {e["phase"] for e in events if e["event"] == "progress"} == {"explain"}
     bad = run_cli("explain", str(model_runs["ensemble"]), str(photos), "--out", str(out), "--class", "bus")
     assert bad.returncode == Exit.USAGE and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_the_caption_is_classifys_answer_for_a_large_photo(model_runs: dict[str, Path], demo_root: Path,
+                                                          tmp_path: Path) -> None:
+    """The heatmap said "motorcycle 76%" where classify answered unknown (motorcycle 66%):
+    explain decoded a large JPEG in full where classify decodes it at reduced size, and it
+    ignored the run's threshold. Its caption is now classify's answer."""
+    run = tmp_path / "run"
+    shutil.copytree(model_runs["mobilenet_v2"], run)
+    big = tmp_path / "big" / "car.jpg"
+    big.parent.mkdir()
+    with Image.open(sorted((demo_root / "car").iterdir())[0]) as im:
+        im.convert("RGB").resize((1600, 1200)).save(big, quality=90)
+    for threshold in ("0", "0.999"):  # never unknown; always unknown
+        assert run_cli("threshold", str(run), threshold).returncode == Exit.OK
+        summary = explain(run, [big], tmp_path / f"cams{threshold}", quiet_events(), lambda: False)
+        out = tmp_path / f"c{threshold}.csv"
+        assert run_cli("classify", str(run), str(big.parent), "--out", str(out)).returncode == Exit.OK
+        with out.open(newline="", encoding="utf-8") as f:
+            row = next(csv.DictReader(f))
+        probs = {k.removeprefix("prob_"): float(v) for k, v in row.items() if k.startswith("prob_")}
+        best = max(probs, key=probs.__getitem__)
+        guess = f"{best} {probs[best]:.0%}"
+        said = guess if row["label"] != "unknown" else f"unknown (best guess {guess})"
+        assert summary["captions"]["car.png"] == said
+        assert (row["label"] == "unknown") == (threshold != "0")
