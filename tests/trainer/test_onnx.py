@@ -11,10 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from tests.conftest import ROOT, quiet_events, run_cli
 from trainer import onnx_export
 from trainer.csvfile import read_predictions
+from trainer.decode import decode
 from trainer.onnx_export import OnnxScorer, export_onnx
 from trainer.predict import classify_folder
 from trainer.protocol import PARITY_MAX_PROB_DIFF, Exit, MissingDependency, UsageError, VerificationFailed
@@ -130,13 +132,21 @@ def test_the_readme_example_runs_with_onnxruntime_numpy_and_pillow_alone(exporte
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     code = re.search(r"<!-- onnx-example -->\s*```python\n(.*?)```", readme, re.S)
     assert code is not None, "README lost its ONNX example"
-    assert len(code.group(1).strip().splitlines()) <= 12
+    assert len(code.group(1).strip().splitlines()) <= 14
     assert not re.search(r"^\s*(import|from)\s+(torch|trainer)", code.group(1), re.M)
-    photo = sorted((demo_root / "truck").iterdir())[0]
+    photo = tmp_path / "photos" / "truck.jpg"  # a phone-sized JPEG: classify decodes it at reduced size
+    photo.parent.mkdir()
+    with Image.open(sorted((demo_root / "truck").iterdir())[0]) as im:
+        im.convert("RGB").resize((1600, 1200)).save(photo, quality=90)
     source = code.group(1).replace('"model.onnx"', repr(str(exported["mobilenet_v2"]))).replace(
         '"photo.jpg"', repr(str(photo)))
     scope: dict[str, object] = {}
     exec(compile(source, "README example", "exec"), scope)  # the README's own code
+    pre = scope["pre"]
+    pixels = decode(photo, pre["resize"], pre["crop"])  # what classify feeds the model, before normalising
+    assert isinstance(pixels, np.ndarray)
+    expected = (pixels.astype(np.float32) / 255 - pre["mean"]) / pre["std"]
+    assert np.abs(scope["x"] - expected).max() < 1e-5  # the same pixels: the same reduced-size decode
     classify_folder(model_runs["mobilenet_v2"], photo.parent, tmp_path / "p.csv", quiet_events(), lambda: False)
     _, rows = read_predictions(tmp_path / "p.csv")
     row = next(r for r in rows if r.path == photo.name)
