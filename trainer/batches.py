@@ -4,7 +4,8 @@ Evaluation-style decoding (features, classification, evaluation) runs :func:`tra
 in a pool of threads (default) or spawned processes, one per core, and hands back uint8
 pixels that are normalised once per batch. :meth:`ImageBatcher.stream` keeps the next batches
 decoding while the model works on the current one (a bounded prefetch: memory stays flat).
-Training's augmentation runs its torchvision transform per image in the threads.
+Training's augmentation (:mod:`trainer.augment`) runs per image in the threads, each photo's random
+draws seeded here in the order the photos are handed out, so a seed gives the same run.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from trainer.augment import AugmentTransform
 from trainer.config import DECODE_POOLS as POOLS
 from trainer.decode import decode
 from trainer.images import ImageLoadError, default_workers, load_image
 from trainer.preprocess import EvalTransform
 
-Transform = Callable[[Any], torch.Tensor]
 PREFETCH = 2  # batches decoding ahead of the one the model is working on
 Batch = tuple[torch.Tensor | None, list[bool], dict[str, str]]
 
@@ -51,9 +52,9 @@ def _into(path: Path, i: int, pixels: Callable[[Path], np.ndarray | str], transf
     return True
 
 
-def _augmented(path: Path, transform: Transform) -> torch.Tensor | str:
+def _augmented(path: Path, seed: int, transform: AugmentTransform) -> torch.Tensor | str:
     try:
-        return transform(load_image(path))
+        return transform(load_image(path), seed)
     except ImageLoadError as exc:
         return str(exc)
 
@@ -65,7 +66,7 @@ class ImageBatcher:
     evaluation transforms only). ``workers`` defaults to the number of cores.
     """
 
-    def __init__(self, transform: Transform | EvalTransform, workers: int | None = None,
+    def __init__(self, transform: AugmentTransform | EvalTransform, workers: int | None = None,
                  on_failed: Callable[[dict[str, str]], None] | None = None, pool: str = "threads") -> None:
         if pool not in POOLS:
             raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
@@ -79,7 +80,7 @@ class ImageBatcher:
             self.pool = ThreadPoolExecutor(max_workers=self.workers)
         self.on_failed = on_failed  # told of files that failed (e.g. vanished during training)
 
-    def _job(self) -> Callable[[Path], Any]:
+    def _job(self) -> Callable[..., Any]:
         if isinstance(self.transform, EvalTransform):
             # uint8 crosses a process boundary (4x less than float) and is normalised per batch
             return partial(decode, resize=self.transform.pre.resize, crop=self.transform.pre.crop)
@@ -93,6 +94,9 @@ class ImageBatcher:
             into = partial(_into, pixels=self._job(), transform=t, out=out.numpy())  # the same memory
             return Submitted(paths, [self.pool.submit(into, p, i) for i, p in enumerate(paths)], out)
         job = self._job()
+        if isinstance(t, AugmentTransform):  # each photo's draws: seeded here, in the order handed out
+            seeds = torch.randint(0, 2**62, (len(paths),)).tolist()
+            return Submitted(paths, [self.pool.submit(job, p, s) for p, s in zip(paths, seeds)])
         return Submitted(paths, [self.pool.submit(job, p) for p in paths])
 
     def collect(self, job: Submitted) -> Batch:

@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 from PIL import Image
-from torchvision import transforms as T
 
+from trainer.augment import AugmentTransform
 from trainer.decode import cropped, pixels
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -36,16 +36,12 @@ class Preprocess:
         resize = max(image_size, round(image_size * self.resize / self.crop))
         return Preprocess(resize, image_size, self.mean, self.std)
 
-    def transform(self, augment: bool = False) -> T.Compose | EvalTransform:
-        """Training's random augmentation, or the evaluation transform (decoded by workers as
-        uint8 pixels and normalised per batch: :class:`EvalTransform`)."""
+    def transform(self, augment: bool = False) -> AugmentTransform | EvalTransform:
+        """Training's random augmentation (:class:`trainer.augment.AugmentTransform`), or the
+        evaluation transform (decoded by workers as uint8 pixels and normalised per batch:
+        :class:`EvalTransform`)."""
         if augment:
-            return T.Compose([
-                T.RandomResizedCrop(self.crop, scale=(0.6, 1.0), antialias=True),
-                T.RandomHorizontalFlip(),
-                T.ColorJitter(0.2, 0.2, 0.2),
-                T.ToTensor(), T.Normalize(self.mean, self.std),
-            ])
+            return AugmentTransform(self.crop, self.mean, self.std)
         return EvalTransform(self)
 
     def view(self, img: Image.Image) -> Image.Image:
