@@ -37,9 +37,12 @@ def pick_samples(run_dir: Path | None, data: Path, split: str,
     same_data = bool(cfg.get("data")) and Path(cfg["data"]).resolve() == ds.root
     if split == "auto":
         split = "test" if "test" in ds.splits else "val" if same_data else "all"
-    if split == "all":
-        return [(s, name) for name, samples in ds.splits.items() for s in samples], ds.classes, split
     events = events or Events()
+    if split == "all":
+        if run_dir is None:
+            events.warning("a model file records no splits: every image is evaluated, including any it was "
+                           "trained on; evaluate its run folder on that data for an honest figure")
+        return [(s, name) for name, samples in ds.splits.items() for s in samples], ds.classes, split
     recorded = runs.recorded_splits(run_dir) if same_data else None
     if same_data and cfg.get("dataset_fingerprint") not in (None, ds.fingerprint()):
         how = "the images it recorded as" if recorded is not None else "a split derived now for"

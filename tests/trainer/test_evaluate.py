@@ -66,9 +66,20 @@ def test_unchanged_data_gives_no_warning_and_other_data_is_split_now(demo_root: 
     assert used == "val" and not _warnings(events)
     assert sorted(s.path for s, _ in picked) == sorted(s.path for s in scan(demo_root).splits["val"])
     other = Path(shutil.copytree(demo_root, tmp_path / "other"))
-    picked, _, used = pick_samples(run_dir, other, "auto", quiet_events())
-    assert used == "all" and len(picked) == 36
+    events = quiet_events()
+    picked, _, used = pick_samples(run_dir, other, "auto", events)
+    assert used == "all" and len(picked) == 36 and not _warnings(events)
     assert {split for _, split in picked} == {"train", "val"}
+
+
+def test_a_model_file_evaluated_on_all_images_says_they_may_include_its_training_photos(demo_root: Path) -> None:
+    """`evaluate model.pt DATA` reported "98.7% on 300 images (all splits)" on the photos it was
+    trained on, without a word: a model file records no splits."""
+    events = quiet_events()
+    _, _, used = pick_samples(None, demo_root, "auto", events)
+    assert used == "all"
+    assert _warnings(events) == ["a model file records no splits: every image is evaluated, including any it "
+                                 "was trained on; evaluate its run folder on that data for an honest figure"]
 
 
 def test_evaluate_writes_each_images_result(demo_root: Path, tmp_path: Path) -> None:
