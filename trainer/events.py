@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from trainer.atomic import append_line
+from trainer.wording import count_of
 
 Sink = Callable[[dict[str, Any]], None]
 
@@ -102,7 +103,8 @@ def format_event(e: dict[str, Any]) -> str | None:
     if kind == "start" and "run_dir" in e:
         return f"run {e['run_dir']}: {e.get('model', '')} on {e.get('device', '')}"
     if kind == "start":
-        return f"{e.get('model', '')}: {e.get('total', '?')} images to process"
+        total = e.get("total")
+        return f"{e.get('model', '')}: {count_of(total, 'image') if isinstance(total, int) else '? images'} to process"
     if kind == "done" and "report" not in e:  # evaluate prints its report itself
         return e.get("message") or "done"
     return None

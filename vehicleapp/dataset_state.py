@@ -22,6 +22,7 @@ from trainer.files import is_writable
 from trainer.images import find_unreadable
 from trainer.layout import SET_ASIDE, detect
 from trainer.pathtext import for_display
+from trainer.wording import count_of
 from vehicleapp.labeling import Journal, LabelingError, Move, Vanished
 from vehicleapp.workers import run_in_background
 
@@ -141,7 +142,7 @@ class DatasetState(QObject):
         if moves is None:
             return False
         self.message.emit(f"The last step was interrupted (the app closed mid-way); it is finished now: "
-                          f"{len(moves)} images in place  (Ctrl+Z undoes)")
+                          f"{count_of(len(moves), 'image')} in place  (Ctrl+Z undoes)")
         return bool(moves)
 
     def retry_lock(self) -> bool:

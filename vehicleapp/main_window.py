@@ -244,11 +244,12 @@ class MainWindow(QMainWindow):
         if not self.settings.tour_done():
             self.show_tour()
 
-    def review_cell(self, results: list, classes: list[str], root: Path) -> None:
-        """A confusion-matrix cell's images, in the Review page's grid with its keys."""
+    def review_cell(self, results: list, classes: list[str], root: Path, run: Path) -> None:
+        """A confusion-matrix cell's images, in the Review page's grid with its keys; the Review
+        page's run becomes the one whose matrix was clicked (its "Why?" explains that model)."""
         if self.state.root != root:
             self.show_message(f"open {root} on the Dataset page to fix these images")
-        self.review_page.show_evaluation(results, classes, root)
+        self.review_page.show_evaluation(results, classes, root, run)
         self.tabs.setCurrentWidget(self.review_page)
 
     def open_log_folder(self) -> None:

@@ -94,7 +94,7 @@ def test_a_review_job_fills_the_grid_and_the_map(qtbot, window: MainWindow, answ
     with qtbot.waitSignal(window.runner.finished, timeout=240_000) as blocker:
         assert page.start() is not None
     assert blocker.args[1] == "done", blocker.args[0].log_tail()
-    assert len(page.model.items) == 36 and "likely wrong labels" in page.status.text()
+    assert len(page.model.items) == 36 and "likely wrong label" in page.status.text()
     assert len(page.map.paths) == 36
 
 

@@ -33,3 +33,10 @@ def test_a_damaged_feature_cache_is_rebuilt_with_a_warning(demo_root: Path, tmp_
     assert os.path.getsize(cache_file) > 1000  # rebuilt
     log = (run_dir / "train.log").read_text(encoding="utf-8")
     assert "damaged and is rebuilt" in log and "finished: best val acc" in log
+
+
+def test_the_terminal_says_1_image_not_1_images() -> None:
+    from trainer.events import format_event
+
+    assert format_event({"event": "start", "model": "m", "total": 1}) == "m: 1 image to process"
+    assert format_event({"event": "start", "model": "m", "total": 3}) == "m: 3 images to process"

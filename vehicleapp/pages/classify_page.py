@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPixmap
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -31,6 +31,7 @@ from trainer.files import copy_by_label
 from trainer.images import is_image_file
 from trainer.pathtext import for_display
 from trainer.protocol import UNKNOWN, Event, Status
+from trainer.wording import count_of
 from vehicleapp import dialogs
 from vehicleapp.commands import classify_args
 from vehicleapp.jobs import Job, JobRunner
@@ -43,10 +44,10 @@ from vehicleapp.models.predictions import (
 )
 from vehicleapp.runs_state import RunsState
 from vehicleapp.widgets.charts import ProbabilityChart
-from vehicleapp.widgets.pixels import fitted
 from vehicleapp.widgets.run_picker import fill_run_combo, run_combo, user_choice
 from vehicleapp.widgets.text import ElidedLabel
 from vehicleapp.widgets.why import WhyButton
+from vehicleapp.widgets.zoom import ZoomImage
 from vehicleapp.workers import ThumbnailLoader, run_in_background
 
 
@@ -141,9 +142,7 @@ class ClassifyPage(QWidget):
 
     def _try_panel(self) -> QFrame:
         """One photo's result: the photo, the label and confidence, every class's probability."""
-        self.try_image = QLabel()
-        self.try_image.setFixedSize(112, 112)
-        self.try_image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.try_image = ZoomImage(112)  # a click shows the photo (or its heatmap) larger
         self.try_result = QLabel()
         self.try_result.setWordWrap(True)
         self.try_chart = ProbabilityChart()
@@ -255,19 +254,18 @@ class ClassifyPage(QWidget):
         return job
 
     def _show_heatmap(self, png: Path) -> None:
-        """The tried photo's Grad-CAM sheet in place of the photo (the tooltip names the file)."""
+        """The tried photo's Grad-CAM sheet in place of the photo (the tooltip names the file; a
+        click shows it at its natural size)."""
         self.heatmap = png
-        pixmap = QPixmap(str(png))
-        self.try_image.setPixmap(fitted(pixmap, self.try_image))
-        self.try_image.setToolTip(f"where the model looked: {png}")
+        photo = self.why_button.photo or png
+        self.try_image.show_file(png, f"Where the model looked in {photo.name} (Grad-CAM heatmap)")
 
     def _show_try(self, work: Path) -> None:
         classes, rows = read_predictions(work / "prediction.csv")
         row = next(iter(rows), None)
         shutil.rmtree(work, ignore_errors=True)
         assert self.try_path is not None
-        pixmap = QPixmap(str(self.try_path))
-        self.try_image.setPixmap(fitted(pixmap, self.try_image))
+        self.try_image.show_file(self.try_path, f"The tried photo {self.try_path.name}")
         self.try_panel.setVisible(True)
         if row is None or row.error:
             self.try_result.setText(f"<b>{self.try_path.name}</b><br>cannot be read: {row.error if row else '?'}")
@@ -370,7 +368,7 @@ class ClassifyPage(QWidget):
         for w in (self.label_filter, self.min_conf):
             w.blockSignals(False)
         unsure = f", {unknown} unknown (not sure enough; a row's tooltip says why)" if unknown else ""
-        self.status.setText(f"{len(rows) - errors} images classified, {errors} unreadable{unsure} · "
+        self.status.setText(f"{count_of(len(rows) - errors, 'image')} classified, {errors} unreadable{unsure} · "
                             f"results: {csv_path}")
         self._apply_filter()
         self.table.sortByColumn(1, Qt.SortOrder.AscendingOrder)
@@ -397,7 +395,7 @@ class ClassifyPage(QWidget):
             self.status.setText(f"Export failed: {for_display(str(exc))}")
             dialogs.show_error(self, "Export failed", for_display(str(exc)))
             return None
-        self.status.setText(f"Exported {n} rows to {path}")
+        self.status.setText(f"Exported {count_of(n, 'row')} to {path}")
         return path
 
     def copy_images(self) -> None:
@@ -407,5 +405,5 @@ class ClassifyPage(QWidget):
         rows, folder = self.proxy.visible_rows(), self.model.folder
         self.status.setText("Copying…")
         run_in_background(lambda: copy_by_label(rows, folder, Path(dest), "vehicleapp"),
-                          lambda n: self.status.setText(f"Copied {n} images into {dest}/<label>/"),
+                          lambda n: self.status.setText(f"Copied {count_of(n, 'image')} into {dest}/<label>/"),
                           lambda msg: self.status.setText(f"Copy failed: {msg}"))

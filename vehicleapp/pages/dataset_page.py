@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from trainer.datasets import Entry
 from trainer.pathtext import for_display
+from trainer.wording import count_of
 from vehicleapp import dialogs
 from vehicleapp.dataset_state import DatasetState
 from vehicleapp.models.thumbnails import LABEL_ROLE, PATH_ROLE, UNLABELED, ThumbnailFilter, ThumbnailModel
@@ -306,8 +307,8 @@ class DatasetPage(QWidget):
             self.summary.setText(f"<b>None of the {bad} files is a readable image.</b><br>{LAYOUT_HELP}")
         else:
             self.summary.setText(
-                f"<b>{layout}</b><br>{len(s.classes)} classes: {', '.join(s.classes) or '–'}<br>"
-                f"{total} labeled images, {len(s.unlabeled())} unlabeled"
+                f"<b>{layout}</b><br>{count_of(len(s.classes), 'class', 'classes')}: {', '.join(s.classes) or '–'}<br>"
+                f"{count_of(total, 'labeled image')}, {len(s.unlabeled())} unlabeled"
                 + (f"<br>{bad} of them unreadable" if bad else "")
                 + (f"<br>splits: {', '.join(in_split_order(counts))}" if s.layout == "splits" else ""))
         self.counts.show_counts(counts)

@@ -30,6 +30,7 @@ from trainer.datasets import Entry
 from trainer.layout import detect
 from trainer.pathtext import for_display
 from trainer.protocol import Event, Status
+from trainer.wording import count_of
 from vehicleapp.commands import review_args, review_output
 from vehicleapp.dataset_state import DatasetState, SideStep
 from vehicleapp.jobs import Job, JobRunner
@@ -39,7 +40,14 @@ from vehicleapp.runs_state import RunsState
 from vehicleapp.widgets.label_keys import LabelKeys
 from vehicleapp.widgets.preview import Preview
 from vehicleapp.widgets.review_map import ReviewMap
-from vehicleapp.widgets.run_picker import fill_run_combo, forget_choice, run_combo, same_folder, user_choice
+from vehicleapp.widgets.run_picker import (
+    choose_run,
+    fill_run_combo,
+    forget_choice,
+    run_combo,
+    same_folder,
+    user_choice,
+)
 from vehicleapp.widgets.text import ElidedLabel, Hint
 from vehicleapp.widgets.why import WhyButton
 from vehicleapp.workers import ThumbnailLoader
@@ -164,7 +172,7 @@ class ReviewPage(QWidget):
         self.group_view.setIconSize(self.grid.iconSize())
         self.why_button = WhyButton(self.runner, lambda: self.run_combo.currentData(),
                                     lambda: s.path if (s := self.current()) else None)
-        self.why_button.ready.connect(self.preview.show_image)
+        self.why_button.ready.connect(lambda png: self.preview.show_image(png, self.why_button.photo))
         self.why_button.failed.connect(lambda m: self.status.setText(for_display(f"Heatmap: {m}")))
         for b in (self.accept_button, self.dismiss_button, self.keep_button, self.why_button):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -227,7 +235,8 @@ class ReviewPage(QWidget):
             self.status.setText(for_display(f"Could not read the last review: {exc}"))
             return
         self._show_rows(rows)
-        self.status.setText(f"{sum(r.is_label_issue for r in rows)} likely wrong labels among {len(rows)} images")
+        issues = count_of(sum(r.is_label_issue for r in rows), "likely wrong label")
+        self.status.setText(f"{issues} among {count_of(len(rows), 'image')}")
         map_csv = csv_path.with_name(csv_path.stem + "-map.csv")
         if map_csv.is_file():
             by_path = {r.path: r for r in rows}
@@ -238,12 +247,14 @@ class ReviewPage(QWidget):
                                  [(x, y) for _, x, y in points], [by_path[p].given_label for p, _, _ in points],
                                  [by_path[p].is_label_issue for p, _, _ in points])
 
-    def show_evaluation(self, results: list[EvaluatedImage], classes: list[str], root: Path) -> None:
-        """The confusion-matrix drill-down: a run's images in this grid, with the same keys."""
+    def show_evaluation(self, results: list[EvaluatedImage], classes: list[str], root: Path, run: Path) -> None:
+        """The confusion-matrix drill-down: ``run``'s images in this grid, with the same keys; the
+        run box shows ``run`` (as if the user had picked it), so "Why?" explains that model."""
+        choose_run(self.run_combo, str(run))
         self.classes = list(classes)
         self.model.set_rows(root, rows_from_evaluation(results, classes), self.marks.dismissed if self.marks else set())
         self.show_only({s.path for s in self.model.items})
-        self.status.setText(f"{len(results)} images from the confusion matrix")
+        self.status.setText(f"{count_of(len(results), 'image')} from the confusion matrix")
 
     def _show_rows(self, rows: list[ReviewRow]) -> None:
         assert self.state.root is not None

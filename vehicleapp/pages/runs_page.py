@@ -52,7 +52,7 @@ def resumable(run: RunInfo | None) -> bool:
 
 class RunsPage(QWidget):
     resume_requested = Signal(object)  # RunInfo: the Train page continues it
-    cell_images = Signal(object, object, object)  # list[EvaluatedImage], classes, dataset root
+    cell_images = Signal(object, object, object, object)  # list[EvaluatedImage], classes, dataset root, run folder
 
     def __init__(self, runner: JobRunner, state: RunsState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -178,11 +178,14 @@ class RunsPage(QWidget):
         v.addWidget(self.threshold_info)
         v.addLayout(row)
         self._curve: tuple[list[float], list[float], list[float | None]] | None = None
+        self._threshold_run: Path | None = None  # the run whose evaluation the explorer shows
         return panel
 
     def _show_threshold(self, run: RunInfo | None) -> None:
-        """The run's evaluated images: answered share and accuracy against the threshold."""
-        self._curve = None
+        """The run's evaluated images: answered share and accuracy against the threshold. Save
+        is on only while the explorer shows the run's own evaluation (never another run's line)."""
+        self._curve, self._threshold_run = None, None
+        self.save_threshold.setEnabled(False)
         path = run.path / runs_io.PREDICTIONS if run else None
         if run is None or path is None or not path.is_file():
             self.threshold_chart.clear_curve()
@@ -194,9 +197,10 @@ class RunsPage(QWidget):
                    for r in results]
         ts = [i / 100 for i in range(101)]
         coverage, accuracy = coverage_curve(confidences, correct, ts)
-        self._curve = (ts, coverage, accuracy)
+        self._curve, self._threshold_run = (ts, coverage, accuracy), run.path
         chosen = run.trust.threshold if run.trust else 0.0
         self.threshold_chart.show_curve(ts, coverage, accuracy, chosen)
+        self.save_threshold.setEnabled(True)
         self._on_threshold_picked(chosen, saved=True)
 
     def _on_threshold_picked(self, value: float, saved: bool = False) -> None:
@@ -210,11 +214,13 @@ class RunsPage(QWidget):
                                     f"images, {acc} of them right; the rest: unknown")
 
     def apply_threshold(self, undo: bool = False) -> Job | None:
-        """Save the chosen threshold into the run's checkpoint (or undo the last change), as a job."""
+        """Save the chosen threshold into the checkpoint of the run whose explorer shows (or undo
+        the current run's last change), as a job."""
         run = self.current_run()
-        if run is None:
+        path = (run.path if run else None) if undo else self._threshold_run
+        if path is None:
             return None
-        args = ["threshold", str(run.path), *([] if undo else [f"{self.threshold_chart.chosen:.4f}"]), "--events"]
+        args = ["threshold", str(path), *([] if undo else [f"{self.threshold_chart.chosen:.4f}"]), "--events"]
         args += ["--undo"] if undo else []
         job = self.runner.run(args, "Threshold")
         if job is not None:
@@ -222,7 +228,8 @@ class RunsPage(QWidget):
         return job
 
     def drill_down(self, true_index: int, predicted_index: int) -> None:
-        """A confusion-matrix cell was clicked: its images go to the reviewing grid."""
+        """A confusion-matrix cell was clicked: its images (and the run that judged them) go to
+        the reviewing grid."""
         run = self.current_run()
         if run is None or not (run.path / runs_io.PREDICTIONS).is_file():
             return
@@ -236,7 +243,7 @@ class RunsPage(QWidget):
             return
         cell = [r for r in results if r.true_label == classes[true_index]
                 and r.predicted_label == classes[predicted_index]]
-        self.cell_images.emit(cell, classes, data)
+        self.cell_images.emit(cell, classes, data, run.path)
 
     def retrain_selected(self) -> Job | None:
         """The selected run's settings, trained again (a new run folder)."""
@@ -351,6 +358,7 @@ class RunsPage(QWidget):
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             log.warning("unreadable %s: %s", path, exc)
             self.per_class.setRowCount(0)
+            self._show_threshold(None)  # not the previous run's curve (nor its Save)
             self.confusion.show_message(f"{runs_io.EVALUATION} is damaged ({type(exc).__name__}): press Evaluate again")
 
     def _show_evaluation(self, run: RunInfo, rep: dict) -> None:

@@ -30,6 +30,7 @@ from trainer.config import TrainConfig
 from trainer.protocol import PHASES, WEIGHTS_ERROR, Event, Status
 from trainer.registry import BACKBONES, MODELS
 from trainer.runs import RunInfo
+from trainer.wording import count_of
 from vehicleapp import dialogs
 from vehicleapp.commands import resume_args, search_args, sweep_args, train_args
 from vehicleapp.jobs import Job, JobRunner
@@ -436,7 +437,7 @@ class TrainPage(QWidget):
             self._epoch_times, self._epoch = [], 0
             self._phase_start = time.monotonic()
             images = sum(sum(v.values()) for v in e.get("counts", {}).values())
-            self.status.setText(f"{sweep}{e.get('model')} on {e.get('device')} · {images} images")
+            self.status.setText(f"{sweep}{e.get('model')} on {e.get('device')} · {count_of(images, 'image')}")
         elif kind == Event.PROGRESS:
             self._on_progress(e, sweep)
         elif kind == Event.EPOCH:

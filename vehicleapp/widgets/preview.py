@@ -13,17 +13,24 @@ from vehicleapp.widgets.pixels import device_side, fitted
 from vehicleapp.workers import load_qimage, run_in_background
 
 
-def _read(path: str | Path, side: int) -> tuple[QImage, str]:
+def _details(p: Path) -> str:
+    """A file's name, size, dimensions and folder (for the line under the image)."""
     from PIL import Image
 
-    p = Path(path)
     try:
         with Image.open(p) as img:
             dims = f"{img.width} × {img.height} px"
-    except Exception:  # noqa: BLE001 - the loader below reports the real reason
+    except Exception:  # noqa: BLE001 - the loader reports the real reason
         dims = "?"
+    return for_display(f"<b>{p.name}</b><br>{p.stat().st_size / 1024:.1f} KB · {dims}<br>{p.parent}")
+
+
+def _read(path: str | Path, side: int, photo: Path | None = None) -> tuple[QImage, str]:
+    """``path`` decoded; the details of ``photo`` when ``path`` is its heatmap, else its own."""
     image = load_qimage(path, side)
-    return image, for_display(f"<b>{p.name}</b><br>{p.stat().st_size / 1024:.1f} KB · {dims}<br>{p.parent}")
+    if photo is None:
+        return image, _details(Path(path))
+    return image, f"Where the model looked (Grad-CAM heatmap) in:<br>{_details(photo)}"
 
 
 PLACEHOLDER = "Select an image to preview it"
@@ -46,11 +53,12 @@ class Preview(QWidget):
         self._pixmap: QPixmap | None = None
         self._current: str | Path = ""
 
-    def show_image(self, path: str | Path) -> None:
-        """Show ``path`` (a Path keeps any file name; Qt strings cannot hold every one)."""
+    def show_image(self, path: str | Path, photo: Path | None = None) -> None:
+        """Show ``path`` (a Path keeps any file name; Qt strings cannot hold every one); with
+        ``photo``, ``path`` is that photo's heatmap and the details line describes the photo."""
         self._current = path
         side = device_side(self.side)  # decoded sharp enough for a high-DPI screen
-        run_in_background(lambda: _read(path, side), lambda res: self._on_loaded(path, res),
+        run_in_background(lambda: _read(path, side, photo), lambda res: self._on_loaded(path, res),
                           lambda msg: self._on_failed(path, msg))
 
     def follow(self, old: object, new: object) -> None:

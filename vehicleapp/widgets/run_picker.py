@@ -75,6 +75,17 @@ def user_choice(combo: QComboBox) -> str | None:
     return combo.currentData() if combo.property(USER_CHOSE) else None
 
 
+def choose_run(combo: QComboBox, path: str) -> bool:
+    """Select the run at ``path`` as a pick of the user's (kept across refreshes); False when
+    ``combo`` does not list it."""
+    idx = combo.findData(path)
+    if idx < 0:
+        return False
+    combo.setCurrentIndex(idx)
+    combo.setProperty(USER_CHOSE, True)
+    return True
+
+
 def forget_choice(combo: QComboBox) -> None:
     """Another dataset opened: the run is chosen for it again (:func:`default_run`)."""
     combo.setProperty(USER_CHOSE, False)

@@ -24,7 +24,7 @@ def explain_args(run: Path, image: Path, out_dir: Path) -> list[str]:
 
 
 class WhyButton(QPushButton):
-    ready = Signal(object)  # Path of the heatmap PNG
+    ready = Signal(object)  # Path of the heatmap PNG (of the photo ``photo``)
     failed = Signal(str)
 
     def __init__(self, runner: JobRunner, run_of: Callable[[], str | None], image_of: Callable[[], Path | None],
@@ -34,6 +34,7 @@ class WhyButton(QPushButton):
         self.runner, self.run_of, self.image_of = runner, run_of, image_of
         self.job: Job | None = None
         self._out: Path | None = None
+        self.photo: Path | None = None  # the photo of the last heatmap asked for
         self.clicked.connect(self.start)
         runner.finished.connect(self._on_finished)
 
@@ -48,7 +49,7 @@ class WhyButton(QPushButton):
         if job is None:
             self.failed.emit("another job is running; stop it first")
             return None
-        self.job, self._image = job, image
+        self.job, self.photo = job, image
         self.setEnabled(False)
         return job
 
@@ -56,7 +57,7 @@ class WhyButton(QPushButton):
         if job is not self.job:
             return
         self.setEnabled(True)
-        png = self._out / f"{self._image.stem}.png" if self._out else None
+        png = self._out / f"{self.photo.stem}.png" if self._out and self.photo else None
         if status == Status.DONE and png is not None and png.is_file():
             self.ready.emit(png)
         else:

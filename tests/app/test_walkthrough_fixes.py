@@ -1,0 +1,154 @@
+"""What a new user found in a real window: Save threshold wrote another run's threshold, the
+confusion-matrix drill-down kept the Review page on another run, the heatmap was a thumbnail
+whose caption nobody could read, and "1 images"."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QColor, QImage
+from PySide6.QtWidgets import QApplication, QDialog, QLabel
+from pytestqt.qtbot import QtBot
+
+from tests.app.conftest import DialogRecorder, open_folder
+from tests.app.test_new_user_fixes import CLASSES, fake_run
+from trainer import runs as runs_io
+from trainer.csvfile import EvaluatedImage, write_evaluation
+from trainer.wording import count_of
+from vehicleapp.main_window import MainWindow
+from vehicleapp.widgets.run_picker import user_choice
+from vehicleapp.widgets.zoom import fit_screen
+
+PHOTOS = ["car/car_0000.jpg", "car/car_0001.jpg", "truck/truck_0000.jpg"]
+
+
+def fake_evaluation(run: Path, data: Path, threshold: float) -> None:
+    """``trainer evaluate``'s files in ``run`` (one car taken for a truck) and a saved threshold."""
+    said = {p: "truck" if p == PHOTOS[1] else p.split("/")[0] for p in PHOTOS}
+    results = [EvaluatedImage(p, "val", p.split("/")[0], said[p], 0.8, [0.8 if c == said[p] else 0.1 for c in CLASSES])
+               for p in PHOTOS]
+    write_evaluation(run / runs_io.PREDICTIONS, CLASSES, results)
+    confusion = [[1, 0, 1], [0, 0, 0], [0, 0, 1]]
+    per_class = {c: {"precision": 1.0, "recall": 1.0, "f1": 1.0} for c in CLASSES}
+    report = {"confusion": confusion, "classes": CLASSES, "split": "val", "accuracy": 2 / 3, "per_class": per_class,
+              "data": str(data)}
+    (run / runs_io.EVALUATION).write_text(json.dumps(report), encoding="utf-8")
+    config = json.loads((run / runs_io.CONFIG).read_text(encoding="utf-8"))
+    config["trust"] = {"threshold": threshold}
+    (run / runs_io.CONFIG).write_text(json.dumps(config), encoding="utf-8")
+
+
+def _two_runs(window: MainWindow, data: Path) -> tuple[Path, Path]:
+    """Run A (evaluated, threshold 0.2839) and run B (never evaluated, best validation accuracy)."""
+    out = window.runs.runs_dir
+    assert out is not None
+    a = fake_run(out, "20261130-060848", data, 3, 0.97)
+    b = fake_run(out, "20261130-061232", data, 15, 0.985)
+    fake_evaluation(a, data, 0.2839)
+    window.runs.refresh()
+    return a, b
+
+
+# -- 1. Save threshold saves only the shown run's own threshold ----------------------------------------
+def test_save_threshold_is_off_for_a_run_never_evaluated(window: MainWindow, demo_root: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: the explorer of a never-evaluated run kept the previous run's chosen threshold, Save
+    stayed on and wrote that value (0.2839) into the never-evaluated run's checkpoint."""
+    a, b = _two_runs(window, demo_root)
+    asked: list[list[str]] = []
+    monkeypatch.setattr(window.runner, "run", lambda args, title: asked.append(args))
+    rp = window.runs_page
+    rp.select_runs({a}, current=a)
+    assert rp.save_threshold.isEnabled() and abs(rp.threshold_chart.chosen - 0.2839) < 1e-9
+    rp.select_runs({b}, current=b)
+    assert not rp.save_threshold.isEnabled()
+    assert rp.apply_threshold() is None and asked == []
+    rp.select_runs({a}, current=a)
+    rp.apply_threshold()
+    assert asked == [["threshold", str(a), "0.2839", "--events"]]
+
+
+def test_a_damaged_evaluation_leaves_no_save_for_the_previous_runs_curve(window: MainWindow, demo_root: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: a run whose evaluation.json is damaged kept the previous run's curve and its Save."""
+    a, b = _two_runs(window, demo_root)
+    (b / runs_io.EVALUATION).write_text('{"confusion": [[1', encoding="utf-8")
+    asked: list[list[str]] = []
+    monkeypatch.setattr(window.runner, "run", lambda args, title: asked.append(args))
+    rp = window.runs_page
+    rp.select_runs({a}, current=a)
+    rp.select_runs({b}, current=b)
+    assert not rp.save_threshold.isEnabled() and rp.threshold_chart.curve is None
+    assert rp.apply_threshold() is None and asked == []
+
+
+# -- 2. the drill-down's images are judged by the run whose matrix was clicked ------------------------
+def test_a_confusion_cell_selects_its_run_on_the_review_page(qtbot: QtBot, window: MainWindow,
+                                                             answers: DialogRecorder, demo_root: Path) -> None:
+    """Was: the Review page's run box stayed on the best run (B), so "Why?" explained B's view of
+    images that A's confusion matrix listed."""
+    a, b = _two_runs(window, demo_root)
+    open_folder(qtbot, window, answers, demo_root)
+    review = window.review_page
+    assert review.run_combo.currentData() == str(b)  # the best run on the dataset
+    rp = window.runs_page
+    rp.select_runs({a}, current=a)
+    rp.drill_down(0, 2)  # cars taken for trucks
+    assert window.tabs.currentWidget() is review and review.proxy.rowCount() == 1
+    assert review.run_combo.currentData() == str(a) and user_choice(review.run_combo) == str(a)
+    assert review.why_button.run_of() == str(a)
+    window.runs.refresh()
+    assert review.run_combo.currentData() == str(a)  # kept like a pick of the user's
+    assert review.status.text() == "1 image from the confusion matrix"
+
+
+# -- 3. the heatmap can be seen larger; the Review preview still describes the photo -----------------
+def _sheet(path: Path, size: QSize = QSize(320, 342)) -> Path:
+    image = QImage(size, QImage.Format.Format_RGB32)
+    image.fill(QColor("darkred"))
+    assert image.save(str(path))
+    return path
+
+
+def test_a_click_on_the_classify_heatmap_shows_it_at_its_natural_size(qtbot: QtBot, window: MainWindow,
+                                                                      tmp_path: Path) -> None:
+    """Was: the heatmap stayed a ~105 px thumbnail (its caption unreadable); a double-click did nothing."""
+    cp = window.classify_page
+    cp.try_panel.setVisible(True)
+    cp.why_button.photo = tmp_path / "bike744.jpg"
+    cp._show_heatmap(_sheet(tmp_path / "bike744.png"))
+    qtbot.mouseDClick(cp.try_image, Qt.MouseButton.LeftButton)
+    shown = [w for w in QApplication.topLevelWidgets() if isinstance(w, QDialog) and w.isVisible()]
+    assert len(shown) == 1
+    sizes = [label.size() for label in shown[0].findChildren(QLabel) if not label.pixmap().isNull()]
+    assert sizes == [QSize(320, 342)]
+    assert "bike744.jpg" in shown[0].findChildren(QLabel)[-1].text()
+    shown[0].close()
+
+
+def test_a_large_heatmap_is_scaled_down_to_fit_the_screen() -> None:
+    assert fit_screen(QSize(320, 342), QSize(1280, 800)) == QSize(320, 342)
+    assert fit_screen(QSize(4000, 2000), QSize(1000, 800)) == QSize(850, 425)
+
+
+def test_the_review_preview_of_a_heatmap_describes_the_photo(qtbot: QtBot, window: MainWindow, demo_root: Path,
+                                                             tmp_path: Path) -> None:
+    """Was: after "Why?" the details line described the heatmap PNG (its size, its folder under
+    appdata/explain) instead of the photo."""
+    page = window.review_page
+    photo = demo_root / "car" / "car_0002.jpg"
+    page.why_button.photo = photo
+    page.why_button.ready.emit(_sheet(tmp_path / "car_0002.png"))
+    qtbot.waitUntil(lambda: "car_0002" in page.preview.info.text(), timeout=10_000)
+    info = page.preview.info.text()
+    assert "car_0002.jpg" in info and "heatmap" in info and str(photo.parent) in info
+    assert "car_0002.png" not in info and "320 × 342" not in info
+
+
+# -- 4. one image, not "1 images" --------------------------------------------------------------------
+def test_counts_are_singular_for_one() -> None:
+    assert count_of(1, "image") == "1 image" and count_of(0, "image") == "0 images"
+    assert count_of(1, "class", "classes") == "1 class" and count_of(3, "class", "classes") == "3 classes"
