@@ -129,7 +129,7 @@ def test_runs_page_shows_a_reliability_diagram_of_the_evaluation(window: MainWin
     bins = [b for b in rep["calibration"]["bins"] if b["count"]]
     assert len(ax.patches) == len(bins) > 0  # one bar per non-empty confidence bin
     assert [round(p.get_height(), 6) for p in ax.patches] == [round(b["accuracy"], 6) for b in bins]
-    assert ax.get_title().startswith(f"ECE {rep['calibration']['ece_before']:.3f} →")
+    assert ax.get_title().startswith(f"calibration error {rep['calibration']['ece_before']:.1%} →")
 
 
 def test_threshold_explorer_saves_and_undoes_the_chosen_threshold(qtbot, window: MainWindow,  # noqa: ANN001

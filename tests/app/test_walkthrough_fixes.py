@@ -152,3 +152,26 @@ def test_the_review_preview_of_a_heatmap_describes_the_photo(qtbot: QtBot, windo
 def test_counts_are_singular_for_one() -> None:
     assert count_of(1, "image") == "1 image" and count_of(0, "image") == "0 images"
     assert count_of(1, "class", "classes") == "1 class" and count_of(3, "class", "classes") == "3 classes"
+
+
+def test_a_verdict_says_the_probability_the_bars_show_and_why_the_confidence_is_lower() -> None:
+    """"truck (76.8% sure)" sat beside bars and a heatmap saying 99%: the verdict gave the
+    confidence (the probability times how familiar the photo looks) as if it were the probability."""
+    from trainer.csvfile import Prediction
+    from vehicleapp.models.predictions import verdict_html
+
+    unfamiliar = verdict_html("t.jpg", Prediction("t.jpg", "truck", 0.768, [0.005, 0.006, 0.989]), CLASSES)
+    assert "is a <b>truck</b> (98.9% likely; trusted at 76.8%, as it looks less like the photos" in unfamiliar
+    familiar = verdict_html("t.jpg", Prediction("t.jpg", "truck", 0.97, [0.01, 0.02, 0.97]), CLASSES)
+    assert "is a <b>truck</b> (97.0% sure)" in familiar
+
+
+def test_the_reliability_chart_says_what_it_shows_in_words(window: MainWindow) -> None:
+    from vehicleapp.widgets.charts import ReliabilityChart
+
+    chart = ReliabilityChart()
+    assert "80% sure is right 80% of the time" in chart.toolTip()
+    chart.report = {"bins": [{"lo": 0.9, "hi": 1.0, "count": 5, "accuracy": 1.0}], "ece_before": 0.058,
+                    "ece_after": 0.019, "temperature": 0.36}
+    chart.render()
+    assert chart.figure.axes[0].get_title() == "calibration error 5.8% → 1.9% (temperature 0.36)"

@@ -53,8 +53,19 @@ def verdict_html(file_name: str, p: Prediction, classes: list[str]) -> str:
     if p.label == UNKNOWN:
         return f"{name}<br><b>Not recognised.</b> {unknown_reason(p, classes)}"
     label = for_display(p.label or "?")
-    sure = f" ({p.confidence:.1%} sure)" if p.confidence is not None else ""
-    return f"{name}<br>is {article(label)} <b>{label}</b>{sure}"
+    return f"{name}<br>is {article(label)} <b>{label}</b>{_sure(p)}"
+
+
+def _sure(p: Prediction) -> str:
+    """How sure, in the words the probability bars beside it agree with: the top probability,
+    and the confidence the threshold is compared with when the photo's unfamiliarity lowered it."""
+    if p.confidence is None:
+        return ""
+    top = max(p.probs) if p.probs else p.confidence
+    if p.confidence < top - 0.05:
+        return (f" ({top:.1%} likely; trusted at {p.confidence:.1%}, as it looks less like the photos the "
+                "model was trained on)")
+    return f" ({p.confidence:.1%} sure)"
 
 
 def verdict_line(file_name: str, p: Prediction, classes: list[str]) -> str:

@@ -434,6 +434,13 @@ class ProbabilityChart(Chart):
         self.draw_idle()
 
 
+RELIABILITY_HELP = (
+    "Does the model's stated probability mean what it says? Each bar: of the photos the model was "
+    "that sure about, the share it got right. On the dashed line, 80% sure is right 80% of the time.\n"
+    "Calibration error: the average gap between the two, before → after the run's temperature "
+    "scaling, which rescales the probabilities (measured on the validation photos).")
+
+
 class ReliabilityChart(Chart):
     """Calibration at a glance: per confidence bin, how often the run was right (bars) against
     how sure it was (the diagonal); the title gives the expected calibration error before and
@@ -442,6 +449,7 @@ class ReliabilityChart(Chart):
     def __init__(self, parent=None) -> None:  # noqa: ANN001
         super().__init__(4, 3.4, parent)
         self.report: dict | None = None
+        self.setToolTip(RELIABILITY_HELP)
 
     def show_calibration(self, report: dict | None) -> None:
         self.report = report
@@ -463,8 +471,8 @@ class ReliabilityChart(Chart):
         ax.set_xlabel("confidence", fontsize=tick)
         ax.set_ylabel("accuracy", fontsize=tick)
         ax.tick_params(labelsize=tick)
-        ax.set_title(f"ECE {self.report['ece_before']:.3f} → {self.report['ece_after']:.3f} "
-                     f"(T = {self.report.get('temperature', 1.0):.2f})", fontsize=title)
+        ax.set_title(f"calibration error {self.report['ece_before']:.1%} → {self.report['ece_after']:.1%} "
+                     f"(temperature {self.report.get('temperature', 1.0):.2f})", fontsize=title)
         self.fit_text([ax])
         self.draw_idle()
 
