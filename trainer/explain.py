@@ -32,6 +32,7 @@ from trainer.protocol import UNKNOWN, MissingDependency, UsageError
 from trainer.registry import backbone_info
 from trainer.scoring import ScoredModel, load_scored
 from trainer.trust import answer
+from trainer.wording import count_of
 
 PANEL = 320  # each heatmap panel is drawn at least this many pixels wide
 CAPTION = 22
@@ -141,7 +142,7 @@ def explain(run: str | Path, inputs: Sequence[str | Path], out_dir: str | Path, 
         events.progress("explain", i + 1, len(photos))
     summary = {"out": str(out), "count": len(written), "skipped": len(photos) - len(written),
                "captions": captions}
-    events.emit("done", message=f"wrote {len(written)} heatmaps to {out}", **summary)
+    events.emit("done", message=f"wrote {count_of(len(written), 'heatmap')} to {out}", **summary)
     return summary
 
 
