@@ -201,6 +201,7 @@ def test_the_search_pick_is_marked_and_ensembles_cannot_be_resumed_or_retrained(
     assert _model_cell(window, ensemble) == "Ensemble of 2 runs"
     row = [r.path for r in window.runs_page.model.runs].index(ensemble)
     assert window.runs_page.model.index(row, COLUMNS.index("LR")).data() == "–"  # not the engine's placeholder 0
+    assert window.runs_page.model.index(row, COLUMNS.index("Epochs")).data() == "–"  # it trains none ("1" before)
     assert "plain, pick" in _model_cell(window, ensemble, Qt.ItemDataRole.ToolTipRole)
     combo = window.classify_page.run_combo
     assert combo.itemText(combo.findData(str(pick))).startswith("★ ")  # the pick is marked where runs are chosen

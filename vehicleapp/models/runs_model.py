@@ -78,7 +78,8 @@ class RunsModel(QAbstractTableModel):
         trained = not ensemble_size(run)  # an ensemble of runs has no learning rate or batch of its own
         values = {"Model": model_text(run), "Status": run.status, "Dataset": run.dataset,
                   "Weights": run.weights, "Size": run.image_size or 224, "LR": c.get("lr") if trained else None,
-                  "Batch": c.get("batch_size") if trained else None, "Epochs": epochs, "Best val acc": run.best_val_acc,
+                  "Batch": c.get("batch_size") if trained else None, "Epochs": epochs if trained else None,
+                  "Best val acc": run.best_val_acc,
                   "Test acc": run.test_acc,
                   "Duration": run.duration, "Date": c.get("created", ""), "Name": run.name}
         return tuple(values[name] for name in COLUMNS)
