@@ -37,12 +37,19 @@ def report(y_true: list[int], y_pred: list[int], classes: list[str]) -> dict[str
             "classes": classes, "per_class": per_class, "confusion": m}
 
 
+#: Said under a figure measured on val, which also chose what the figure measures.
+VAL_CAVEAT = ("(these val photos also chose the best epoch, the temperature and the threshold, so the figures lean "
+              "optimistic; a test/ split gives unbiased ones)")
+
+
 def format_report(rep: dict[str, Any]) -> str:
     """A readable table of :func:`report`'s result."""
     classes = rep["classes"]
     width = max(9, *(len(c) for c in classes)) + 1
-    lines = [f"accuracy {rep['accuracy']:.1%} on {measured_on(rep)} (macro F1 {rep['macro_f1']:.3f})",
-             "", f"{'class':<{width}}precision  recall     f1  support"]
+    lines = [f"accuracy {rep['accuracy']:.1%} on {measured_on(rep)} (macro F1 {rep['macro_f1']:.3f})"]
+    if rep.get("split") == "val":
+        lines.append(VAL_CAVEAT)
+    lines += ["", f"{'class':<{width}}precision  recall     f1  support"]
     for name, c in rep["per_class"].items():
         lines.append(f"{name:<{width}}{c['precision']:>9.3f} {c['recall']:>7.3f} "
                      f"{c['f1']:>6.3f} {c['support']:>8}")
