@@ -360,12 +360,14 @@ def cmd_demo(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     from trainer.config import demo_data_dir
     from trainer.demo_data import make_demo_data
     from trainer.engine import train
+    from trainer.options import weights_from_args
 
     data = Path(args.data) if args.data else demo_data_dir()
     if not any(data.glob("*/*.jpg")):
         make_demo_data(data, per_class=args.per_class)
         print(f"demo dataset written to {data}", file=sys.stderr)
-    cfg = TrainConfig(data=str(data), model=args.model, weights=_demo_weights(args.model), epochs=args.epochs,
+    weights = weights_from_args(args.weights) if args.weights else _demo_weights(args.model)
+    cfg = TrainConfig(data=str(data), model=args.model, weights=weights, epochs=args.epochs,
                       image_size=args.image_size, out=args.out, lr=args.lr, batch_size=args.batch_size)
     run_dir = train(cfg, _events(args), stop)
     print(f"next: trainer plot {run_dir} --out curves.png; "
@@ -382,7 +384,8 @@ def _demo_weights(model: str) -> str:
     if all(imagenet_available(imagenet_weights(b)) for b in get_spec(model).backbones):
         return "imagenet"
     print(f"no internet and no cached ImageNet weights: training {model} from scratch "
-          "(--weights none); with ImageNet weights it is faster and more accurate", file=sys.stderr)
+          "(--weights none); pretrained weights make it faster and far more accurate: "
+          f"trainer demo --weights {get_spec(model).backbones[0]}=FILE.pth", file=sys.stderr)
     return "none"
 
 
@@ -621,6 +624,8 @@ def _threshold_parser(p: argparse.ArgumentParser) -> None:
 def _demo_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=None, help="default: the user data folder")
     p.add_argument("--model", default="mobilenet_v2")
+    p.add_argument("--weights", action="append", metavar="SPEC",
+                   help="backbone weights, as for train (default: ImageNet when available, else none)")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--image-size", type=int, default=96)
     p.add_argument("--lr", type=float, default=1e-3)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import REAL_WEIGHTS, run_cli
 from trainer import cli, runs
 from trainer.checkpoint import load_model
 
@@ -210,10 +210,23 @@ def test_demo_main_job_offline_trains_from_scratch_and_keeps_stdout_json(capsys:
     assert code == 0, err
     events = [json.loads(line) for line in out.splitlines()]
     assert events[-1]["event"] == "done"
-    assert "from scratch" in err
+    assert "from scratch" in err and "trainer demo --weights mobilenet_v2=FILE.pth" in err  # how to do better
     run = runs.load_run(next((tmp_path / "runs").iterdir()))
     assert run.config["weights"] == {"mobilenet_v2": "none"}
     assert run.config["frozen"] == []
+
+
+@pytest.mark.skipif(not REAL_WEIGHTS.is_file(), reason="../shared not present")
+def test_demo_takes_a_weights_file(capsys: Cap, tmp_path: Path) -> None:
+    """Offline, demo said 'with ImageNet weights it is faster and more accurate' but took no
+    weights file: a user holding one could not use it for the main job."""
+    code, _, err = _main(capsys, "demo", "--data", str(tmp_path / "demo"), "--per-class", "6", "--epochs", "1",
+                         "--image-size", "48", "--out", str(tmp_path / "runs"),
+                         "--weights", f"mobilenet_v2={REAL_WEIGHTS}")
+    assert code == 0, err
+    assert "from scratch" not in err
+    run = runs.load_run(next((tmp_path / "runs").iterdir()))
+    assert run.config["weights"] == {"mobilenet_v2": str(REAL_WEIGHTS)} and run.config["frozen"] == ["mobilenet_v2"]
 
 
 def test_resume_from_the_command_line_extends_a_run(capsys: Cap, demo_root: Path, tmp_path: Path) -> None:
