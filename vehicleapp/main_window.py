@@ -71,6 +71,7 @@ class MainWindow(QMainWindow):
         self._status_bar()
         self._connect()
         self._menus()
+        self.classify_page.set_model_files(self.settings.model_files())
         self.set_runs_dir(runs_dir or self.settings.runs_dir())
         self.dataset_page.set_recent(self.settings.recent_folders())
         self.train_page.set_options(self.settings.train_options())
@@ -124,6 +125,7 @@ class MainWindow(QMainWindow):
         for page in (self.dataset_page, self.label_page):
             page.undo_requested.connect(self.state.undo)
         self.train_page.options_changed.connect(lambda: self.settings.set_train_options(self.train_page.options()))
+        self.classify_page.model_files_changed.connect(self.settings.set_model_files)
 
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")

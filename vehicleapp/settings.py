@@ -1,5 +1,5 @@
-"""Persistent settings (QSettings): recent folders, checkpoints folder, window geometry, the
-Train page's options and whether the first-run tour was shown."""
+"""Persistent settings (QSettings): recent folders, checkpoints folder, model files, window
+geometry, the Train page's options and whether the first-run tour was shown."""
 
 from __future__ import annotations
 
@@ -25,6 +25,15 @@ class AppSettings:
         folders = [folder] + [f for f in self.recent_folders() if f != folder]
         self.qs.setValue("recent_folders", folders[:MAX_RECENT])
         return folders[:MAX_RECENT]
+
+    def model_files(self) -> list[str]:
+        """The model files chosen on the Classify page (the latest first) that still exist."""
+        value = self.qs.value("model_files", [])
+        files = [value] if isinstance(value, str) else list(value or [])
+        return [f for f in files if Path(f).is_file()]
+
+    def set_model_files(self, files: list[str]) -> None:
+        self.qs.setValue("model_files", list(files)[:MAX_RECENT])
 
     def runs_dir(self) -> str:
         return str(self.qs.value("runs_dir", str(Path.cwd() / "checkpoints")))

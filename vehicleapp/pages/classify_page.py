@@ -6,7 +6,7 @@ import shutil
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -44,7 +44,15 @@ from vehicleapp.models.predictions import (
 )
 from vehicleapp.runs_state import RunsState
 from vehicleapp.widgets.charts import ProbabilityChart
-from vehicleapp.widgets.run_picker import fill_run_combo, run_combo, user_choice
+from vehicleapp.widgets.run_picker import (
+    MODEL_FILE_FILTER,
+    add_model_file,
+    fill_run_combo,
+    model_files,
+    run_combo,
+    set_model_files,
+    user_choice,
+)
 from vehicleapp.widgets.text import ElidedLabel
 from vehicleapp.widgets.why import WhyButton
 from vehicleapp.widgets.zoom import ZoomImage
@@ -52,6 +60,8 @@ from vehicleapp.workers import ThumbnailLoader, run_in_background
 
 
 class ClassifyPage(QWidget):
+    model_files_changed = Signal(list)  # the model files chosen (paths, the latest first): to remember
+
     def __init__(self, runner: JobRunner, runs: RunsState, loader: ThumbnailLoader,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -79,7 +89,8 @@ class ClassifyPage(QWidget):
             layout.addLayout(item)
         self.progress = QProgressBar()
         self.progress.setTextVisible(False)  # the status line says "Classifying 28 / 30"
-        self.status = ElidedLabel("Pick a model, then try a photo or classify a folder (or drop either here).")
+        self.status = ElidedLabel("Pick a model (a trained run, or File… for a model file), then try a photo "
+                                  "or classify a folder (or drop either here).")
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(self._try_panel())
@@ -89,12 +100,17 @@ class ClassifyPage(QWidget):
     def _model_row(self) -> QHBoxLayout:
         self.run_combo = run_combo("The trained model to use (its best checkpoint)", 20)
         self.run_combo.activated.connect(lambda *_: self._drop_other_models_results())
+        self.file_button = QPushButton("File…")  # short: the model box keeps a run's accuracy in sight
+        self.file_button.setToolTip("Classify with a model file instead of a run: an exported .onnx, or a .pt "
+                                    "(trainer export RUN model.pt)")
+        self.file_button.clicked.connect(self.choose_model_file)
         self.try_button = QPushButton("Try a photo…")
         self.try_button.setToolTip("Pick (or drop) one photo: see what the model says and every class's probability")
         self.try_button.clicked.connect(self._pick_photo)
         row = QHBoxLayout()
         row.addWidget(QLabel("Model:"))
         row.addWidget(self.run_combo, 1)
+        row.addWidget(self.file_button)
         row.addWidget(self.try_button)
         row.addLayout(self._engine_row())
         return row
@@ -152,6 +168,7 @@ class ClassifyPage(QWidget):
         self.why_button = WhyButton(self.runner, lambda: self.run_combo.currentData(), lambda: self.try_path)
         self.why_button.ready.connect(self._show_heatmap)
         self.why_button.failed.connect(lambda m: self.status.setText(f"Heatmap: {m}"))
+        self.run_combo.currentIndexChanged.connect(lambda *_: self.why_button.update_state())
         text = QVBoxLayout()
         text.addWidget(self.try_result)
         text.addStretch(1)
@@ -216,6 +233,21 @@ class ClassifyPage(QWidget):
         """List the runs that have a checkpoint, marked with their dataset and status."""
         fill_run_combo(self.run_combo, self.runs.runs(), self.dataset, user_choice(self.run_combo))
         self._drop_other_models_results()
+
+    def choose_model_file(self, path: str = "") -> None:
+        """Classify with a model file (asked for when not given): listed after the runs and
+        chosen as the user's pick, so a refresh of the runs keeps it."""
+        path = path or dialogs.ask_open_file(self, "A model file to classify with", MODEL_FILE_FILTER)
+        if not path:
+            return
+        add_model_file(self.run_combo, str(Path(path).expanduser().resolve()))
+        self._drop_other_models_results()
+        self.model_files_changed.emit(model_files(self.run_combo))
+
+    def set_model_files(self, paths: list[str]) -> None:
+        """Model files chosen before (the settings'): listed after the runs, none of them chosen."""
+        set_model_files(self.run_combo, paths)
+        self.refresh_runs()
 
     def _drop_other_models_results(self) -> None:
         """Another model chosen (by hand, or a new best run): the table's results, made by the

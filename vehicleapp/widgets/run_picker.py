@@ -1,5 +1,6 @@
 """Choosing a trained run: one combo-box filler for every page that uses a run (Classify,
-Review, the Labeling page's suggestions), so they list and default the same way."""
+Review, the Labeling page's suggestions), so they list and default the same way. A box may
+also list model files the user chose (an exported ``.onnx``, a standalone ``.pt``) after the runs."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from trainer.runs import RunInfo
 from vehicleapp.models.runs_model import WINNER_MARK, search_pick
 
 USER_CHOSE = "userChoseRun"  # a combo's property: the user picked its run (kept across refreshes)
+MODEL_FILES = "modelFiles"  # a combo's property: the model files it lists after the runs (paths)
+MODEL_FILE_FILTER = "Model files (*.onnx *.pt *.pth)"  # what `trainer export` writes
 
 
 def same_folder(a: str, b: str) -> bool:
@@ -91,9 +94,39 @@ def forget_choice(combo: QComboBox) -> None:
     combo.setProperty(USER_CHOSE, False)
 
 
+def is_onnx_model(path: str | None) -> bool:
+    """Whether ``path`` is an exported ONNX model (it classifies, but has no Grad-CAM)."""
+    return bool(path) and Path(path).suffix.lower() == ".onnx"
+
+
+def model_files(combo: QComboBox) -> list[str]:
+    """The model files ``combo`` lists after its runs, the latest chosen first."""
+    return [str(f) for f in combo.property(MODEL_FILES) or []]
+
+
+def set_model_files(combo: QComboBox, paths: list[str]) -> None:
+    """Model files to list after the runs (from the next :func:`fill_run_combo` on)."""
+    combo.setProperty(MODEL_FILES, list(dict.fromkeys(paths)))
+
+
+def add_model_file(combo: QComboBox, path: str) -> None:
+    """List the model file at ``path`` (named by its file name, its tooltip the path) and select
+    it as a pick of the user's, so refreshes of the runs keep it."""
+    set_model_files(combo, [path, *model_files(combo)])
+    if combo.findData(path) < 0:
+        _add_model_file_item(combo, path)
+    choose_run(combo, path)
+
+
+def _add_model_file_item(combo: QComboBox, path: str) -> None:
+    combo.addItem(f"{Path(path).name} · model file", path)
+    combo.setItemData(combo.count() - 1, path, Qt.ItemDataRole.ToolTipRole)
+
+
 def fill_run_combo(combo: QComboBox, runs: list[RunInfo], dataset: str, keep: str | None = None) -> None:
     """List the runs that have a checkpoint (unique labels, dataset, accuracy, a stopped run's
-    status); select ``keep`` when it is still there, else :func:`default_run`."""
+    status), then the model files chosen; select ``keep`` when it is still there, else
+    :func:`default_run`."""
     runs = [r for r in runs if r.checkpoint() is not None]
     combo.clear()
     for run, label in zip(runs, combo_labels(runs)):
@@ -102,6 +135,8 @@ def fill_run_combo(combo: QComboBox, runs: list[RunInfo], dataset: str, keep: st
         mark = WINNER_MARK if search_pick(run) else ""
         combo.addItem(f"{mark}{label} · {run.dataset} · {acc}{status}", str(run.path))
         combo.setItemData(combo.count() - 1, str(run.path), Qt.ItemDataRole.ToolTipRole)
+    for path in model_files(combo):
+        _add_model_file_item(combo, path)
     idx = combo.findData(keep) if keep else -1
     best = default_run(runs, dataset)
     if idx < 0 and best is not None:

@@ -17,6 +17,10 @@ from PySide6.QtWidgets import QPushButton
 from trainer.config import user_data_dir
 from trainer.protocol import Status
 from vehicleapp.jobs import Job, JobRunner
+from vehicleapp.widgets.run_picker import is_onnx_model
+
+TIP = "Where the model looked to decide (Grad-CAM), computed in the background"
+ONNX_REASON = "an exported .onnx model cannot show where it looked; choose the run it came from (or its .pt file)"
 
 
 def explain_args(run: Path, image: Path, out_dir: Path) -> list[str]:
@@ -30,18 +34,29 @@ class WhyButton(QPushButton):
     def __init__(self, runner: JobRunner, run_of: Callable[[], str | None], image_of: Callable[[], Path | None],
                  parent: object = None) -> None:
         super().__init__("Why? (heatmap)")
-        self.setToolTip("Where the model looked to decide (Grad-CAM), computed in the background")
+        self.setToolTip(TIP)
         self.runner, self.run_of, self.image_of = runner, run_of, image_of
         self.job: Job | None = None
+        self._busy = False  # a heatmap is being made
         self._out: Path | None = None
         self.photo: Path | None = None  # the photo of the last heatmap asked for
         self.clicked.connect(self.start)
         runner.finished.connect(self._on_finished)
 
+    def update_state(self) -> None:
+        """Off while a heatmap is made, and for an exported .onnx model (Grad-CAM needs the
+        PyTorch model: the run, or its .pt file); the tooltip says why."""
+        onnx = is_onnx_model(self.run_of())
+        self.setEnabled(not self._busy and not onnx)
+        self.setToolTip(ONNX_REASON.capitalize() if onnx else TIP)
+
     def start(self) -> Job | None:
         run, image = self.run_of(), self.image_of()
         if not run or image is None:
             self.failed.emit("pick a trained run and a photo first")
+            return None
+        if is_onnx_model(run):
+            self.failed.emit(ONNX_REASON)
             return None
         key = hashlib.sha1(os.fsencode(f"{run}|{image}")).hexdigest()[:16]
         self._out = user_data_dir() / "explain" / key
@@ -49,14 +64,15 @@ class WhyButton(QPushButton):
         if job is None:
             self.failed.emit("another job is running; stop it first")
             return None
-        self.job, self.photo = job, image
-        self.setEnabled(False)
+        self.job, self.photo, self._busy = job, image, True
+        self.update_state()
         return job
 
     def _on_finished(self, job: Job, status: str, message: str) -> None:
         if job is not self.job:
             return
-        self.setEnabled(True)
+        self._busy = False
+        self.update_state()
         png = self._out / f"{self.photo.stem}.png" if self._out and self.photo else None
         if status == Status.DONE and png is not None and png.is_file():
             self.ready.emit(png)
