@@ -130,6 +130,7 @@ class FineTune(Callback):
 
     def switch(self, loop: FitLoop, start: int) -> None:
         self.start = start
+        runs.update_config(self.run_dir, fine_tune_from=start)  # where the curves mark fine-tuning's start
         groups = unfreeze(loop.model, self.blocks, self.lr)
         loop.splits = image_splits(loop.splits)
         loop.batcher = self.augment_batcher()

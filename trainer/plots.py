@@ -26,7 +26,11 @@ def legend_entries(runs: Sequence[RunInfo]) -> tuple[str, list[Line2D], list[str
     title, labels = legend_labels(runs)
     handles = [Line2D([], [], color=f"C{i % 10}", lw=2) for i in range(len(runs))]
     handles += [Line2D([], [], color="0.35", ls="-"), Line2D([], [], color="0.35", ls="--", alpha=0.7)]
-    return title, handles, [*labels, "val", "train"]
+    labels += ["val", "train"]
+    if any(run.config.get("fine_tune_from") for run in runs):
+        handles.append(Line2D([], [], color="0.35", ls=":", lw=1))
+        labels.append("fine-tuning starts")
+    return title, handles, labels
 
 
 def draw_curves(fig: Figure, runs: Sequence[RunInfo]) -> None:
@@ -43,6 +47,8 @@ def draw_curves(fig: Figure, runs: Sequence[RunInfo]) -> None:
                     color=colour, alpha=0.7)
             ax.plot(epochs, [m.get(f"val_{key}") for m in run.metrics], "-", marker=marker, ms=3,
                     color=colour)
+            if run.config.get("fine_tune_from"):  # the head's last epoch | the first fine-tuning one
+                ax.axvline(int(run.config["fine_tune_from"]) + 0.5, color=colour, ls=":", lw=1)
     for ax, title in ((ax_acc, "Accuracy"), (ax_loss, "Loss")):
         ax.set_title(title)
         ax.set_xlabel("epoch")

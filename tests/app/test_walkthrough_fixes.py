@@ -175,3 +175,15 @@ def test_the_reliability_chart_says_what_it_shows_in_words(window: MainWindow) -
                     "ece_after": 0.019, "temperature": 0.36}
     chart.render()
     assert chart.figure.axes[0].get_title() == "calibration error 5.8% → 1.9% (temperature 0.36)"
+
+
+def test_runs_started_in_the_same_minute_show_different_dates(window: MainWindow, demo_root: Path) -> None:
+    """Four runs of a sweep all read "08:29" in the Date column: it now shows the seconds."""
+    from vehicleapp.models.runs_model import COLUMNS
+
+    for stamp in ("20261130-082901", "20261130-082947"):
+        fake_run(window.runs.runs_dir, stamp, demo_root, 3, 0.9)
+    window.runs.refresh()
+    model = window.runs_page.model
+    dates = sorted(model.index(r, COLUMNS.index("Date")).data() for r in range(model.rowCount()))
+    assert dates == ["2026-11-30 08:29:01", "2026-11-30 08:29:47"]

@@ -93,6 +93,7 @@ def test_early_stop_in_the_head_epochs_starts_fine_tuning(demo_root: Path, tmp_p
     run_dir = train(_cfg(demo_root, tmp_path, epochs=6, early_stop=1, lr=0.5), quiet_events(), lambda: False)
     start = ckpt_io.peek(run_dir / runs.LAST, "fine_tune_from")
     assert start is not None and start < 6
+    assert runs.load_run(run_dir).config["fine_tune_from"] == start  # the curves mark it
     # at least one fine-tuning epoch ran (its own patience may end it after one)
     assert start + 1 <= len(runs.read_metrics(run_dir)) <= start + 2
 

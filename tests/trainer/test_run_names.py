@@ -65,3 +65,16 @@ def test_runs_that_differ_in_how_they_trained_say_so() -> None:
                       "balance loss", "early stop 2"]
     assert combo_labels(runs[:2]) == ["mobilenet_v2 lr=0.001 bs=8 · not augmented",
                                       "mobilenet_v2 lr=0.001 bs=8 · augmented"]
+
+
+def test_the_curves_mark_where_fine_tuning_started() -> None:
+    """A fine-tuned run's loss jumped at epoch 6 with nothing saying why: a dotted line in the
+    run's colour now marks fine-tuning's first epoch, named once in the legend."""
+    tuned = _run("t", epochs=8, fine_tune=3)
+    tuned.config["fine_tune_from"] = 5
+    fig = curves_figure([_run("plain"), tuned])
+    for ax in fig.axes:
+        marks = [line for line in ax.lines if line.get_linestyle() == ":"]
+        assert [line.get_xdata()[0] for line in marks] == [5.5] and marks[0].get_color() == "C1"
+    assert [t.get_text() for t in fig.legends[0].get_texts()][-1] == "fine-tuning starts"
+    assert "fine-tuning starts" not in [t.get_text() for t in curves_figure([_run("plain")]).legends[0].get_texts()]

@@ -144,7 +144,7 @@ class RunsModel(QAbstractTableModel):
             return f"{value} px"
         if col == "Date" and value:
             try:
-                return time.strftime("%Y-%m-%d %H:%M", time.strptime(value, "%Y-%m-%dT%H:%M:%S"))
+                return time.strftime("%Y-%m-%d %H:%M:%S", time.strptime(value, "%Y-%m-%dT%H:%M:%S"))
             except ValueError:
                 return str(value)
         return str(value)
