@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QPoint, QSettings, Qt
 from pytestqt.qtbot import QtBot
 
 from tests.app.conftest import DialogRecorder
@@ -106,3 +106,20 @@ def test_the_model_file_stays_chosen_across_refreshes_and_restarts(qtbot: QtBot,
     qtbot.addWidget(again)
     assert again.classify_page.run_combo.currentData() == str(onnx)
     again.runner.shutdown()
+
+
+def test_dropping_a_model_file_on_the_page_chooses_it(window: MainWindow, tmp_path: Path) -> None:
+    """Photos and folders could be dropped on the Classify page, a model file not."""
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+
+    page, pt = window.classify_page, _model_file(tmp_path, "model.pt")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(pt))])
+    enter = QDragEnterEvent(QPoint(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    page.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    page.dropEvent(QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                              Qt.KeyboardModifier.NoModifier))
+    assert page.run_combo.currentData() == str(pt) and user_choice(page.run_combo) == str(pt)

@@ -48,6 +48,7 @@ from vehicleapp.widgets.run_picker import (
     MODEL_FILE_FILTER,
     add_model_file,
     fill_run_combo,
+    is_model_file,
     model_files,
     run_combo,
     set_model_files,
@@ -309,13 +310,16 @@ class ClassifyPage(QWidget):
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
         paths = [Path(u.toLocalFile()) for u in event.mimeData().urls()]
-        if any(p.is_dir() or (p.is_file() and is_image_file(p)) for p in paths):
+        if any(p.is_dir() or (p.is_file() and (is_image_file(p) or is_model_file(p))) for p in paths):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
-        """A photo is tried; a folder is classified."""
+        """A model file becomes the model; a photo is tried; a folder is classified."""
         for url in event.mimeData().urls():
             path = Path(url.toLocalFile())
+            if path.is_file() and is_model_file(path):
+                self.choose_model_file(str(path))
+                return
             if path.is_file() and is_image_file(path):
                 self.try_photo(path)
                 return

@@ -17,7 +17,8 @@ from vehicleapp.models.runs_model import WINNER_MARK, search_pick
 
 USER_CHOSE = "userChoseRun"  # a combo's property: the user picked its run (kept across refreshes)
 MODEL_FILES = "modelFiles"  # a combo's property: the model files it lists after the runs (paths)
-MODEL_FILE_FILTER = "Model files (*.onnx *.pt *.pth)"  # what `trainer export` writes
+MODEL_SUFFIXES = (".onnx", ".pt", ".pth")  # what `trainer export` writes
+MODEL_FILE_FILTER = f"Model files ({' '.join('*' + s for s in MODEL_SUFFIXES)})"
 
 
 def same_folder(a: str, b: str) -> bool:
@@ -92,6 +93,11 @@ def choose_run(combo: QComboBox, path: str) -> bool:
 def forget_choice(combo: QComboBox) -> None:
     """Another dataset opened: the run is chosen for it again (:func:`default_run`)."""
     combo.setProperty(USER_CHOSE, False)
+
+
+def is_model_file(path: Path) -> bool:
+    """Whether ``path`` is named as a model file ``trainer export`` writes (.onnx, .pt, .pth)."""
+    return path.suffix.lower() in MODEL_SUFFIXES
 
 
 def is_onnx_model(path: str | None) -> bool:
