@@ -187,3 +187,30 @@ def test_runs_started_in_the_same_minute_show_different_dates(window: MainWindow
     model = window.runs_page.model
     dates = sorted(model.index(r, COLUMNS.index("Date")).data() for r in range(model.rowCount()))
     assert dates == ["2026-11-30 08:29:01", "2026-11-30 08:29:47"]
+
+
+def test_not_recognised_says_how_often_the_run_does_so_on_purpose(window: MainWindow, demo_root: Path,
+                                                                  tmp_path: Path) -> None:
+    """An ordinary truck 'Not recognised' read as a failure: nothing said that the threshold
+    leaves about 1 in 20 of the run's own validation photos unanswered by design."""
+    from tests.app.test_new_user_fixes import _try_result
+    from trainer.csvfile import Prediction
+    from trainer.protocol import UNKNOWN
+
+    run = fake_run(window.runs.runs_dir, "20261130-090000", demo_root, 3, 0.9)
+    config = json.loads((run / runs_io.CONFIG).read_text(encoding="utf-8"))
+    config["trust"] = {"threshold": 0.3, "val_coverage": 0.95}
+    (run / runs_io.CONFIG).write_text(json.dumps(config), encoding="utf-8")
+    window.runs.refresh()
+    assert window.classify_page.run_combo.currentData() == str(run)
+    text = _try_result(window, tmp_path, "t.jpg", Prediction("t.jpg", UNKNOWN, 0.1, [0.0, 0.0, 1.0]))
+    assert "This model leaves about 5% of its own validation photos unanswered like this" in text
+
+
+def test_try_a_photo_offers_every_format_the_loader_reads() -> None:
+    """The dialog offered *.jpg *.jpeg *.png *.bmp *.webp *.gif: an iPhone's HEIC (which
+    classify reads) could not be picked."""
+    from trainer.images import IMAGE_EXTENSIONS
+    from vehicleapp.pages.classify_page import PHOTO_FILTER
+
+    assert all(f"*{ext}" in PHOTO_FILTER for ext in IMAGE_EXTENSIONS) and "*.heic" in PHOTO_FILTER

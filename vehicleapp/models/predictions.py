@@ -46,12 +46,13 @@ def unknown_reason(p: Prediction, classes: list[str]) -> str:
     return f"The model cannot tell which class this is: its best guess, {name}, is only {prob:.0%} likely."
 
 
-def verdict_html(file_name: str, p: Prediction, classes: list[str]) -> str:
+def verdict_html(file_name: str, p: Prediction, classes: list[str], coverage: float | None = None) -> str:
     """One photo's result as a sentence: "car1.jpg is a car (97.0% sure)", or, for an unknown
-    answer, that the model does not know and why."""
+    answer, that the model does not know and why; ``coverage`` (the share of its validation
+    photos the model answers) says how often that happens by design."""
     name = f"<b>{for_display(file_name)}</b>"
     if p.label == UNKNOWN:
-        return f"{name}<br><b>Not recognised.</b> {unknown_reason(p, classes)}"
+        return f"{name}<br><b>Not recognised.</b> {unknown_reason(p, classes)}{by_design(coverage)}"
     label = for_display(p.label or "?")
     return f"{name}<br>is {article(label)} <b>{label}</b>{_sure(p)}"
 
@@ -66,6 +67,14 @@ def _sure(p: Prediction) -> str:
         return (f" ({top:.1%} likely; trusted at {p.confidence:.1%}, as it looks less like the photos the "
                 "model was trained on)")
     return f" ({p.confidence:.1%} sure)"
+
+
+def by_design(coverage: float | None) -> str:
+    """How often the model answers "not recognised" on purpose, in words ("" when unknown)."""
+    if coverage is None or not 0 < coverage < 1:
+        return ""
+    return (f" This model leaves about {1 - coverage:.0%} of its own validation photos unanswered like "
+            "this, rather than risk a wrong answer.")
 
 
 def verdict_line(file_name: str, p: Prediction, classes: list[str]) -> str:

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from trainer.config import user_data_dir
 from trainer.csvfile import read_predictions, write_predictions
 from trainer.files import copy_by_label
-from trainer.images import is_image_file
+from trainer.images import IMAGE_EXTENSIONS, is_image_file
 from trainer.pathtext import for_display
 from trainer.protocol import UNKNOWN, Event, Status
 from trainer.wording import count_of
@@ -58,6 +58,9 @@ from vehicleapp.widgets.text import ElidedLabel
 from vehicleapp.widgets.why import WhyButton
 from vehicleapp.widgets.zoom import ZoomImage
 from vehicleapp.workers import ThumbnailLoader, run_in_background
+
+#: Every format the loader reads (a phone's HEIC too), for the Try-a-photo file dialog.
+PHOTO_FILTER = f"Images ({' '.join(sorted('*' + e for e in IMAGE_EXTENSIONS))})"
 
 
 class ClassifyPage(QWidget):
@@ -264,7 +267,7 @@ class ClassifyPage(QWidget):
 
     # -- one photo ------------------------------------------------------------------------
     def _pick_photo(self) -> None:
-        path = dialogs.ask_open_file(self, "A photo to try", "Images (*.jpg *.jpeg *.png *.bmp *.webp *.gif)")
+        path = dialogs.ask_open_file(self, "A photo to try", PHOTO_FILTER)
         if path:
             self.try_photo(Path(path))
 
@@ -304,9 +307,16 @@ class ClassifyPage(QWidget):
             self.try_result.setText(f"<b>{self.try_path.name}</b><br>cannot be read: {row.error if row else '?'}")
             self.try_chart.show_probs([], [])
             return
-        self.try_result.setText(verdict_html(self.try_path.name, row, classes))
+        self.try_result.setText(verdict_html(self.try_path.name, row, classes, self._coverage()))
         self.try_chart.show_probs(classes, row.probs)
         self.status.setText(verdict_line(self.try_path.name, row, classes))
+
+    def _coverage(self) -> float | None:
+        """The share of its validation photos the chosen run answers (None for a model file)."""
+        chosen = self.run_combo.currentData()
+        run = next((r for r in self.runs.runs() if str(r.path) == chosen), None)
+        trust = run.trust if run is not None else None
+        return trust.val_coverage if trust is not None else None
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
         paths = [Path(u.toLocalFile()) for u in event.mimeData().urls()]
