@@ -23,14 +23,13 @@ from trainer import tta as TTA
 from trainer.atomic import torch_save
 from trainer.models import TransferModel, create_model
 from trainer.preprocess import Preprocess
-from trainer.protocol import UsageError
+from trainer.protocol import CHECKPOINT_SUFFIXES, UsageError, is_onnx
 from trainer.trust import Trust
 from trainer.weights import file_sha256
 
 log = logging.getLogger(__name__)
 
 FORMAT = "vehicleapp-checkpoint"
-CHECKPOINT_SUFFIXES = (".pt", ".pth")  # what export writes; any torch zip file is tried too
 VERSION = 1
 
 
@@ -78,7 +77,7 @@ def save_checkpoint(path: Path, model: TransferModel, meta: dict[str, Any],
 def _safe_load(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
-    if path.suffix.lower() == ".onnx":  # classify takes one before it gets here; nothing else can
+    if is_onnx(path):  # classify takes one before it gets here; nothing else can
         raise CheckpointError(f"{path.name} is an exported model, which only classify takes: give the run "
                               "folder it was exported from, or a checkpoint (.pt)")
     if path.suffix.lower() not in CHECKPOINT_SUFFIXES and not zipfile.is_zipfile(path):

@@ -29,7 +29,17 @@ from trainer.config import (
 )
 from trainer.layout import SPLIT_ALIASES, SPLIT_NAMES
 from trainer.options import add_config_arguments, add_grid_arguments, config_from_args, grid_from_args, own_weights
-from trainer.protocol import STOP_ON_STDIN, Event, Exit, MissingDependency, UsageError, VerificationFailed, report_line
+from trainer.protocol import (
+    MODEL_SUFFIXES,
+    STOP_ON_STDIN,
+    Event,
+    Exit,
+    MissingDependency,
+    UsageError,
+    VerificationFailed,
+    is_onnx,
+    report_line,
+)
 from trainer.registry import list_models
 
 if TYPE_CHECKING:
@@ -337,8 +347,6 @@ def cmd_ensemble(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
 def cmd_export(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     """``OUT.onnx``: an ONNX model verified against PyTorch; any other name: one standalone checkpoint."""
     from trainer.checkpoint import export_checkpoint
-    from trainer.predict import is_onnx
-
     if not is_onnx(args.out):
         out = export_checkpoint(args.run, args.out)
         if args.events:
@@ -479,7 +487,7 @@ def build_parser() -> Parser:
     p = sub.add_parser("export", help="write one standalone checkpoint file (.pt), or an ONNX model (.onnx) "
                        "checked against PyTorch on the spot")
     p.add_argument("run", help="run folder or checkpoint file")
-    p.add_argument("out", type=_output_file(".onnx", ".pt", ".pth"),
+    p.add_argument("out", type=_output_file(*MODEL_SUFFIXES),
                    help="OUT.onnx (verified against PyTorch) or OUT.pt (one standalone checkpoint)")
     _tta_flag(p)
     _events_flag(p)

@@ -18,7 +18,7 @@ from trainer.features import Cancelled
 from trainer.layout import detect, walk_images
 from trainer.pathtext import encode
 from trainer.preprocess import Preprocess
-from trainer.protocol import UNKNOWN, Event, UsageError
+from trainer.protocol import UNKNOWN, Event, UsageError, is_onnx
 from trainer.trust import Trust, answer, check_threshold
 
 
@@ -35,10 +35,6 @@ class Scorer(Protocol):
 
     def torch_threads(self) -> int | None:
         """torch's intra-op threads while classifying (``None``: as they are)."""
-
-
-def is_onnx(path: str | Path) -> bool:
-    return Path(path).suffix.lower() == ".onnx"
 
 
 def load_scorer(model: str | Path, device: torch.device | None = None, tta: str | None = None,

@@ -8,7 +8,9 @@ Torch-free and Qt-free: both sides import it.
 
 from __future__ import annotations
 
+import os
 from enum import Enum, IntEnum
+from pathlib import PurePath
 from typing import Any, TypedDict
 
 
@@ -88,6 +90,15 @@ PHASES = {
 #: The ``label`` a prediction gets when its confidence is below the rejection threshold
 #: (never a class name: training refuses a class folder of that name).
 UNKNOWN = "unknown"
+#: The model files ``trainer export`` writes: an ONNX model, or one standalone checkpoint.
+ONNX_SUFFIX = ".onnx"
+CHECKPOINT_SUFFIXES = (".pt", ".pth")  # any torch zip file is tried too
+MODEL_SUFFIXES = (ONNX_SUFFIX, *CHECKPOINT_SUFFIXES)
+
+
+def is_onnx(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names an exported ONNX model (it classifies; it has no run behind it)."""
+    return PurePath(path).suffix.lower() == ONNX_SUFFIX
 
 #: The product's one parity tolerance: an exported model must agree with PyTorch on at least
 #: this share of top-1 answers, and no probability may differ by more than this.

@@ -10,14 +10,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import QComboBox, QStyle, QStyleOptionComboBox, QStylePainter
 
-from trainer.protocol import Status
+from trainer.protocol import MODEL_SUFFIXES, Status
 from trainer.run_names import combo_labels
 from trainer.runs import RunInfo
 from vehicleapp.models.runs_model import WINNER_MARK, search_pick
 
 USER_CHOSE = "userChoseRun"  # a combo's property: the user picked its run (kept across refreshes)
 MODEL_FILES = "modelFiles"  # a combo's property: the model files it lists after the runs (paths)
-MODEL_SUFFIXES = (".onnx", ".pt", ".pth")  # what `trainer export` writes
 MODEL_FILE_FILTER = f"Model files ({' '.join('*' + s for s in MODEL_SUFFIXES)})"
 
 
@@ -98,11 +97,6 @@ def forget_choice(combo: QComboBox) -> None:
 def is_model_file(path: Path) -> bool:
     """Whether ``path`` is named as a model file ``trainer export`` writes (.onnx, .pt, .pth)."""
     return path.suffix.lower() in MODEL_SUFFIXES
-
-
-def is_onnx_model(path: str | None) -> bool:
-    """Whether ``path`` is an exported ONNX model (it classifies, but has no Grad-CAM)."""
-    return bool(path) and Path(path).suffix.lower() == ".onnx"
 
 
 def model_files(combo: QComboBox) -> list[str]:

@@ -15,9 +15,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QPushButton
 
 from trainer.config import user_data_dir
-from trainer.protocol import Status
+from trainer.protocol import Status, is_onnx
 from vehicleapp.jobs import Job, JobRunner
-from vehicleapp.widgets.run_picker import is_onnx_model
 
 TIP = "Where the model looked to decide (Grad-CAM), computed in the background"
 ONNX_REASON = "an exported .onnx model cannot show where it looked; choose the run it came from (or its .pt file)"
@@ -46,7 +45,8 @@ class WhyButton(QPushButton):
     def update_state(self) -> None:
         """Off while a heatmap is made, and for an exported .onnx model (Grad-CAM needs the
         PyTorch model: the run, or its .pt file); the tooltip says why."""
-        onnx = is_onnx_model(self.run_of())
+        run = self.run_of()
+        onnx = bool(run) and is_onnx(run)
         self.setEnabled(not self._busy and not onnx)
         self.setToolTip(ONNX_REASON.capitalize() if onnx else TIP)
 
@@ -55,7 +55,7 @@ class WhyButton(QPushButton):
         if not run or image is None:
             self.failed.emit("pick a trained run and a photo first")
             return None
-        if is_onnx_model(run):
+        if is_onnx(run):
             self.failed.emit(ONNX_REASON)
             return None
         key = hashlib.sha1(os.fsencode(f"{run}|{image}")).hexdigest()[:16]
