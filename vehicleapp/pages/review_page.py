@@ -329,10 +329,14 @@ class ReviewPage(QWidget):
         suspect = self.model.moved(old, entry.path, entry.label)
         self.proxy.invalidate()
         if suspect is not None and not self._assigning:  # the page's own fix moves on instead
-            idx = self.proxy.mapFromSource(self.model.index(self.model.items.index(suspect)))
-            if idx.isValid():
-                self.grid.selectionModel().setCurrentIndex(idx, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            self._make_current(suspect)
         self._update_count()
+
+    def _make_current(self, suspect: Suspect) -> None:
+        """``suspect`` becomes the current one, where the grid lists it."""
+        idx = self.proxy.mapFromSource(self.model.index(self.model.items.index(suspect)))
+        if idx.isValid():
+            self.grid.selectionModel().setCurrentIndex(idx, QItemSelectionModel.SelectionFlag.ClearAndSelect)
 
     def _advance(self, row: int, s: Suspect | None = None) -> None:
         """Make the suspect at ``row`` current; the one after it when ``s`` (just handled) is still there."""
@@ -379,15 +383,13 @@ class ReviewPage(QWidget):
         """Mark (or unmark) the suspect at ``rel`` not an issue; what happened, in words. ``show``
         (an undo or redo): the suspect becomes current where the grid lists it."""
         marks.set_dismissed(rel, dismissed)
-        for s in self.model.items:
-            if s.row.path == rel:
-                s.dismissed = dismissed
-                self.model.changed(s)
+        found = [s for s in self.model.items if s.row.path == rel]
+        for s in found:
+            s.dismissed = dismissed
+            self.model.changed(s)
         self.proxy.invalidate()
-        here = next((self.proxy.mapFromSource(self.model.index(i)) for i, s in enumerate(self.model.items)
-                     if s.row.path == rel), None)
-        if show and here is not None and here.isValid():
-            self.grid.selectionModel().setCurrentIndex(here, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        if show and found:
+            self._make_current(found[0])
         self._update_count()
         name = Path(rel).name
         return f"{name} marked not an issue" if dismissed else f"{name} is a suspect again"
