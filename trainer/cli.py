@@ -644,12 +644,11 @@ def _demo_parser(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_demo)
 
 
-def _lower_priority() -> None:
+def lower_priority() -> None:
     """``TRAINER_NICE=N`` (set by the desktop app) lowers this job's CPU priority so the GUI
-    that started it stays responsive on machines with few cores."""
-    import os
-
-    nice = os.environ.get("TRAINER_NICE")
+    that started it stays responsive on machines with few cores. Applied once per process tree:
+    the variable is dropped here, and child processes inherit the lower priority itself."""
+    nice = os.environ.pop("TRAINER_NICE", None)
     if nice and hasattr(os, "nice"):
         with contextlib.suppress(ValueError, OSError):
             os.nice(int(nice))
@@ -659,7 +658,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
-    _lower_priority()
+    lower_priority()
     from trainer.logs import setup_logging
     from trainer.stopping import StopFlag
 
@@ -683,7 +682,11 @@ def entry() -> NoReturn:
     from trainer.allocator import tune_malloc
 
     tune_malloc()
-    code = main()
+    exit_now(main())
+
+
+def exit_now(code: int) -> NoReturn:
+    """Flush the output and the logs, then leave without the interpreter's teardown."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a reader that went away
             stream.flush()

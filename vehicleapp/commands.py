@@ -14,8 +14,8 @@ from trainer.config import TrainConfig
 from trainer.options import SweepGrid, config_to_args, sweep_to_args
 
 
-def trainer_command(executable: str = sys.executable) -> list[str]:
-    """How to start the trainer CLI with this very Python.
+def trainer_command(executable: str = sys.executable, module: str = "trainer") -> list[str]:
+    """How to start the trainer CLI (or another ``module``: ``trainer.warm``) with this very Python.
 
     When the app runs under Windows' ``pythonw.exe`` (the Start-menu shortcut: no console
     window), jobs still run under its ``python.exe`` sibling: a console program gets ordinary
@@ -23,8 +23,8 @@ def trainer_command(executable: str = sys.executable) -> list[str]:
     """
     path = Path(executable)
     if path.name.lower() == "pythonw.exe" and (path.parent / "python.exe").is_file():
-        return [str(path.parent / "python.exe"), "-m", "trainer"]
-    return [executable, "-m", "trainer"]
+        return [str(path.parent / "python.exe"), "-m", module]
+    return [executable, "-m", module]
 
 
 def train_args(cfg: TrainConfig) -> list[str]:

@@ -5,6 +5,12 @@ Cancel writes ``stop`` to the child's stdin (``--stop-on-stdin``: the engine sto
 batch and saves), which works on every OS — no POSIX signal, which a Windows console child
 would never receive; after a grace period the process is killed. If the app itself dies, the
 pipe closes and the child stops the same way. Nothing is left running when the window closes.
+
+A job's first two seconds go to importing PyTorch, longer than a one-photo classify takes, so
+the window's :class:`JobRunner` keeps a *spare*: a ``python -m trainer.warm`` process that has
+done the imports and waits for its job's arguments on stdin. A job takes the spare when one is
+ready (else it starts cold, as before) and a new spare is made when the job ends.
+``VEHICLEAPP_SPARE_JOB=0`` turns spares off.
 """
 
 from __future__ import annotations
@@ -31,15 +37,37 @@ def disk_full_words(event: dict) -> str:
             "Free some space (or choose another folder) and try again; the files saved before are unchanged.")
 
 
+#: ``0`` turns the spare job process off (the app then starts every job cold).
+SPARE_ENV = "VEHICLEAPP_SPARE_JOB"
+#: How long after the window opens the first spare starts: the window's own start comes first.
+SPARE_DELAY_MS = 1500
+
+
+def job_environment() -> QProcessEnvironment:
+    """The environment of every job process, spare or cold."""
+    env = QProcessEnvironment.systemEnvironment()
+    env.insert("PYTHONUNBUFFERED", "1")
+    env.insert("PYTHONIOENCODING", "utf-8")  # what _read_* decode; Windows pipes default to the ANSI code page
+    env.insert("TRAINER_NICE", "10")  # jobs yield the CPU to the window that runs them
+    return env
+
+
+def spares_wanted() -> bool:
+    return os.environ.get(SPARE_ENV, "1").strip() not in {"0", "false", "no", "off"}
+
+
 class Job(QObject):
-    """One trainer CLI run. Signals: ``event(dict)``, ``log(str)``, ``finished(status, message)``."""
+    """One trainer CLI run. Signals: ``event(dict)``, ``log(str)``, ``finished(status, message)``.
+
+    ``spare``: a running ``trainer.warm`` process to run in (see the module's doc), else the
+    job starts its own process."""
 
     event = Signal(dict)
     log = Signal(str)
     finished = Signal(str, str)
 
     def __init__(self, args: list[str], title: str, parent: QObject | None = None,
-                 grace_ms: int = 8000) -> None:
+                 grace_ms: int = 8000, spare: QProcess | None = None) -> None:
         super().__init__(parent)
         self.args, self.title, self.grace_ms = list(args), title, grace_ms
         self.command = self.args[0] if self.args else ""  # train, sweep, evaluate, classify ...
@@ -49,12 +77,11 @@ class Job(QObject):
         self.tail: deque[str] = deque(maxlen=40)
         self._buffer = b""
         self._cancel_requested = False
-        self.proc = QProcess(self)
-        env = QProcessEnvironment.systemEnvironment()
-        env.insert("PYTHONUNBUFFERED", "1")
-        env.insert("PYTHONIOENCODING", "utf-8")  # what _read_* decode; Windows pipes default to the ANSI code page
-        env.insert("TRAINER_NICE", "10")  # jobs yield the CPU to the window that runs them
-        self.proc.setProcessEnvironment(env)
+        self.warm = spare is not None
+        self.proc = spare if spare is not None else QProcess()
+        self.proc.setParent(self)
+        if not self.warm:
+            self.proc.setProcessEnvironment(job_environment())
         self.proc.readyReadStandardOutput.connect(self._read_stdout)
         self.proc.readyReadStandardError.connect(self._read_stderr)
         self.proc.finished.connect(self._on_finished)
@@ -67,7 +94,12 @@ class Job(QObject):
         self.log.emit(f"$ trainer {' '.join(self.args)}")
         # Every --events command takes the stdin stop; QProcess opens stdin as a pipe.
         stop_channel = [STOP_ON_STDIN] if "--events" in self.args else []
-        self.proc.start(program, [*pre, *self.args, *stop_channel])
+        argv = [*self.args, *stop_channel]
+        if self.warm:  # it waits for this line; the pipe stays its stop channel
+            self.proc.write((json.dumps(argv) + "\n").encode())
+            self._read_stderr()  # anything it said while it waited
+        else:
+            self.proc.start(program, [*pre, *argv])
 
     def is_running(self) -> bool:
         return self.proc.state() != QProcess.ProcessState.NotRunning
@@ -164,14 +196,21 @@ class Job(QObject):
 
 
 class JobRunner(QObject):
-    """Owns the one job that may run at a time; pages start jobs through it."""
+    """Owns the one job that may run at a time; pages start jobs through it.
+
+    ``spare=True`` (the window's runner, unless ``VEHICLEAPP_SPARE_JOB=0``): keeps a spare job
+    process ready, made ``SPARE_DELAY_MS`` after the runner and again whenever a job ends."""
 
     started = Signal(object)  # Job
     finished = Signal(object, str, str)  # Job, status, message
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, spare: bool = False) -> None:
         super().__init__(parent)
         self.job: Job | None = None
+        self.keep_spare = spare
+        self.spare: QProcess | None = None
+        if spare:
+            QTimer.singleShot(SPARE_DELAY_MS, self, self.prepare_spare)
 
     def busy(self) -> bool:
         return self.job is not None and self.job.is_running()
@@ -179,17 +218,55 @@ class JobRunner(QObject):
     def run(self, args: list[str], title: str) -> Job | None:
         if self.busy():
             return None
-        job = Job(args, title, self)
-        job.finished.connect(lambda status, msg, j=job: self.finished.emit(j, status, msg))
+        job = Job(args, title, self, spare=self._take_spare())
+        job.finished.connect(lambda status, msg, j=job: self._on_finished(j, status, msg))
         self.job = job
         self.started.emit(job)
         job.start()
         return job
+
+    def _on_finished(self, job: Job, status: str, message: str) -> None:
+        self.finished.emit(job, status, message)
+        if self.keep_spare:  # the next job starts warm too
+            self.prepare_spare()
+
+    def prepare_spare(self) -> None:
+        """Start a spare job process unless one is there (or the runner was shut down)."""
+        if not self.keep_spare or (self.spare is not None and self._running(self.spare)):
+            return
+        self._drop_spare()
+        program, *pre = trainer_command(module="trainer.warm")
+        self.spare = QProcess(self)
+        self.spare.setProcessEnvironment(job_environment())
+        self.spare.start(program, pre)
+
+    def _take_spare(self) -> QProcess | None:
+        proc, self.spare = self.spare, None
+        if proc is not None and self._running(proc):
+            return proc
+        if proc is not None:  # it died while it waited: this job starts cold
+            proc.deleteLater()
+        return None
+
+    @staticmethod
+    def _running(proc: QProcess) -> bool:  # a starting one takes its line once it runs
+        return proc.state() != QProcess.ProcessState.NotRunning
+
+    def _drop_spare(self) -> None:
+        proc, self.spare = self.spare, None
+        if proc is None:
+            return
+        if self._running(proc):
+            proc.kill()  # it holds nothing but imports
+            proc.waitForFinished(2000)
+        proc.deleteLater()
 
     def cancel(self) -> None:
         if self.job is not None:
             self.job.cancel()
 
     def shutdown(self) -> None:
+        self.keep_spare = False
+        self._drop_spare()
         if self.job is not None:
             self.job.kill_and_wait()

@@ -19,7 +19,7 @@ from vehicleapp import dialogs
 from vehicleapp.dataset_state import DatasetState
 from vehicleapp.desktop_entry import TITLE
 from vehicleapp.help import Tour, shortcuts_html
-from vehicleapp.jobs import Job, JobRunner
+from vehicleapp.jobs import Job, JobRunner, spares_wanted
 from vehicleapp.pages.classify_page import ClassifyPage
 from vehicleapp.pages.dataset_page import DatasetPage
 from vehicleapp.pages.label_page import LabelPage
@@ -54,7 +54,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings or AppSettings()
         self.setWindowTitle(TITLE)
-        self.runner = JobRunner(self)
+        self.runner = JobRunner(self, spare=spares_wanted())
         self.state = DatasetState(self)
         self.thumbs = ThumbnailLoader(parent=self)
         self.dataset_page = DatasetPage(self.state, self.thumbs)

@@ -1,0 +1,78 @@
+"""A job process started before its job: ``python -m trainer.warm``.
+
+Every trainer job first spends about two seconds importing PyTorch, torchvision and
+onnxruntime, longer than a one-photo classify takes. The desktop app therefore keeps one
+process ready: it has done those imports and waits for one line on stdin, the job's CLI
+arguments as a JSON list, then runs them exactly as ``trainer ARGS`` would. The rest of stdin
+stays the job's stop pipe (``--stop-on-stdin``): the line is read byte by byte from the raw
+descriptor, so nothing meant for the stop watcher is consumed here. End of input before the
+line (the app went away, or no longer needs the process) exits quietly with code 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import sys
+
+#: What most jobs import: done while the process waits, not while the user does.
+PRELOAD = ("torch", "torchvision", "onnxruntime", "trainer.predict", "trainer.engine", "trainer.evaluate")
+#: The line's size limit: a job's arguments are a few hundred bytes.
+MAX_LINE = 1 << 20
+
+
+def read_line(fd: int) -> bytes:
+    """One line from ``fd`` without reading past it; ``b""`` at end of input."""
+    line = bytearray()
+    while len(line) < MAX_LINE:
+        byte = os.read(fd, 1)
+        if not byte:
+            return b""
+        if byte == b"\n":
+            return bytes(line)
+        line += byte
+    raise ValueError(f"the job's arguments are longer than {MAX_LINE} bytes")
+
+
+def parse_arguments(line: bytes) -> list[str]:
+    """The JSON list of strings the app wrote, or ValueError saying what is wrong with it."""
+    value = json.loads(line.decode("utf-8"))
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError("expected a JSON list of strings: the trainer's arguments")
+    return value
+
+
+def preload() -> None:
+    for name in PRELOAD:
+        with contextlib.suppress(ImportError):  # an optional one missing fails later, in its job
+            importlib.import_module(name)
+
+
+def main() -> None:
+    from trainer.allocator import tune_malloc
+    from trainer.cli import exit_now, lower_priority
+    from trainer.cli import main as run
+
+    tune_malloc()
+    lower_priority()  # importing is work too: the window that started us comes first
+    preload()
+    try:
+        line = read_line(sys.stdin.fileno())
+        if not line:
+            exit_now(0)
+        argv = parse_arguments(line)
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        sys.stderr.write(f"trainer.warm: {exc}\n")
+        exit_now(2)
+    sys.argv = ["trainer", *argv]  # as `trainer ARGS` would see it
+    try:
+        code = run(argv)
+    except SystemExit as exc:  # argparse's usage errors
+        code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
+    exit_now(code)
+
+
+if __name__ == "__main__":  # spawn-safe: decode processes re-import this module and run nothing
+    main()
