@@ -312,14 +312,22 @@ def cmd_threshold(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
 
     if args.undo and args.value is not None:
         raise UsageError("give a new threshold or --undo, not both")
+    from trainer.exports import stale_exports, stale_words
+
     if args.undo:
         trust = checkpoint.undo_threshold(args.run)
     elif args.value is not None:
         trust = checkpoint.set_threshold(args.run, args.value)
     else:
         trust = checkpoint.read_trust(args.run)
+    changed = args.undo or args.value is not None
+    stale = stale_exports(checkpoint.resolve(args.run), trust.threshold) if changed else []
+    events = _events(args)
+    if stale:  # the files shipped before still answer by the old threshold
+        events.warning(stale_words(stale, trust.threshold), stale_exports=[e["path"] for e in stale])
     if args.events:
-        _events(args).emit(Event.DONE, message=f"threshold {trust.threshold:g}", trust=trust.to_dict())
+        events.emit(Event.DONE, message=f"threshold {trust.threshold:g}", trust=trust.to_dict(),
+                    stale_exports=[e["path"] for e in stale])
     else:
         print(f"temperature {trust.temperature:.4g}, score {trust.score}, undo steps {len(trust.previous)}",
               file=sys.stderr)
@@ -346,9 +354,13 @@ def cmd_ensemble(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
 
 def cmd_export(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     """``OUT.onnx``: an ONNX model verified against PyTorch; any other name: one standalone checkpoint."""
-    from trainer.checkpoint import export_checkpoint
+    from trainer.checkpoint import export_checkpoint, read_trust, resolve
+    from trainer.exports import record_export
+
+    source = resolve(args.run)
     if not is_onnx(args.out):
-        out = export_checkpoint(args.run, args.out)
+        out = export_checkpoint(source, args.out)
+        record_export(source, out, read_trust(source).threshold)
         if args.events:
             _events(args).emit(Event.DONE, message=f"exported {out}", out=str(out))
         _result(args, out)
@@ -356,7 +368,8 @@ def cmd_export(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     from trainer.onnx_export import export_onnx
 
     events = _events(args)
-    parity = export_onnx(args.run, args.out, events, args.tta)
+    parity = export_onnx(source, args.out, events, args.tta)
+    record_export(source, Path(args.out), read_trust(source).threshold)
     events.emit(Event.DONE, message=f"exported {args.out}; {parity.text()}", out=str(args.out),
                 parity=dataclasses.asdict(parity))
     _result(args, args.out)

@@ -214,3 +214,35 @@ def test_try_a_photo_offers_every_format_the_loader_reads() -> None:
     from vehicleapp.pages.classify_page import PHOTO_FILTER
 
     assert all(f"*{ext}" in PHOTO_FILTER for ext in IMAGE_EXTENSIONS) and "*.heic" in PHOTO_FILTER
+
+
+# -- 5. a model exported before a threshold change is named when the threshold changes ---------------
+def test_saving_a_threshold_names_the_models_exported_before_it(qtbot: QtBot, window: MainWindow,
+                                                                answers: DialogRecorder, demo_root: Path,
+                                                                tmp_path: Path) -> None:
+    """Was: an exported model.onnx / model.pt kept the old threshold and nothing said so."""
+    from tests.conftest import quiet_events
+    from trainer import cli
+    from trainer.config import TrainConfig
+    from trainer.engine import train
+    from trainer.evaluate import evaluate_run
+
+    run_dir = train(TrainConfig(data=str(demo_root), weights="none", freeze=True, epochs=1, image_size=48, workers=1,
+                                out=str(window.runs.runs_dir)), quiet_events(), lambda: False)
+    evaluate_run(run_dir, demo_root, quiet_events(), lambda: False)
+    shipped = tmp_path / "model.pt"
+    assert cli.main(["export", str(run_dir), str(shipped)]) == 0
+    window.runs.refresh()
+    rp = window.runs_page
+    rp.select_runs({run_dir}, current=run_dir)
+    rp.threshold_chart.chosen = 0.9
+    with qtbot.waitSignal(window.runner.finished, timeout=60_000) as blocker:
+        assert rp.apply_threshold() is not None
+    assert blocker.args[1] == "done", blocker.args[0].log_tail()
+    ((title, text),) = answers.infos
+    assert title == "Exported models keep their threshold"
+    assert str(shipped.resolve()) in text and "export again to ship 0.90" in text
+    answers.infos.clear()
+    with qtbot.waitSignal(window.runner.finished, timeout=60_000):
+        rp.apply_threshold(undo=True)  # back to what the file carries: nothing to say
+    assert answers.infos == []

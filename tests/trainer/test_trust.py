@@ -213,3 +213,32 @@ def _classify_val(run: Path, data: Path, out: Path) -> Path:
             os.symlink(data / rel, folder / rel.replace("/", "_"))
     classify_folder(run, folder, out / "val.csv", quiet_events(), lambda: False)
     return out / "val.csv"
+
+
+def test_a_threshold_change_names_the_files_exported_before_it(run_dir: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from trainer import cli
+
+    run = Path(shutil.copytree(run_dir, tmp_path / "run"))
+    fitted = checkpoint.read_trust(run).threshold
+    shipped, gone = tmp_path / "ship" / "model.pt", tmp_path / "gone.pt"
+    for out in (shipped, gone):
+        assert cli.main(["export", str(run), str(out)]) == 0
+    gone.unlink()  # a file deleted since is not named
+    capsys.readouterr()
+
+    def threshold(*args: str) -> list[dict]:
+        assert cli.main(["threshold", str(run), *args, "--events"]) == 0
+        return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    events = threshold("0.9")
+    (warning,) = [e for e in events if e["event"] == "warning"]
+    assert warning["stale_exports"] == events[-1]["stale_exports"] == [str(shipped.resolve())]
+    assert str(shipped.resolve()) in warning["message"] and "export again to ship 0.90" in warning["message"]
+    assert checkpoint.read_trust(shipped).threshold == fitted  # the shipped file kept the old one
+    assert cli.main(["export", str(run), str(shipped)]) == 0  # exported again: it carries 0.9 now
+    capsys.readouterr()
+    assert threshold()[-1]["stale_exports"] == []  # showing it changes nothing
+    events = threshold("--undo")
+    assert [e["stale_exports"] for e in events if e["event"] == "warning"] == [[str(shipped.resolve())]]
+    assert "export again to ship" in next(e for e in events if e["event"] == "warning")["message"]

@@ -66,6 +66,7 @@ class RunsPage(QWidget):
         self._retraining: tuple[Job, Path] | None = None
         self._exporting: Job | None = None
         self._thresholding: Job | None = None
+        self.stale_exports = ""  # the last threshold change's words on files exported before it
         self.export_result = ""
         self._build()
         runner.finished.connect(self._on_job_finished)
@@ -224,8 +225,13 @@ class RunsPage(QWidget):
         args += ["--undo"] if undo else []
         job = self.runner.run(args, "Threshold")
         if job is not None:
-            self._thresholding = job
+            self._thresholding, self.stale_exports = job, ""
+            job.event.connect(self._on_threshold_event)
         return job
+
+    def _on_threshold_event(self, event: dict) -> None:
+        if event.get("event") == Event.WARNING and event.get("stale_exports"):
+            self.stale_exports = str(event.get("message", ""))
 
     def drill_down(self, true_index: int, predicted_index: int) -> None:
         """A confusion-matrix cell was clicked: its images (and the run that judged them) go to
@@ -261,6 +267,8 @@ class RunsPage(QWidget):
         if job is self._thresholding:
             self._thresholding = None
             self.state.refresh()  # config.json shows the new threshold; the explorer redraws
+            if status == Status.DONE and self.stale_exports:  # files already shipped answer by the old one
+                dialogs.show_info(self, "Exported models keep their threshold", self.stale_exports)
             return
         if job is self._exporting:
             self._exporting = None
