@@ -4,24 +4,56 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol
 
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
 from vehicleapp.widgets.text import breakable
 
 
+class FolderMemory(Protocol):
+    """Where each kind of file dialog (its title) was last answered (the app's settings)."""
+
+    def last_folder(self, kind: str) -> str: ...
+
+    def set_last_folder(self, kind: str, folder: str) -> None: ...
+
+
+_memory: FolderMemory | None = None
+
+
+def remember_folders(memory: FolderMemory | None) -> None:
+    """From now on every file dialog opens where the same kind of dialog was last answered."""
+    global _memory
+    _memory = memory
+
+
+def _start(title: str) -> str:
+    folder = _memory.last_folder(title) if _memory is not None else ""
+    return folder if folder and Path(folder).is_dir() else ""
+
+
+def _remember(title: str, path: str, folder: str = "") -> str:
+    if path and _memory is not None:
+        _memory.set_last_folder(title, folder or str(Path(path).parent))
+    return path
+
+
 def ask_folder(parent: QWidget | None, title: str = "Open a folder of images", start: str = "") -> str:
-    return QFileDialog.getExistingDirectory(parent, title, start)
+    chosen = QFileDialog.getExistingDirectory(parent, title, start or _start(title))
+    return _remember(title, chosen, folder=chosen)
 
 
 def ask_open_file(parent: QWidget | None, title: str, filters: str = "All files (*)") -> str:
-    return QFileDialog.getOpenFileName(parent, title, "", filters)[0]
+    return _remember(title, QFileDialog.getOpenFileName(parent, title, _start(title), filters)[0])
 
 
 def ask_save_file(parent: QWidget | None, title: str, name: str, filters: str) -> str:
     """The file to write, named for its kind: a name typed without the filter's suffix gets it
     (the jobs refuse ``model`` for ``model.onnx``, so that a slip never overwrites a photo)."""
-    return with_suffix(QFileDialog.getSaveFileName(parent, title, name, filters)[0], filters)
+    start = str(Path(_start(title)) / name) if _start(title) else name
+    return _remember(title, with_suffix(QFileDialog.getSaveFileName(parent, title, start, filters)[0], filters))
 
 
 def with_suffix(path: str, filters: str) -> str:

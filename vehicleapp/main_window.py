@@ -53,6 +53,7 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: AppSettings | None = None, runs_dir: str | None = None) -> None:
         super().__init__()
         self.settings = settings or AppSettings()
+        dialogs.remember_folders(self.settings)
         self.setWindowTitle(TITLE)
         self.runner = JobRunner(self, spare=spares_wanted())
         self.state = DatasetState(self)

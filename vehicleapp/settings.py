@@ -1,5 +1,6 @@
 """Persistent settings (QSettings): recent folders, checkpoints folder, model files, window
-geometry, the Train page's options and whether the first-run tour was shown."""
+geometry, the Train page's options, where each file dialog was last answered and whether the
+first-run tour was shown."""
 
 from __future__ import annotations
 
@@ -59,6 +60,21 @@ class AppSettings:
 
     def set_train_options(self, options: dict[str, Any]) -> None:
         self.qs.setValue("train_options", json.dumps(options))
+
+    def last_folder(self, kind: str) -> str:
+        """Where the file dialog titled ``kind`` was last answered ("" before that)."""
+        folders = self._last_folders()
+        return str(folders.get(kind, ""))
+
+    def set_last_folder(self, kind: str, folder: str) -> None:
+        self.qs.setValue("last_folders", json.dumps({**self._last_folders(), kind: folder}))
+
+    def _last_folders(self) -> dict[str, Any]:
+        try:
+            value = json.loads(str(self.qs.value("last_folders", "{}")))
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
 
     def tour_done(self) -> bool:
         return str(self.qs.value("tour_done", "false")).lower() == "true"

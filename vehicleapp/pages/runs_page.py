@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -268,7 +269,7 @@ class RunsPage(QWidget):
             self._thresholding = None
             self.state.refresh()  # config.json shows the new threshold; the explorer redraws
             if status == Status.DONE and self.stale_exports:  # files already shipped answer by the old one
-                dialogs.show_info(self, "Exported models keep their threshold", self.stale_exports)
+                dialogs.show_info(self, "Exported models keep their threshold", html.escape(self.stale_exports))
             return
         if job is self._exporting:
             self._exporting = None

@@ -1,0 +1,71 @@
+"""Every file dialog opens where the same kind of dialog was last answered, across restarts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QFileDialog
+
+from vehicleapp import dialogs
+from vehicleapp.settings import AppSettings
+
+
+class User:
+    """Qt's file dialogs stood in for: where each opened, and what the user answers."""
+
+    def __init__(self) -> None:
+        self.opened_in: list[str] = []
+        self.file = self.folder = ""
+
+    def file_dialog(self, parent, title, start, filters):  # noqa: ANN001, ANN201
+        self.opened_in.append(start)
+        return self.file, filters
+
+    def folder_dialog(self, parent, title, start):  # noqa: ANN001, ANN201
+        self.opened_in.append(start)
+        return self.folder
+
+
+@pytest.fixture
+def user(monkeypatch: pytest.MonkeyPatch) -> User:
+    user = User()
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", user.file_dialog)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", user.file_dialog)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", user.folder_dialog)
+    monkeypatch.setattr(dialogs, "_memory", None)
+    return user
+
+
+def _settings(tmp_path: Path) -> AppSettings:
+    return AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+
+
+def test_the_model_file_dialog_opens_where_the_last_model_came_from(user: User, tmp_path: Path) -> None:
+    shared = tmp_path / "from-a-colleague"
+    shared.mkdir()
+    dialogs.remember_folders(_settings(tmp_path))
+    user.file = str(shared / "model.onnx")
+    dialogs.ask_open_file(None, "A model file to classify with", "Models (*.onnx)")
+    dialogs.remember_folders(_settings(tmp_path))  # the app restarted
+    user.file = ""
+    assert dialogs.ask_open_file(None, "A model file to classify with", "Models (*.onnx)") == ""  # cancelled
+    dialogs.ask_open_file(None, "A photo to try", "Photos (*.jpg)")  # another kind: its own folder
+    assert user.opened_in == ["", str(shared), ""]
+
+
+def test_save_and_folder_dialogs_remember_too_and_a_vanished_folder_is_forgotten(user: User, tmp_path: Path) -> None:
+    out, data = tmp_path / "out", tmp_path / "photos"
+    out.mkdir()
+    data.mkdir()
+    dialogs.remember_folders(_settings(tmp_path))
+    user.file, user.folder = str(out / "predictions.csv"), str(data)
+    dialogs.ask_save_file(None, "Export predictions", "predictions.csv", "CSV (*.csv)")
+    dialogs.ask_save_file(None, "Export predictions", "predictions.csv", "CSV (*.csv)")
+    dialogs.ask_folder(None, "Folder to classify")
+    dialogs.ask_folder(None, "Folder to classify")
+    assert dialogs.ask_folder(None, "Folder to classify", start=str(out)) == str(data)  # an explicit start wins
+    data.rmdir()
+    dialogs.ask_folder(None, "Folder to classify")
+    assert user.opened_in == ["predictions.csv", str(out / "predictions.csv"), "", str(data), str(out), ""]
