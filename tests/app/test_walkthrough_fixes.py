@@ -246,3 +246,32 @@ def test_saving_a_threshold_names_the_models_exported_before_it(qtbot: QtBot, wi
     with qtbot.waitSignal(window.runner.finished, timeout=60_000):
         rp.apply_threshold(undo=True)  # back to what the file carries: nothing to say
     assert answers.infos == []
+
+
+# -- 6. the runs table fits the window; the folder is a right-click away -----------------------------
+def test_the_runs_table_fits_a_1280_window_and_its_menu_gives_the_folder(qtbot: QtBot, window: MainWindow,
+                                                                         demo_root: Path) -> None:
+    """Was: a Name column (the folder's name, repeating date, model, lr and batch) ran past the edge."""
+    out = window.runs.runs_dir
+    assert out is not None
+    run = fake_run(out, "20261130-060848", demo_root, 3, 0.97)
+    config = json.loads((run / runs_io.CONFIG).read_text(encoding="utf-8"))
+    config["weights"] = {"mobilenet_v2": "/home/someone/Downloads/mobilenet_v2-keras-imagenet-features.pth"}
+    (run / runs_io.CONFIG).write_text(json.dumps(config), encoding="utf-8")
+    window.runs.refresh()
+    window.resize(1280, 800)
+    window.tabs.setCurrentWidget(window.runs_page)
+    table = window.runs_page.table
+    qtbot.waitUntil(lambda: table.isVisible() and table.model().rowCount() == 1)
+    header = table.horizontalHeader()
+    cut = [i for i in range(header.count())  # shown narrower than its text (the Weights cap aside)
+           if header.sectionSize(i) < min(table.sizeHintForColumn(i), header.maximumSectionSize())]
+    assert cut == [] and table.horizontalScrollBar().maximum() == 0
+    window.runs_page._context_menu(table.visualRect(table.model().index(0, 0)).center())
+    menu = window.runs_page.menu
+    assert menu is not None
+    actions = {a.text(): a for a in menu.actions()}
+    assert set(actions) == {"Open run folder", f"Copy path ({run.name})"}
+    actions[f"Copy path ({run.name})"].trigger()
+    assert QApplication.clipboard().text() == str(run)
+    menu.close()

@@ -11,8 +11,10 @@ from PySide6.QtGui import QColor
 from trainer.protocol import Status
 from trainer.runs import RunInfo, list_runs
 
+# no column for the run folder's name: it only repeats the date, model, lr and batch, and it
+# pushed the table past the window's edge; every cell's tooltip and the context menu have it
 COLUMNS = ("Model", "Status", "Dataset", "Weights", "Size", "LR", "Batch", "Epochs", "Best val acc", "Test acc",
-           "Duration", "Date", "Name")
+           "Duration", "Date")
 NUMERIC = ("Size", "LR", "Batch", "Epochs", "Best val acc", "Test acc", "Duration")
 Index = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole + 10
@@ -81,7 +83,7 @@ class RunsModel(QAbstractTableModel):
                   "Batch": c.get("batch_size") if trained else None, "Epochs": epochs if trained else None,
                   "Best val acc": run.best_val_acc,
                   "Test acc": run.test_acc,
-                  "Duration": run.duration, "Date": c.get("created", ""), "Name": run.name}
+                  "Duration": run.duration, "Date": c.get("created", "")}
         return tuple(values[name] for name in COLUMNS)
 
     def _tooltip(self, col: str, run: RunInfo) -> str:

@@ -8,11 +8,13 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QPoint, QSortFilterProxyModel, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
+    QMenu,
     QPushButton,
     QSplitter,
     QTableView,
@@ -67,6 +69,7 @@ class RunsPage(QWidget):
         self._retraining: tuple[Job, Path] | None = None
         self._exporting: Job | None = None
         self._thresholding: Job | None = None
+        self.menu: QMenu | None = None  # the table's context menu while it shows
         self.stale_exports = ""  # the last threshold change's words on files exported before it
         self.export_result = ""
         self._build()
@@ -96,13 +99,28 @@ class RunsPage(QWidget):
         self.table.sortByColumn(COLUMNS.index("Date"), Qt.SortOrder.DescendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.horizontalHeader().setMaximumSectionSize(260)  # a long weights file name elides
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        header.setMaximumSectionSize(260)  # a long weights file name elides
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.verticalHeader().setVisible(False)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
         return self.table
+
+    def _context_menu(self, pos: QPoint) -> None:
+        """The run folder under the pointer: open it in the file manager, or copy its path."""
+        idx = self.table.indexAt(pos)
+        if not idx.isValid():
+            return
+        folder = self.model.run_at(self.proxy.mapToSource(idx).row()).path
+        menu = QMenu(self)
+        menu.addAction("Open run folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))))
+        menu.addAction(f"Copy path ({folder.name})", lambda: QGuiApplication.clipboard().setText(str(folder)))
+        menu.popup(self.table.viewport().mapToGlobal(pos))
+        self.menu = menu  # kept for tests and while it shows
 
     def _button(self, text: str, tip: str, slot: Callable[[], object]) -> QPushButton:
         button = QPushButton(text)
