@@ -49,7 +49,11 @@ def record_export(checkpoint: Path, out: Path, threshold: float) -> None:
     entries = [e for e in _read(ledger) if e.get("path") != str(out)]
     entries.append({"path": str(out), "checkpoint": checkpoint.name, "threshold": threshold,
                     "time": datetime.datetime.now().isoformat(timespec="seconds")})
-    write_json(ledger, entries)
+    try:
+        write_json(ledger, entries)
+    except OSError as exc:  # a read-only run folder, a full disk: the export itself stands
+        log.warning("could not note the export in %s (%s): a later threshold change will not name %s",
+                    ledger, exc, out)
 
 
 def stale_exports(checkpoint: Path, threshold: float) -> list[dict[str, Any]]:
