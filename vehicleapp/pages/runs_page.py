@@ -116,6 +116,8 @@ class RunsPage(QWidget):
         if not idx.isValid():
             return
         folder = self.model.run_at(self.proxy.mapToSource(idx).row()).path
+        if self.menu is not None:
+            self.menu.deleteLater()  # one menu at a time, not one more child per right-click
         menu = QMenu(self)
         menu.addAction("Open run folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))))
         menu.addAction(f"Copy path ({folder.name})", lambda: QGuiApplication.clipboard().setText(str(folder)))
