@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtCore import QSettings, Qt
 from pytestqt.qtbot import QtBot
 
 from tests.app.conftest import DialogRecorder
@@ -116,7 +116,7 @@ def test_dropping_a_model_file_on_the_page_chooses_it(window: MainWindow, tmp_pa
     page, pt = window.classify_page, _model_file(tmp_path, "model.pt")
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(pt))])
-    enter = QDragEnterEvent(QPoint(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+    enter = QDragEnterEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)
     page.dragEnterEvent(enter)
     assert enter.isAccepted()
