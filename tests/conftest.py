@@ -15,7 +15,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("MPLBACKEND", "Agg")
 # no spare job process behind every test window (tests/app/test_spare_job.py turns it on)
-os.environ.setdefault("VEHICLEAPP_SPARE_JOB", "0")
+os.environ["VEHICLEAPP_SPARE_JOB"] = "0"
 
 ROOT = Path(__file__).resolve().parents[1]
 # ../shared beside the checkout (CI has it, a user's clone does not); VEHICLES_SHARED_DIR points

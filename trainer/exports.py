@@ -23,9 +23,20 @@ EXPORTS = "exports.json"
 
 
 def _ledger(checkpoint: Path) -> Path | None:
-    """The run's record, or None for a checkpoint that is not in a run folder (a standalone file)."""
+    """The run's record, or None for a checkpoint that is not in a run folder (a standalone
+    file, such as a colleague's ``best.pt`` in Downloads)."""
     folder = checkpoint.parent
-    return folder / EXPORTS if runs.looks_like_run(folder) else None
+    return folder / EXPORTS if (folder / runs.CONFIG).is_file() else None
+
+
+def _fingerprint(path: Path) -> list[int] | None:
+    """Size and modification time: a file written since (another run's export to the same
+    name) is no longer the one noted."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return [stat.st_size, stat.st_mtime_ns]
 
 
 def _read(ledger: Path) -> list[dict[str, Any]]:
@@ -48,7 +59,7 @@ def record_export(checkpoint: Path, out: Path, threshold: float) -> None:
     out = Path(out).resolve()
     entries = [e for e in _read(ledger) if e.get("path") != str(out)]
     entries.append({"path": str(out), "checkpoint": checkpoint.name, "threshold": threshold,
-                    "time": datetime.datetime.now().isoformat(timespec="seconds")})
+                    "time": datetime.datetime.now().isoformat(timespec="seconds"), "file": _fingerprint(out)})
     try:
         write_json(ledger, entries)
     except OSError as exc:  # a read-only run folder, a full disk: the export itself stands
@@ -57,13 +68,14 @@ def record_export(checkpoint: Path, out: Path, threshold: float) -> None:
 
 
 def stale_exports(checkpoint: Path, threshold: float) -> list[dict[str, Any]]:
-    """The recorded exports of ``checkpoint`` that still exist and carry another threshold."""
+    """The recorded exports of ``checkpoint`` that are still as exported (not deleted, not
+    overwritten since) and carry another threshold."""
     ledger = _ledger(checkpoint)
     if ledger is None:
         return []
     return [e for e in _read(ledger) if e.get("checkpoint") == checkpoint.name
             and isinstance(e.get("threshold"), (int, float)) and abs(e["threshold"] - threshold) > 1e-9
-            and Path(str(e.get("path", ""))).is_file()]
+            and e.get("file") is not None and _fingerprint(Path(str(e.get("path", "")))) == e["file"]]
 
 
 def stale_words(stale: list[dict[str, Any]], threshold: float) -> str:
@@ -71,8 +83,8 @@ def stale_words(stale: list[dict[str, Any]], threshold: float) -> str:
     if not stale:
         return ""
     named = "; ".join(f"{e['path']} (exported {str(e.get('time', '?')).replace('T', ' ')}, "
-                      f"{e['threshold']:.2f})" for e in stale[:3])
+                      f"{e['threshold']:.3g})" for e in stale[:3])
     more = f" and {len(stale) - 3} more" if len(stale) > 3 else ""
     verb = "keeps its" if len(stale) == 1 else "keep their"
     return (f"Exported before this change, {named}{more} {verb} old threshold: export again to ship "
-            f"{threshold:.2f}.")
+            f"{threshold:.3g}.")

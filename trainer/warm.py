@@ -46,7 +46,9 @@ def parse_arguments(line: bytes) -> list[str]:
 
 def preload() -> None:
     for name in PRELOAD:
-        with contextlib.suppress(ImportError):  # an optional one missing fails later, in its job
+        # an optional one that is missing or broken (a DLL that will not load raises OSError)
+        # fails later, in the job that needs it, as it would in a cold process
+        with contextlib.suppress(Exception):
             importlib.import_module(name)
 
 
@@ -59,7 +61,7 @@ def main() -> None:
     lower_priority()  # importing is work too: the window that started us comes first
     preload()
     try:
-        line = read_line(sys.stdin.fileno())
+        line = read_line(0)  # the descriptor itself: sys.stdin is None under pythonw
         if not line:
             exit_now(0)
         argv = parse_arguments(line)
@@ -69,9 +71,18 @@ def main() -> None:
     sys.argv = ["trainer", *argv]  # as `trainer ARGS` would see it
     try:
         code = run(argv)
-    except SystemExit as exc:  # argparse's usage errors
-        code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
+    except SystemExit as exc:  # argparse's usage errors; the interpreter's rules otherwise
+        code = exit_code(exc)
     exit_now(code)
+
+
+def exit_code(exc: SystemExit) -> int:
+    """What the interpreter makes of ``SystemExit``: None is 0, a number is itself, anything
+    else is printed and is 1."""
+    if exc.code is None or isinstance(exc.code, int):
+        return exc.code or 0
+    sys.stderr.write(f"{exc.code}\n")
+    return 1
 
 
 if __name__ == "__main__":  # spawn-safe: decode processes re-import this module and run nothing

@@ -231,26 +231,42 @@ class JobRunner(QObject):
             self.prepare_spare()
 
     def prepare_spare(self) -> None:
-        """Start a spare job process unless one is there (or the runner was shut down)."""
-        if not self.keep_spare or (self.spare is not None and self._running(self.spare)):
+        """Start a spare job process unless one is there, a job runs (its end makes one, and
+        the two would share the CPU) or the runner was shut down."""
+        if not self.keep_spare or self.busy() or (self.spare is not None and self._running(self.spare)):
             return
         self._drop_spare()
         program, *pre = trainer_command(module="trainer.warm")
         self.spare = QProcess(self)
         self.spare.setProcessEnvironment(job_environment())
+        self.spare.finished.connect(self._on_spare_ended)
         self.spare.start(program, pre)
+
+    def _on_spare_ended(self) -> None:
+        """A spare that ended while it waited (killed, out of memory) is forgotten; the next job
+        starts cold. One that ended as a job's process belongs to that job."""
+        proc = self.spare
+        if proc is not None and not self._running(proc):
+            self.spare = None
+            proc.deleteLater()
 
     def _take_spare(self) -> QProcess | None:
         proc, self.spare = self.spare, None
         if proc is not None and self._running(proc):
+            proc.finished.disconnect(self._on_spare_ended)  # its end is the job's now
             return proc
         if proc is not None:  # it died while it waited: this job starts cold
             proc.deleteLater()
         return None
 
     @staticmethod
-    def _running(proc: QProcess) -> bool:  # a starting one takes its line once it runs
-        return proc.state() != QProcess.ProcessState.NotRunning
+    def _running(proc: QProcess) -> bool:
+        """Starting or running (a starting one takes its line once it runs). A process that has
+        exited but whose end the event loop has not yet handled is seen here: waiting 0 ms
+        collects it."""
+        if proc.state() == QProcess.ProcessState.NotRunning:
+            return False
+        return not proc.waitForFinished(0)
 
     def _drop_spare(self) -> None:
         proc, self.spare = self.spare, None

@@ -42,13 +42,22 @@ def _settings(tmp_path: Path) -> AppSettings:
     return AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
 
 
+def _restart(settings: AppSettings, tmp_path: Path) -> AppSettings:
+    """The app closes (its settings written and gone) and starts again."""
+    settings.qs.sync()
+    del settings.qs
+    return _settings(tmp_path)
+
+
 def test_the_model_file_dialog_opens_where_the_last_model_came_from(user: User, tmp_path: Path) -> None:
     shared = tmp_path / "from-a-colleague"
     shared.mkdir()
-    dialogs.remember_folders(_settings(tmp_path))
+    settings = _settings(tmp_path)
+    dialogs.remember_folders(settings)
     user.file = str(shared / "model.onnx")
     dialogs.ask_open_file(None, "A model file to classify with", "Models (*.onnx)")
-    dialogs.remember_folders(_settings(tmp_path))  # the app restarted
+    dialogs.remember_folders(_restart(settings, tmp_path))
+    assert "from-a-colleague" in (tmp_path / "settings.ini").read_text(encoding="utf-8")  # on disk
     user.file = ""
     assert dialogs.ask_open_file(None, "A model file to classify with", "Models (*.onnx)") == ""  # cancelled
     dialogs.ask_open_file(None, "A photo to try", "Photos (*.jpg)")  # another kind: its own folder

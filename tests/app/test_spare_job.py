@@ -4,6 +4,8 @@ the job was asked for, and behaves exactly like a cold one (events, results, sto
 from __future__ import annotations
 
 import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -95,6 +97,34 @@ def test_a_dead_spare_is_replaced_by_a_cold_start(qtbot, tmp_path: Path) -> None
     try:
         job, _, status, message = _run(qtbot, runner, ["runs", str(tmp_path)])
         assert not job.warm and status == Status.DONE, message
+    finally:
+        runner.shutdown()
+
+
+def test_a_spare_that_died_unnoticed_is_not_taken(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    """Killed (out of memory, say) a moment before the click: Qt has not seen its end yet."""
+    runner = _ready_runner(qtbot)
+    pid = int(runner.spare.processId())
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)  # no event loop: the QProcess still says Running
+    try:
+        job, _, status, message = _run(qtbot, runner, ["runs", str(tmp_path)])
+        assert not job.warm and status == Status.DONE, message
+    finally:
+        runner.shutdown()
+
+
+def test_no_spare_starts_beside_a_running_job(qtbot, demo_root: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    runner = JobRunner(spare=True)  # its first spare is due in SPARE_DELAY_MS
+    try:
+        with qtbot.waitSignal(runner.finished, timeout=120_000):
+            assert runner.run(["train", str(demo_root), *FAST, "--epochs", "1", "--out", str(tmp_path), "--events"],
+                              "test") is not None
+            qtbot.wait(jobs.SPARE_DELAY_MS + 200)
+            assert runner.busy() and runner.spare is None
+        assert runner.spare is not None  # made when the job ended
     finally:
         runner.shutdown()
 

@@ -4,10 +4,12 @@ whose caption nobody could read, and "1 images"."""
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
 import pytest
+from PySide6 import QtGui
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QApplication, QDialog, QLabel
@@ -230,7 +232,7 @@ def test_saving_a_threshold_names_the_models_exported_before_it(qtbot: QtBot, wi
     run_dir = train(TrainConfig(data=str(demo_root), weights="none", freeze=True, epochs=1, image_size=48, workers=1,
                                 out=str(window.runs.runs_dir)), quiet_events(), lambda: False)
     evaluate_run(run_dir, demo_root, quiet_events(), lambda: False)
-    shipped = tmp_path / "model.pt"
+    shipped = tmp_path / "R&D" / "model.pt"  # the dialog is rich text: & must come through as &
     assert cli.main(["export", str(run_dir), str(shipped)]) == 0
     window.runs.refresh()
     rp = window.runs_page
@@ -240,8 +242,9 @@ def test_saving_a_threshold_names_the_models_exported_before_it(qtbot: QtBot, wi
         assert rp.apply_threshold() is not None
     assert blocker.args[1] == "done", blocker.args[0].log_tail()
     ((title, text),) = answers.infos
-    assert title == "Exported models keep their threshold"
-    assert str(shipped.resolve()) in text and "export again to ship 0.90" in text
+    assert title == "Exported models keep their threshold" and QtGui.Qt.mightBeRichText(text)
+    shown = html.unescape(text).replace("\u200b", "")
+    assert str(shipped.resolve()) in shown and "R&amp;D" in text and "export again to ship 0.9." in shown
     answers.infos.clear()
     with qtbot.waitSignal(window.runner.finished, timeout=60_000):
         rp.apply_threshold(undo=True)  # back to what the file carries: nothing to say

@@ -31,14 +31,24 @@ def test_only_existing_files_with_another_threshold_are_named(tmp_path: Path) ->
     assert exports.stale_exports(best.with_name(runs.LAST), 0.5) == []  # another checkpoint's exports
     words = exports.stale_words(stale, 0.5)
     assert words.startswith(f"Exported before this change, {kept.resolve()} (exported ")
-    assert words.endswith("0.30) keeps its old threshold: export again to ship 0.50.")
+    assert words.endswith("0.3) keeps its old threshold: export again to ship 0.5.")
     exports.record_export(best, kept, 0.5)  # exported again to the same place: one note, the new one
     assert exports.stale_exports(best, 0.5) == []
     assert len(json.loads((best.parent / exports.EXPORTS).read_text(encoding="utf-8"))) == 3
 
 
-def test_a_checkpoint_outside_a_run_folder_keeps_no_record(tmp_path: Path) -> None:
-    loose = tmp_path / "model.pt"
+def test_a_file_written_again_since_is_no_longer_this_runs_export(tmp_path: Path) -> None:
+    best = _run(tmp_path)
+    shipped = tmp_path / "model.onnx"
+    shipped.write_bytes(b"run A's model")
+    exports.record_export(best, shipped, 0.3)
+    shipped.write_bytes(b"run B's model, exported to the same name")
+    assert exports.stale_exports(best, 0.5) == []  # "export again" would overwrite run B's model
+
+
+@pytest.mark.parametrize("name", ["model.pt", runs.BEST])
+def test_a_checkpoint_outside_a_run_folder_keeps_no_record(tmp_path: Path, name: str) -> None:
+    loose = tmp_path / name  # a colleague's file in Downloads, even one named best.pt
     loose.write_bytes(b"checkpoint")
     exports.record_export(loose, tmp_path / "copy.pt", 0.3)
     assert not (tmp_path / exports.EXPORTS).exists() and exports.stale_exports(loose, 0.5) == []

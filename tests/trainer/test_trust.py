@@ -234,7 +234,7 @@ def test_a_threshold_change_names_the_files_exported_before_it(run_dir: Path, tm
     events = threshold("0.9")
     (warning,) = [e for e in events if e["event"] == "warning"]
     assert warning["stale_exports"] == events[-1]["stale_exports"] == [str(shipped.resolve())]
-    assert str(shipped.resolve()) in warning["message"] and "export again to ship 0.90" in warning["message"]
+    assert str(shipped.resolve()) in warning["message"] and "export again to ship 0.9." in warning["message"]
     assert checkpoint.read_trust(shipped).threshold == fitted  # the shipped file kept the old one
     assert cli.main(["export", str(run), str(shipped)]) == 0  # exported again: it carries 0.9 now
     capsys.readouterr()

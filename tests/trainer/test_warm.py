@@ -56,3 +56,11 @@ def test_a_spare_runs_its_job_like_the_trainer_program(tmp_path) -> None:  # noq
     bad = subprocess.run([sys.executable, "-m", "trainer.warm"], input=b'["nope"]\n', capture_output=True,
                          timeout=120)
     assert bad.returncode == 2 and b"trainer: error: argument command" in bad.stderr
+
+
+@pytest.mark.parametrize(("code", "status", "said"),
+                         [(None, 0, ""), (0, 0, ""), (3, 3, ""), ("bad luck", 1, "bad luck\n")])
+def test_an_exit_ends_with_the_code_the_interpreter_would_give(code: object, status: int, said: str,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert warm.exit_code(SystemExit(code)) == status
+    assert capsys.readouterr().err == said

@@ -12,7 +12,7 @@ from trainer.protocol import Status
 from trainer.runs import RunInfo, list_runs
 
 # no column for the run folder's name: it only repeats the date, model, lr and batch, and it
-# pushed the table past the window's edge; every cell's tooltip and the context menu have it
+# pushed the table past the window's edge; the Model cell's tooltip and the context menu have it
 COLUMNS = ("Model", "Status", "Dataset", "Weights", "Size", "LR", "Batch", "Epochs", "Best val acc", "Test acc",
            "Duration", "Date")
 NUMERIC = ("Size", "LR", "Batch", "Epochs", "Best val acc", "Test acc", "Duration")

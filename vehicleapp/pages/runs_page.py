@@ -38,7 +38,7 @@ from vehicleapp.jobs import Job, JobRunner
 from vehicleapp.models.runs_model import COLUMNS, SORT_ROLE, ensemble_size
 from vehicleapp.runs_state import RunsState
 from vehicleapp.widgets.charts import CompareCurves, ConfusionChart, ReliabilityChart, ThresholdChart
-from vehicleapp.widgets.text import ElidedLabel, Hint
+from vehicleapp.widgets.text import ElidedLabel, Hint, breakable
 
 log = logging.getLogger(__name__)
 NOT_FOR_ENSEMBLES = ("An ensemble of runs is made from finished runs: it has nothing to resume or retrain "
@@ -289,7 +289,8 @@ class RunsPage(QWidget):
             self._thresholding = None
             self.state.refresh()  # config.json shows the new threshold; the explorer redraws
             if status == Status.DONE and self.stale_exports:  # files already shipped answer by the old one
-                dialogs.show_info(self, "Exported models keep their threshold", html.escape(self.stale_exports))
+                dialogs.show_info(self, "Exported models keep their threshold",  # rich text: paths escaped
+                                  f"<p>{html.escape(breakable(self.stale_exports))}</p>")
             return
         if job is self._exporting:
             self._exporting = None
