@@ -166,7 +166,7 @@ class Fit:
             self.events.warning(w)
         self.events.emit(
             Event.START, model=self.cfg.model, device=str(self.device), classes=self.ds.classes,
-            counts=self.ds.counts(), epochs=self.cfg.epochs, cached_features=self.cached,
+            counts=self.ds.counts(), epochs=self.cfg.epochs + self.cfg.fine_tune, cached_features=self.cached,
             resumed_from_epoch=len(self.history),
         )
 

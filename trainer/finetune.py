@@ -145,7 +145,7 @@ class FineTune(Callback):
         loop.stop_training = False
         trainable = sum(p.numel() for g in groups for p in g["params"])
         peaks = f"{groups[0]['max_lr']:.1e} to {groups[-1]['max_lr']:.1e}"
-        self.events.emit(Event.STAGE, stage="fine-tune", message=(
+        self.events.emit(Event.STAGE, stage="fine-tune", epochs=loop.settings.epochs, message=(
             f"fine-tuning from epoch {start + 1}: {len(groups) - 1} backbone blocks unfrozen ({trainable / 1e6:.1f} M "
             f"weights), peak learning rates {peaks}, one-cycle, label smoothing {LABEL_SMOOTHING}, BatchNorm "
             "statistics kept"))

@@ -164,3 +164,19 @@ def test_a_file_in_a_class_folder_that_is_not_a_photo_is_listed(qtbot: QtBot, wi
                     timeout=20_000)
     texts = [problems.item(i).text() for i in range(problems.count())]
     assert texts == [f"{Path('car', 'notes.txt')} — not a photo"]
+
+
+def test_a_resumed_fine_tuning_run_counts_all_its_epochs_from_its_first_batch(window: MainWindow,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: "epoch 22/20" until the first fine-tuning epoch ended (the start event's count)."""
+    made = _fake_runner(window, monkeypatch)
+    tp = window.train_page
+    tp.set_dataset("/data", {"car": 8, "truck": 8})
+    tp.weights.set_mode("none")
+    job = tp.start()
+    assert job is made[0]
+    job.event.emit({"event": "start", "model": "mobilenet_v2", "device": "cpu", "epochs": 20,
+                    "counts": {"train": {"car": 8, "truck": 8}}, "resumed_from_epoch": 21})
+    job.event.emit({"event": "stage", "stage": "fine-tune", "epochs": 25, "message": "fine-tuning from epoch 21"})
+    job.event.emit({"event": "progress", "phase": "train", "epoch": 22, "done": 3, "total": 30, "loss": 0.4})
+    assert tp.status.text().startswith("epoch 22/25 · batch 3/30")

@@ -82,6 +82,11 @@ def test_a_run_stopped_while_fine_tuning_resumes_fine_tuning(demo_root: Path, tm
     ev = quiet_events()
     train(cfg, ev, lambda: False, resume=run_dir)
     assert [m["epoch"] for m in runs.read_metrics(run_dir)] == [1, 2, 3]
+    # the whole run's epochs are known before the first batch (the app read "epoch 3/1" until then)
+    start = next(e for e in ev.seen if e["event"] == "start")
+    stage = next(i for i, e in enumerate(ev.seen) if e.get("stage") == "fine-tune")
+    first_batch = next(i for i, e in enumerate(ev.seen) if e["event"] == "progress" and e.get("phase") == "train")
+    assert start["epochs"] == ev.seen[stage]["epochs"] == 3 and stage < first_batch
     assert runs.load_run(run_dir).config["status"] == "done"
     # resumed in the fine-tuning stage: the optimizer restored had one group per block and the head
     last = ckpt_io.read_checkpoint(run_dir / runs.LAST)

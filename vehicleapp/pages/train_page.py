@@ -463,6 +463,10 @@ class TrainPage(QWidget):
             self.log.appendPlainText(f"{sweep}{e.get('message', '')}")
             if e.get("stage") == "fine-tune":
                 self._epoch_times = []  # the ETA counts fine-tuning's slower epochs, not the head's
+                # the whole run's epochs: fewer after an early stop, known before a resumed
+                # run's first fine-tuning epoch (it read "epoch 22/20" until that epoch ended)
+                self.total_epochs = int(e.get("epochs", self.total_epochs))
+                self.chart.extend(self.total_epochs)
         elif kind == Event.FEATURES:
             self._phase_start = time.monotonic()
 
