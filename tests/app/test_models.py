@@ -60,3 +60,23 @@ def test_predictions_model_and_filter(qtmodeltester) -> None:  # noqa: ANN001
     proxy.set_filter("truck", 0.0)
     assert [r.path for r in proxy.visible_rows()] == ["b.jpg"]
     qtmodeltester.check(proxy)
+
+
+def test_a_confidence_lowered_by_unfamiliarity_says_so_beside_its_probability(qtmodeltester) -> None:  # noqa: ANN001
+    """Was: "unknown, 15.6%" next to P(truck) 0.995, with nothing on the row saying why."""
+    from PySide6.QtCore import Qt
+
+    model = PredictionsModel()
+    rows = [Prediction("odd.jpg", "unknown", 0.156, [0.002, 0.003, 0.995]),
+            Prediction("sure.jpg", "truck", 0.97, [0.01, 0.02, 0.97])]
+    model.set_results(Path("/tmp"), ["car", "motorcycle", "truck"], rows)
+    qtmodeltester.check(model)
+    confidence = 3
+    assert model.index(0, confidence).data() == "15.6% (unfamiliar)"
+    assert model.index(1, confidence).data() == "97.0%"
+    assert "looks unlike the photos the model was trained on" in model.index(0, confidence).data(
+        Qt.ItemDataRole.ToolTipRole)
+    tip = model.headerData(confidence, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+    assert "lowered for a photo that looks unlike" in tip and "unknown" in tip
+    assert model.headerData(6, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole).startswith(
+        "How likely the photo is a truck")

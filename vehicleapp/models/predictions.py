@@ -15,6 +15,9 @@ from vehicleapp.workers import ThumbnailLoader
 Index = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole + 20
 FIXED = ("Image", "Path", "Label", "Confidence")
+CONFIDENCE_TIP = ("How far the answer can be trusted: the top class's probability, lowered for a photo that looks "
+                  "unlike the photos the model was trained on (shown as \"unfamiliar\"). Below the run's threshold "
+                  "the answer is unknown.")
 UNREADABLE = "(unreadable)"  # the label filter's choice for rows with an error
 
 
@@ -40,7 +43,7 @@ def unknown_reason(p: Prediction, classes: list[str]) -> str:
     if guess is None:
         return "The model is not sure enough to name a class."
     name, prob = for_display(guess[0]), guess[1]
-    if p.confidence is not None and p.confidence < prob - 0.05:
+    if lowered(p):
         return (f"This photo looks unlike the photos the model was trained on, so its best guess "
                 f"({name}, {prob:.0%}) is not trusted.")
     return f"The model cannot tell which class this is: its best guess, {name}, is only {prob:.0%} likely."
@@ -57,13 +60,19 @@ def verdict_html(file_name: str, p: Prediction, classes: list[str], coverage: fl
     return f"{name}<br>is {article(label)} <b>{label}</b>{_sure(p)}"
 
 
+def lowered(p: Prediction) -> bool:
+    """The confidence is well below the top probability: the photo's unfamiliarity lowered it."""
+    top = max(p.probs) if p.probs else p.confidence
+    return p.confidence is not None and top is not None and p.confidence < top - 0.05
+
+
 def _sure(p: Prediction) -> str:
     """How sure, in the words the probability bars beside it agree with: the top probability,
     and the confidence the threshold is compared with when the photo's unfamiliarity lowered it."""
     if p.confidence is None:
         return ""
     top = max(p.probs) if p.probs else p.confidence
-    if p.confidence < top - 0.05:
+    if lowered(p):
         return (f" ({top:.1%} likely; trusted at {p.confidence:.1%}, as it looks less like the photos the "
                 "model was trained on)")
     return f" ({p.confidence:.1%} sure)"
@@ -111,10 +120,23 @@ class PredictionsModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(FIXED) + len(self.classes) + 1
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: ANN201, N802
-        if role != Qt.ItemDataRole.DisplayRole or orientation != Qt.Orientation.Horizontal:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._header_tip(section)
+        if role != Qt.ItemDataRole.DisplayRole:
             return None
         names = [*FIXED, *(f"P({c})" for c in self.classes), "Error"]
         return names[section] if 0 <= section < len(names) else None
+
+    def _header_tip(self, section: int) -> str | None:
+        if section == FIXED.index("Confidence"):
+            return CONFIDENCE_TIP
+        k = section - len(FIXED)
+        if 0 <= k < len(self.classes):
+            name = for_display(self.classes[k])
+            return f"How likely the photo is {article(name)} {name} (a calibrated probability)"
+        return None
 
     def _value(self, p: Prediction, col: int):  # noqa: ANN202
         if col == 1:
@@ -139,9 +161,13 @@ class PredictionsModel(QAbstractTableModel):
             return -1.0 if value is None else value
         if role == Qt.ItemDataRole.ToolTipRole and col in (2, 3) and p.label == UNKNOWN:
             return unknown_reason(p, self.classes)
+        if role == Qt.ItemDataRole.ToolTipRole and col == 3 and lowered(p):
+            return f"{_sure(p).strip(' ()')}."
         if role == Qt.ItemDataRole.DisplayRole and col > 0:
+            if isinstance(value, float) and col == 3:  # next to P(class) = 0.995, say why it is lower
+                return f"{value:.1%}" + (" (unfamiliar)" if lowered(p) else "")
             if isinstance(value, float):
-                return f"{value:.1%}" if col == 3 else f"{value:.3f}"
+                return f"{value:.3f}"
             return "" if value is None else for_display(str(value))
         return None
 
