@@ -123,6 +123,7 @@ class MainWindow(QMainWindow):
         self.tabs.currentChanged.connect(lambda *_: self.runs.refresh_if_changed())  # a CLI run appears
         self.runs_page.resume_requested.connect(self.resume_run)
         self.runs_page.cell_images.connect(self.review_cell)
+        self.runs_page.message.connect(self.show_message)
         for page in (self.dataset_page, self.label_page):
             page.undo_requested.connect(self.state.undo)
         self.train_page.options_changed.connect(lambda: self.settings.set_train_options(self.train_page.options()))

@@ -123,3 +123,16 @@ def test_dropping_a_model_file_on_the_page_chooses_it(window: MainWindow, tmp_pa
     page.dropEvent(QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                               Qt.KeyboardModifier.NoModifier))
     assert page.run_combo.currentData() == str(pt) and user_choice(page.run_combo) == str(pt)
+
+
+def test_another_model_hides_the_tried_photos_answer(window: MainWindow, answers: DialogRecorder, jobs: list[Job],
+                                                     demo_root: Path, tmp_path: Path) -> None:
+    """Was: after File… chose model.onnx, the panel still showed the previous run's answer and heatmap."""
+    page = window.classify_page
+    _choose(window, answers, _model_file(tmp_path, "model.pt"))
+    assert page.try_photo(demo_root / "car" / "car_0002.jpg") is not None
+    page.try_panel.setVisible(True)  # its answer arrived
+    _choose(window, answers, _model_file(tmp_path, "model.pt"))  # the same model again: the answer stays
+    assert not page.try_panel.isHidden()
+    _choose(window, answers, _model_file(tmp_path, "model.onnx"))
+    assert page.try_panel.isHidden() and "try the photo again" in page.status.text()

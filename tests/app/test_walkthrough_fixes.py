@@ -276,5 +276,24 @@ def test_the_runs_table_fits_a_1280_window_and_its_menu_gives_the_folder(qtbot: 
     actions = {a.text(): a for a in menu.actions()}
     assert set(actions) == {"Open run folder", f"Copy path ({run.name})"}
     actions[f"Copy path ({run.name})"].trigger()
-    assert QApplication.clipboard().text() == str(run)
+    assert QApplication.clipboard().text() == str(run) and window.message.text() == f"Copied {run}"
     menu.close()
+
+
+@pytest.mark.parametrize("opened", [True, False])
+def test_open_run_folder_says_what_happened(window: MainWindow, answers: DialogRecorder, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch, opened: bool) -> None:
+    """Was: with no file manager (a bare Linux desktop) the menu item did nothing visible."""
+    from PySide6.QtGui import QDesktopServices
+
+    asked: list[str] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: asked.append(url.toLocalFile()) or opened)
+    QApplication.clipboard().setText("")
+    window.runs_page.open_folder(tmp_path)
+    assert asked == [str(tmp_path)]
+    if opened:
+        assert answers.errors == [] and window.message.text() == f"Opened {tmp_path} in the file manager"
+    else:
+        assert answers.errors == [("No file manager", f"No file manager opened {tmp_path}. Its path is copied: "
+                                   "paste it into a file manager or a terminal.")]
+        assert QApplication.clipboard().text() == str(tmp_path)

@@ -79,6 +79,7 @@ class ClassifyPage(QWidget):
         self.out_csv: Path | None = None
         self._job_run: str | None = None  # the run the folder job classifies with
         self._results_run: str | None = None  # the run whose results the table shows
+        self._try_run: str | None = None  # the run whose answer the tried photo's panel shows
         self.model = PredictionsModel(loader, self)
         self.proxy = PredictionFilter(self)
         self.proxy.setSourceModel(self.model)
@@ -259,6 +260,9 @@ class ClassifyPage(QWidget):
         if self.model.rowCount() and self._results_run != self.run_combo.currentData():
             self.clear_results()
             self.status.setText("The model changed: classify the folder again to see what this model says.")
+        if not self.try_panel.isHidden() and self._try_run != self.run_combo.currentData():
+            self.try_panel.setVisible(False)  # the tried photo's answer and heatmap were another model's
+            self.status.setText("The model changed: try the photo again to see what this model says.")
 
     def _browse(self) -> None:
         folder = dialogs.ask_folder(self, "Folder to classify")
@@ -285,7 +289,7 @@ class ClassifyPage(QWidget):
             shutil.rmtree(work, ignore_errors=True)
             self.status.setText("Another job is running; stop it first.")
             return None
-        self.try_job, self.try_path = job, path
+        self.try_job, self.try_path, self._try_run = job, path, run
         self.status.setText(f"Classifying {path.name}…")
         return job
 

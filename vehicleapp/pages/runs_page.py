@@ -56,6 +56,7 @@ def resumable(run: RunInfo | None) -> bool:
 class RunsPage(QWidget):
     resume_requested = Signal(object)  # RunInfo: the Train page continues it
     cell_images = Signal(object, object, object, object)  # list[EvaluatedImage], classes, dataset root, run folder
+    message = Signal(str)  # a line for the window's status bar
 
     def __init__(self, runner: JobRunner, state: RunsState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -119,10 +120,23 @@ class RunsPage(QWidget):
         if self.menu is not None:
             self.menu.deleteLater()  # one menu at a time, not one more child per right-click
         menu = QMenu(self)
-        menu.addAction("Open run folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))))
-        menu.addAction(f"Copy path ({folder.name})", lambda: QGuiApplication.clipboard().setText(str(folder)))
+        menu.addAction("Open run folder", lambda: self.open_folder(folder))
+        menu.addAction(f"Copy path ({folder.name})", lambda: self.copy_path(folder))
         menu.popup(self.table.viewport().mapToGlobal(pos))
         self.menu = menu  # kept for tests and while it shows
+
+    def open_folder(self, folder: Path) -> None:
+        """In the file manager; where none answers (a bare Linux desktop), its path is copied instead."""
+        if QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+            self.message.emit(f"Opened {folder} in the file manager")
+            return
+        QGuiApplication.clipboard().setText(str(folder))
+        dialogs.show_error(self, "No file manager", f"No file manager opened {folder}. Its path is copied: paste it "
+                           "into a file manager or a terminal.")
+
+    def copy_path(self, folder: Path) -> None:
+        QGuiApplication.clipboard().setText(str(folder))
+        self.message.emit(f"Copied {folder}")
 
     def _button(self, text: str, tip: str, slot: Callable[[], object]) -> QPushButton:
         button = QPushButton(text)
