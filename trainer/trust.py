@@ -70,7 +70,7 @@ class Trust:
     def display(self) -> dict[str, Any]:
         """What ``config.json`` shows (a copy; the checkpoint is the source of truth)."""
         keys = ("temperature", "threshold", "score", "coverage", "val_coverage", "ece_before", "ece_after")
-        return {k: getattr(self, k) for k in keys}
+        return {**{k: getattr(self, k) for k in keys}, "previous": list(self.previous)}  # previous: Undo's state
 
 
 def check_threshold(value: float) -> float:

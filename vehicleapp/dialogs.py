@@ -29,9 +29,10 @@ def remember_folders(memory: FolderMemory | None) -> None:
     _memory = memory
 
 
-def _start(title: str) -> str:
+def _start(title: str, first: str = "") -> str:
+    """Where the dialog titled ``title`` was last answered; before that, ``first``."""
     folder = _memory.last_folder(title) if _memory is not None else ""
-    return folder if folder and Path(folder).is_dir() else ""
+    return folder if folder and Path(folder).is_dir() else first
 
 
 def _remember(title: str, path: str, folder: str = "") -> str:
@@ -45,8 +46,9 @@ def ask_folder(parent: QWidget | None, title: str = "Open a folder of images", s
     return _remember(title, chosen, folder=chosen)
 
 
-def ask_open_file(parent: QWidget | None, title: str, filters: str = "All files (*)") -> str:
-    return _remember(title, QFileDialog.getOpenFileName(parent, title, _start(title), filters)[0])
+def ask_open_file(parent: QWidget | None, title: str, filters: str = "All files (*)", first: str = "") -> str:
+    """A file to read; the dialog opens where it was last answered (the first time: ``first``)."""
+    return _remember(title, QFileDialog.getOpenFileName(parent, title, _start(title, first), filters)[0])
 
 
 def ask_save_file(parent: QWidget | None, title: str, name: str, filters: str) -> str:

@@ -142,7 +142,8 @@ class MainWindow(QMainWindow):
         self.redo_action = self._action(edit, "&Redo step", QKeySequence("Ctrl+Shift+Z"), self.state.redo)
         jobs = self.menuBar().addMenu("&Job")
         self._action(jobs, "&Start training", QKeySequence("Ctrl+Return"), self.train_page.start)
-        self._action(jobs, "S&top job", QKeySequence("Esc"), self.runner.cancel)
+        self.stop_action = self._action(jobs, "S&top job", QKeySequence("Esc"), self.runner.cancel)
+        self.stop_action.setEnabled(False)  # on while a job runs
         self._action(jobs, "&Refresh runs", QKeySequence("F5"), self.runs.refresh)
         for i in range(len(PAGES)):
             QShortcut(QKeySequence(f"Ctrl+{i + 1}"), self, lambda i=i: self.tabs.setCurrentIndex(i))
@@ -219,9 +220,11 @@ class MainWindow(QMainWindow):
 
     def _on_job_started(self, job: Job) -> None:
         self.job_label.setText(f"● {job.title} running")
+        self.stop_action.setEnabled(True)
 
     def _on_job_finished(self, job: Job, status: str, message: str) -> None:
         self.job_label.setText("")
+        self.stop_action.setEnabled(False)
         if status == Status.FAILED:
             log.warning("job %s failed: %s\n%s", " ".join(job.args), message, job.log_tail(40))
         self.show_message(f"{job.title}: {status} — {message}", 10000)

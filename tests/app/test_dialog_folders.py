@@ -60,8 +60,8 @@ def test_the_model_file_dialog_opens_where_the_last_model_came_from(user: User, 
     assert "from-a-colleague" in (tmp_path / "settings.ini").read_text(encoding="utf-8")  # on disk
     user.file = ""
     assert dialogs.ask_open_file(None, "A model file to classify with", "Models (*.onnx)") == ""  # cancelled
-    dialogs.ask_open_file(None, "A photo to try", "Photos (*.jpg)")  # another kind: its own folder
-    assert user.opened_in == ["", str(shared), ""]
+    dialogs.ask_open_file(None, "A photo to try", "Photos (*.jpg)", first=str(tmp_path))  # another kind: its
+    assert user.opened_in == ["", str(shared), str(tmp_path)]  # own folder; the first time, the one given
 
 
 def test_save_and_folder_dialogs_remember_too_and_a_vanished_folder_is_forgotten(user: User, tmp_path: Path) -> None:

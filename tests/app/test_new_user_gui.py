@@ -180,3 +180,21 @@ def test_a_resumed_fine_tuning_run_counts_all_its_epochs_from_its_first_batch(wi
     job.event.emit({"event": "stage", "stage": "fine-tune", "epochs": 25, "message": "fine-tuning from epoch 21"})
     job.event.emit({"event": "progress", "phase": "train", "epoch": 22, "done": 3, "total": 30, "loss": 0.4})
     assert tp.status.text().startswith("epoch 22/25 · batch 3/30")
+
+
+def test_changing_a_setting_after_a_run_clears_its_finished_words_with_its_curves(
+        window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: the chart emptied for the new settings but the page still said "Finished." with a full bar."""
+    made = _fake_runner(window, monkeypatch)
+    tp = window.train_page
+    tp.set_dataset("/data", {"car": 8, "truck": 8})
+    tp.weights.set_mode("none")
+    job = tp.start()
+    assert job is made[0]
+    for e in _train_events(2, 4, 3):  # both epochs end
+        job.event.emit(e)
+    _finish(window, job, Status.DONE, "finished")
+    assert tp.status.text().startswith("Finished") and tp.progress.value() == tp.progress.maximum()
+    tp.epochs.setValue(tp.epochs.value() + 5)
+    assert tp.chart.point_count() == 0 and tp.progress.value() == 0
+    assert tp.status.text() == "Settings changed: the last run's curves are on the Runs page."

@@ -145,8 +145,10 @@ def test_why_shows_a_heatmap_made_by_a_background_job(qtbot, window: MainWindow,
     train(TrainConfig(data=str(demo_copy), weights="none", freeze=True, epochs=1, image_size=48, workers=1,
                       out=str(window.runs.runs_dir)), quiet_events(), lambda: False)
     window.runs.refresh()
+    assert not window.review_page.why_button.isEnabled()  # no photo to explain yet: it says so
+    assert window.review_page.why_button.toolTip().startswith("Select a photo first")
     page = _open_review(qtbot, window, answers, demo_copy, [_row("car/car_0002.jpg", "car", "truck", 0.2)])
-    assert page.run_combo.count() == 1
+    assert page.run_combo.count() == 1 and page.why_button.isEnabled()
     with qtbot.waitSignal(page.why_button.ready, timeout=120_000) as blocker:
         page.why_button.click()
     png = blocker.args[0]

@@ -64,7 +64,11 @@ def test_save_threshold_is_off_for_a_run_never_evaluated(window: MainWindow, dem
     monkeypatch.setattr(window.runner, "run", lambda args, title: asked.append(args))
     rp = window.runs_page
     rp.select_runs({a}, current=a)
-    assert rp.save_threshold.isEnabled() and abs(rp.threshold_chart.chosen - 0.2839) < 1e-9
+    assert not rp.save_threshold.isEnabled() and abs(rp.threshold_chart.chosen - 0.2839) < 1e-9  # nothing new
+    assert not rp.undo_threshold.isEnabled()  # never changed by hand: nothing to undo
+    rp.threshold_chart.chosen = 0.5
+    rp.threshold_chart.picked.emit(0.5)
+    assert rp.save_threshold.isEnabled() and "not saved yet" in rp.threshold_info.text()
     rp.select_runs({b}, current=b)
     assert not rp.save_threshold.isEnabled()
     assert rp.apply_threshold() is None and asked == []
@@ -246,9 +250,10 @@ def test_saving_a_threshold_names_the_models_exported_before_it(qtbot: QtBot, wi
     shown = html.unescape(text).replace("\u200b", "")
     assert str(shipped.resolve()) in shown and "R&amp;D" in text and "export again to ship 0.9." in shown
     answers.infos.clear()
+    assert rp.undo_threshold.isEnabled() and not rp.save_threshold.isEnabled()  # saved: 0.9 is the run's
     with qtbot.waitSignal(window.runner.finished, timeout=60_000):
         rp.apply_threshold(undo=True)  # back to what the file carries: nothing to say
-    assert answers.infos == []
+    assert answers.infos == [] and not rp.undo_threshold.isEnabled()
 
 
 # -- 6. the runs table fits the window; the folder is a right-click away -----------------------------

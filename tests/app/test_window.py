@@ -143,7 +143,10 @@ def test_training_job_updates_chart_and_appears_in_runs(qtbot, window: MainWindo
     assert window.runs_page.model.run_at(0).config["epochs"] == 3
     assert window.classify_page.run_combo.count() == 1
     rp = window.runs_page
+    rp.table.clearSelection()
+    assert not rp.export_button.isEnabled() and not rp.model_button.isEnabled()  # nothing to export yet
     rp.table.selectRow(0)
+    assert rp.export_button.isEnabled() and rp.model_button.isEnabled()
     assert rp.curves.figure.axes[0].lines  # the selected run's curves are drawn
     with qtbot.waitSignal(window.runner.finished, timeout=120_000) as blocker:
         rp.evaluate_button.click()
@@ -169,16 +172,17 @@ def test_cancel_a_job_midway_leaves_no_process(qtbot, window: MainWindow, answer
     open_folder(qtbot, window, answers, demo_root)
     _fast_training(window, epochs=300)
     window.train_page.batch.setValue(4)
+    assert not window.stop_action.isEnabled()  # Job → Stop job (Esc): nothing to stop yet
     with qtbot.waitSignal(window.runner.started, timeout=5000) as started:
         job = window.train_page.start()
     assert job is not None
     assert started.args == [job]
     qtbot.waitUntil(lambda: window.train_page.chart.point_count() >= 1, timeout=120_000)
     pid = job.pid  # QProcess reports 0 once the child has finished
-    assert pid > 0
+    assert pid > 0 and window.stop_action.isEnabled()
     with qtbot.waitSignal(window.runner.finished, timeout=30_000) as blocker:
         window.train_page.stop_button.click()
-    assert blocker.args[1] == "cancelled"
+    assert blocker.args[1] == "cancelled" and not window.stop_action.isEnabled()
     assert not job.is_running()
     assert _process_gone(pid)  # exited and reaped, not a zombie
     assert window.train_page.start_button.isEnabled()

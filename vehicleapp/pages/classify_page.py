@@ -271,7 +271,7 @@ class ClassifyPage(QWidget):
 
     # -- one photo ------------------------------------------------------------------------
     def _pick_photo(self) -> None:
-        path = dialogs.ask_open_file(self, "A photo to try", PHOTO_FILTER)
+        path = dialogs.ask_open_file(self, "A photo to try", PHOTO_FILTER, first=self.dataset or "")
         if path:
             self.try_photo(Path(path))
 
@@ -307,6 +307,7 @@ class ClassifyPage(QWidget):
         assert self.try_path is not None
         self.try_image.show_file(self.try_path, f"The tried photo {self.try_path.name}")
         self.try_panel.setVisible(True)
+        self.why_button.update_state()  # a photo to explain now
         if row is None or row.error:
             self.try_result.setText(f"<b>{self.try_path.name}</b><br>cannot be read: {row.error if row else '?'}")
             self.try_chart.show_probs([], [])

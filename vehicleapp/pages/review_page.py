@@ -88,6 +88,7 @@ class ReviewPage(QWidget):
 
     # -- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
+        top = self._top_bar()  # first: the detail panel's Why? asks for the chosen run
         self.tabs = QTabWidget()
         self.tabs.addTab(self._suspects(), "Suspects")
         self.map = ReviewMap()
@@ -100,7 +101,7 @@ class ReviewPage(QWidget):
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
-        layout.addLayout(self._top_bar())
+        layout.addLayout(top)
         layout.addWidget(self.progress)
         layout.addWidget(split, 1)
         layout.addWidget(Hint("Keys: Enter accepts the suggestion · 1–9 choose a class · X not an issue (Show: "
@@ -310,6 +311,7 @@ class ReviewPage(QWidget):
         self.keep_button.setVisible(bool(group))
         self.accept_button.setEnabled(s is not None and not s.resolved)
         self.dismiss_button.setEnabled(s is not None)
+        self.why_button.update_state()  # a photo to explain, or none
         self.dismiss_button.setText("It is an issue after all (X)" if s and s.dismissed else "Not an issue (X)")
         if s is None:
             self.preview.clear()

@@ -215,6 +215,7 @@ class RunsPage(QWidget):
         v.addLayout(row)
         self._curve: tuple[list[float], list[float], list[float | None]] | None = None
         self._threshold_run: Path | None = None  # the run whose evaluation the explorer shows
+        self._saved_threshold = 0.0  # that run's threshold, as saved
         return panel
 
     def _show_threshold(self, run: RunInfo | None) -> None:
@@ -222,6 +223,7 @@ class RunsPage(QWidget):
         is on only while the explorer shows the run's own evaluation (never another run's line)."""
         self._curve, self._threshold_run = None, None
         self.save_threshold.setEnabled(False)
+        self.undo_threshold.setEnabled(bool(run and run.trust and run.trust.previous))  # a change to take back
         path = run.path / runs_io.PREDICTIONS if run else None
         if run is None or path is None or not path.is_file():
             self.threshold_chart.clear_curve()
@@ -236,12 +238,14 @@ class RunsPage(QWidget):
         self._curve, self._threshold_run = (ts, coverage, accuracy), run.path
         chosen = run.trust.threshold if run.trust else 0.0
         self.threshold_chart.show_curve(ts, coverage, accuracy, chosen)
-        self.save_threshold.setEnabled(True)
-        self._on_threshold_picked(chosen, saved=True)
+        self._saved_threshold = chosen
+        self._on_threshold_picked(chosen)
 
-    def _on_threshold_picked(self, value: float, saved: bool = False) -> None:
+    def _on_threshold_picked(self, value: float) -> None:
         if self._curve is None:
             return
+        saved = abs(value - self._saved_threshold) < 5e-5  # what Save writes: 4 decimals
+        self.save_threshold.setEnabled(not saved)  # on for a new value of this run's own curve
         ts, coverage, accuracy = self._curve
         i = min(range(len(ts)), key=lambda k: abs(ts[k] - value))
         acc = f"{accuracy[i]:.1%}" if accuracy[i] is not None else "–"
@@ -362,6 +366,8 @@ class RunsPage(QWidget):
         self.retrain_button.setEnabled(current is not None and not ensemble_size(current))
         self._explain_ensemble(current is not None and ensemble_size(current) > 0)
         self.delete_button.setEnabled(bool(chosen))
+        self.export_button.setEnabled(bool(chosen))  # no empty chart to save
+        self.model_button.setEnabled(current is not None and current.checkpoint() is not None)
         self._show_detail(current)
 
     def _explain_ensemble(self, ensemble: bool) -> None:

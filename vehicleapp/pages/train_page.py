@@ -224,6 +224,9 @@ class TrainPage(QWidget):
     def _show_epochs_to_come(self) -> None:
         """Before a job the empty chart spans the epochs the settings ask for (fine-tuning's too)."""
         if self.job is None or self.job.status is not None:
+            if self.job is not None and self.chart.epochs:  # the last run's curves go, its bar and words too
+                self.progress.setValue(0)
+                self.status.setText("Settings changed: the last run's curves are on the Runs page.")
             self.chart.reset(self.epochs.value() + self.fine_tune.value())
 
     def _on_model(self) -> None:

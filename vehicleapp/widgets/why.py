@@ -20,6 +20,7 @@ from vehicleapp.jobs import Job, JobRunner
 
 TIP = "Where the model looked to decide (Grad-CAM), computed in the background"
 ONNX_REASON = "an exported .onnx model cannot show where it looked; choose the run it came from (or its .pt file)"
+NO_PHOTO = "Select a photo first: the heatmap shows where the model looked in it"
 
 
 def explain_args(run: Path, image: Path, out_dir: Path) -> list[str]:
@@ -47,8 +48,9 @@ class WhyButton(QPushButton):
         PyTorch model: the run, or its .pt file); the tooltip says why."""
         run = self.run_of()
         onnx = bool(run) and is_onnx(run)
-        self.setEnabled(not self._busy and not onnx)
-        self.setToolTip(ONNX_REASON.capitalize() if onnx else TIP)
+        photo = self.image_of() is not None
+        self.setEnabled(not self._busy and not onnx and photo)
+        self.setToolTip(ONNX_REASON.capitalize() if onnx else TIP if photo else NO_PHOTO)
 
     def start(self) -> Job | None:
         run, image = self.run_of(), self.image_of()
