@@ -172,20 +172,26 @@ class Fit:
 
     def run(self) -> Path:
         started = time.monotonic()
+        # a resumed run's time so far (a stopped run records it too): Duration is the whole run's
+        before = float(runs.load_run(self.run_dir).config.get("duration_s") or 0.0) if self.resumed else 0.0
+
+        def duration() -> float:
+            return round(before + time.monotonic() - started, 2)
+
         self._start()
         try:
             loop = self._loop(self._prepare())  # reports the images unreadable from the start
             self.batcher.on_failed = self.eval_batcher.on_failed = self._on_failed  # and those that fail later
             loop.fit()
         except Cancelled as exc:
-            runs.update_config(self.run_dir, status=Status.CANCELLED)
+            runs.update_config(self.run_dir, status=Status.CANCELLED, duration_s=duration())
             self.events.emit(Event.CANCELLED, message=f"{exc}; last checkpoint saved")
             exc.reported = True  # type: ignore[attr-defined]
             raise
         except BaseException as exc:
             log.exception("run %s failed", self.run_dir.name)
             try:
-                runs.update_config(self.run_dir, status=Status.FAILED, error=str(exc)[:500])
+                runs.update_config(self.run_dir, status=Status.FAILED, error=str(exc)[:500], duration_s=duration())
             except OSError:  # e.g. the disk is still full: the original error is the one to report
                 log.exception("could not mark run %s failed", self.run_dir.name)
             raise
@@ -199,9 +205,7 @@ class Fit:
         self.events.emit(Event.DONE, message=f"finished: best val acc {best:.1%}{test}{_trust_text(trust)}",
                          best_val_acc=best, test_acc=info.test_acc, run_dir=str(self.run_dir),
                          trust=trust.display() if trust else None)
-        previous = float(info.config.get("duration_s", 0.0)) if self.resumed else 0.0
-        runs.update_config(self.run_dir, status=Status.DONE,
-                           duration_s=round(previous + time.monotonic() - started, 2))
+        runs.update_config(self.run_dir, status=Status.DONE, duration_s=duration())
         return self.run_dir
 
     def _loop(self, splits: dict[str, SplitData]) -> FitLoop:

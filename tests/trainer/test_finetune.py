@@ -79,8 +79,11 @@ def test_a_run_stopped_while_fine_tuning_resumes_fine_tuning(demo_root: Path, tm
     run_dir = next((tmp_path / "runs").iterdir())
     assert ckpt_io.peek(run_dir / runs.LAST, "fine_tune_from") == 1
     assert len(runs.read_metrics(run_dir)) == 2
+    stopped_s = runs.load_run(run_dir).config["duration_s"]  # a stopped run's time counts too
+    assert stopped_s > sum(m["seconds"] for m in runs.read_metrics(run_dir))  # its start and features too
     ev = quiet_events()
     train(cfg, ev, lambda: False, resume=run_dir)
+    assert runs.load_run(run_dir).config["duration_s"] > stopped_s  # the whole run's, both sessions
     assert [m["epoch"] for m in runs.read_metrics(run_dir)] == [1, 2, 3]
     # the whole run's epochs are known before the first batch (the app read "epoch 3/1" until then)
     start = next(e for e in ev.seen if e["event"] == "start")
