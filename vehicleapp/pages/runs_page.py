@@ -53,6 +53,19 @@ def resumable(run: RunInfo | None) -> bool:
     return (run.path / runs_io.LAST).is_file() and len(run.metrics) < target
 
 
+def export_words(out: Path, parity: object, message: str) -> str:
+    """The export's verdict in plain words: where the file is and how its answers compared with
+    the PyTorch model's on a sample of the run's photos (the CLI's message when figures are missing)."""
+    if not isinstance(parity, dict) or not isinstance(parity.get("n"), int):
+        return message
+    n, agreement, diff = parity["n"], float(parity.get("agreement", 0.0)), float(parity.get("max_diff", 0.0))
+    photos = str(parity.get("samples", "photos"))
+    sample = f"{n} of the run's {photos}" if photos == "validation photos" else f"{n} {photos}"
+    same = "the same answer for every one" if agreement >= 1 else f"the same answer for {agreement:.1%} of them"
+    return (f"Saved {out.name} in {out.parent}. Checked on the spot against the PyTorch model on {sample}: it "
+            f"gave {same}, and its probabilities differed by at most {diff:.1e}.")
+
+
 class RunsPage(QWidget):
     resume_requested = Signal(object)  # RunInfo: the Train page continues it
     cell_images = Signal(object, object, object, object)  # list[EvaluatedImage], classes, dataset root, run folder
@@ -450,8 +463,8 @@ class RunsPage(QWidget):
 
     def _on_export_event(self, e: dict, path: str) -> None:
         if e.get("event") == Event.DONE:
-            self.export_result = str(e.get("message", ""))
-            dialogs.show_info(self, "Model exported", self.export_result)
+            self.export_result = export_words(Path(path), e.get("parity"), str(e.get("message", "")))
+            dialogs.show_info(self, "Model exported", f"<p>{html.escape(breakable(self.export_result))}</p>")
 
     def export_chart(self) -> None:
         path = dialogs.ask_save_file(self, "Export chart", "runs-comparison.png", "PNG image (*.png)")
