@@ -302,3 +302,13 @@ def test_open_run_folder_says_what_happened(window: MainWindow, answers: DialogR
         assert answers.errors == [("No file manager", f"No file manager opened {tmp_path}. Its path is copied: "
                                    "paste it into a file manager or a terminal.")]
         assert QApplication.clipboard().text() == str(tmp_path)
+
+
+def test_a_run_box_tooltip_has_the_whole_name_the_closed_box_elides(window: MainWindow, demo_root: Path) -> None:
+    """Was: "mobilenet_v2 lr=...otos · val 98.5%" hid what told two runs apart."""
+    a, _ = _two_runs(window, demo_root)
+    combo = window.review_page.run_combo
+    assert combo.count() == 2  # listed when the runs were refreshed
+    for i in range(2):
+        combo.setCurrentIndex(i)
+        assert combo.toolTip().endswith(f"Chosen: {combo.itemText(i)}")

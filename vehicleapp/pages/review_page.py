@@ -108,7 +108,7 @@ class ReviewPage(QWidget):
                               "Marked not an issue takes it back) · arrows move · Ctrl+Z undoes"))
 
     def _top_bar(self) -> QHBoxLayout:
-        self.run_combo = run_combo("The trained run whose backbone judges the images", 24)
+        self.run_combo = run_combo("The trained run whose backbone judges the images", 36)
         self.run_combo.activated.connect(lambda *_: self._show_hint())
         self.review_button = QPushButton("Review the dataset")
         self.review_button.setToolTip("Find likely wrong labels, near-duplicates and outliers (a background job)")

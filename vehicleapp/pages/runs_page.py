@@ -211,6 +211,8 @@ class RunsPage(QWidget):
         self.threshold_chart = ThresholdChart()
         self.threshold_chart.picked.connect(self._on_threshold_picked)
         self.threshold_info = Hint("")  # wraps: the whole sentence matters in a narrow panel
+        # room for three lines from the start: the chart above does not jump when the sentence wraps
+        self.threshold_info.setMinimumHeight(3 * self.threshold_info.fontMetrics().lineSpacing())
         self.save_threshold = self._button("Save threshold", "Write the chosen threshold into the run's checkpoint",
                                            self.apply_threshold)
         self.undo_threshold = self._button("Undo", "Bring back the threshold the last change replaced",

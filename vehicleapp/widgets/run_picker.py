@@ -70,6 +70,9 @@ def run_combo(tip: str, width_chars: int) -> QComboBox:
     combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
     combo.setMinimumContentsLength(width_chars)
     combo.activated.connect(lambda *_: combo.setProperty(USER_CHOSE, True))
+    # the closed box elides: its tooltip has the chosen run's whole name (what tells runs apart)
+    combo.currentIndexChanged.connect(
+        lambda *_: combo.setToolTip(f"{tip}\nChosen: {combo.currentText()}" if combo.currentText() else tip))
     return combo
 
 
