@@ -52,26 +52,22 @@ class AppSettings:
 
     def train_options(self) -> dict[str, Any]:
         """The Train page's last settings (JSON keeps their types across platforms' backends)."""
-        try:
-            value = json.loads(str(self.qs.value("train_options", "{}")))
-        except ValueError:
-            return {}
-        return value if isinstance(value, dict) else {}
+        return self._json_dict("train_options")
 
     def set_train_options(self, options: dict[str, Any]) -> None:
         self.qs.setValue("train_options", json.dumps(options))
 
     def last_folder(self, kind: str) -> str:
         """Where the file dialog titled ``kind`` was last answered ("" before that)."""
-        folders = self._last_folders()
-        return str(folders.get(kind, ""))
+        return str(self._json_dict("last_folders").get(kind, ""))
 
     def set_last_folder(self, kind: str, folder: str) -> None:
-        self.qs.setValue("last_folders", json.dumps({**self._last_folders(), kind: folder}))
+        self.qs.setValue("last_folders", json.dumps({**self._json_dict("last_folders"), kind: folder}))
 
-    def _last_folders(self) -> dict[str, Any]:
+    def _json_dict(self, key: str) -> dict[str, Any]:
+        """A setting kept as a JSON object ({} when absent or damaged)."""
         try:
-            value = json.loads(str(self.qs.value("last_folders", "{}")))
+            value = json.loads(str(self.qs.value(key, "{}")))
         except ValueError:
             return {}
         return value if isinstance(value, dict) else {}

@@ -14,7 +14,9 @@ from pytestqt.qtbot import QtBot
 from tests.app.conftest import DialogRecorder, open_folder
 from tests.app.test_search_app import _fake_runner, _finish
 from trainer.protocol import Status
+from vehicleapp.jobs import Job
 from vehicleapp.main_window import MainWindow
+from vehicleapp.pages.train_page import TrainPage
 from vehicleapp.resources import stylesheet
 from vehicleapp.widgets.charts import LiveCurves
 
@@ -32,15 +34,21 @@ def _train_events(epochs: int, batches: int, stop_in_epoch: int) -> list[dict]:
     return events
 
 
-@pytest.mark.parametrize("stop_in_epoch", [1, 3])
-def test_a_stopped_run_shows_where_it_stopped(window: MainWindow, monkeypatch: pytest.MonkeyPatch,
-                                              stop_in_epoch: int) -> None:
+def _start_training(window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> tuple[TrainPage, Job]:
+    """Start pressed on the Train page; the job is a stand-in whose events the test sends."""
     made = _fake_runner(window, monkeypatch)
     tp = window.train_page
     tp.set_dataset("/data", {"car": 8, "truck": 8})
     tp.weights.set_mode("none")
     job = tp.start()
     assert job is made[0]
+    return tp, job
+
+
+@pytest.mark.parametrize("stop_in_epoch", [1, 3])
+def test_a_stopped_run_shows_where_it_stopped(window: MainWindow, monkeypatch: pytest.MonkeyPatch,
+                                              stop_in_epoch: int) -> None:
+    tp, job = _start_training(window, monkeypatch)
     for e in _train_events(10, 4, stop_in_epoch):
         job.event.emit(e)
     assert tp.progress.value() == tp.progress.maximum()  # the last batch of the epoch under way
@@ -169,12 +177,7 @@ def test_a_file_in_a_class_folder_that_is_not_a_photo_is_listed(qtbot: QtBot, wi
 def test_a_resumed_fine_tuning_run_counts_all_its_epochs_from_its_first_batch(window: MainWindow,
                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """Was: "epoch 22/20" until the first fine-tuning epoch ended (the start event's count)."""
-    made = _fake_runner(window, monkeypatch)
-    tp = window.train_page
-    tp.set_dataset("/data", {"car": 8, "truck": 8})
-    tp.weights.set_mode("none")
-    job = tp.start()
-    assert job is made[0]
+    tp, job = _start_training(window, monkeypatch)
     job.event.emit({"event": "start", "model": "mobilenet_v2", "device": "cpu", "epochs": 20,
                     "counts": {"train": {"car": 8, "truck": 8}}, "resumed_from_epoch": 21})
     job.event.emit({"event": "stage", "stage": "fine-tune", "epochs": 25, "message": "fine-tuning from epoch 21"})
@@ -185,12 +188,7 @@ def test_a_resumed_fine_tuning_run_counts_all_its_epochs_from_its_first_batch(wi
 def test_changing_a_setting_after_a_run_clears_its_finished_words_with_its_curves(
         window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
     """Was: the chart emptied for the new settings but the page still said "Finished." with a full bar."""
-    made = _fake_runner(window, monkeypatch)
-    tp = window.train_page
-    tp.set_dataset("/data", {"car": 8, "truck": 8})
-    tp.weights.set_mode("none")
-    job = tp.start()
-    assert job is made[0]
+    tp, job = _start_training(window, monkeypatch)
     for e in _train_events(2, 4, 3):  # both epochs end
         job.event.emit(e)
     _finish(window, job, Status.DONE, "finished")
