@@ -250,6 +250,14 @@ class JobRunner(QObject):
             self.spare = None
             proc.deleteLater()
 
+    def lend_spare(self) -> QProcess | None:
+        """The spare, for a short job run beside the runner's (a weights-file check): None when
+        there is none. A new spare is made when the borrowed process ends."""
+        proc = self._take_spare()
+        if proc is not None:
+            proc.finished.connect(lambda *_: self.prepare_spare())
+        return proc
+
     def _take_spare(self) -> QProcess | None:
         proc, self.spare = self.spare, None
         if proc is not None and self._running(proc):

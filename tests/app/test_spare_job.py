@@ -129,6 +129,25 @@ def test_no_spare_starts_beside_a_running_job(qtbot, demo_root: Path, tmp_path: 
         runner.shutdown()
 
 
+def test_a_job_beside_the_runner_borrows_the_spare_and_a_new_one_follows(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    """The Train page's weights-file check runs beside the runner's jobs: it borrows the spare."""
+    runner = _ready_runner(qtbot)
+    try:
+        lent = runner.lend_spare()
+        assert lent is not None and runner.spare is None and runner.lend_spare() is None
+        check = Job(["runs", str(tmp_path)], "Checking weights", spare=lent)
+        with qtbot.waitSignal(check.finished, timeout=60_000) as blocker:
+            check.start()
+        assert check.warm and blocker.args[0] == Status.DONE, blocker.args[1]
+        qtbot.waitUntil(lambda: runner.spare is not None, timeout=5_000)  # made when the borrowed one ended
+    finally:
+        runner.shutdown()
+
+
+def test_the_train_pages_weights_check_borrows_the_windows_spare(window) -> None:  # noqa: ANN001
+    assert window.train_page.weights.spare_source == window.runner.lend_spare
+
+
 def test_shutdown_leaves_no_spare_behind(qtbot) -> None:  # noqa: ANN001
     runner = _ready_runner(qtbot)
     pid = int(runner.spare.processId())

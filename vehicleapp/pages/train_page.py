@@ -133,6 +133,7 @@ class TrainPage(QWidget):
             self.model.addItem(spec.title, spec.name)
             self.model.setItemData(self.model.count() - 1, spec.description, Qt.ItemDataRole.ToolTipRole)
         self.weights = WeightsChooser()
+        self.weights.spare_source = self.runner.lend_spare
         self.model.currentIndexChanged.connect(self._on_model)
         self.weights.mode.currentIndexChanged.connect(self._on_weights_mode)
         self.freeze = QCheckBox(C.label_of("freeze"), checked=True)

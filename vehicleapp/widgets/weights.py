@@ -10,11 +10,11 @@ Ensembles and the reference sweep need one file per backbone, so there is a file
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QProcess, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from trainer import hub
@@ -43,6 +43,7 @@ class WeightsChooser(QWidget):
         self._checked_at = -RECHECK_S
         self.fits: dict[str, dict[str, Any]] = {}  # file -> {backbone: {matched, total, reason}} or {error}
         self.probes: dict[str, Job] = {}
+        self.spare_source: Callable[[], QProcess | None] = lambda: None  # the window's runner lends its spare
         self.mode = QComboBox()
         for label, value in MODES:
             self.mode.addItem(label, value)
@@ -214,7 +215,8 @@ class WeightsChooser(QWidget):
         self._refresh()
 
     def _probe(self, path: str) -> None:
-        job = Job(check_weights_args(str(Path(path).expanduser())), "Checking weights", self)
+        job = Job(check_weights_args(str(Path(path).expanduser())), "Checking weights", self,
+                  spare=self.spare_source())  # warm: the answer comes in a fraction of a second
         job.event.connect(lambda e, p=path: self.fits.__setitem__(p, e["fit"]) if "fit" in e else None)
         job.finished.connect(lambda status, message, p=path: self._on_probed(p, message))
         self.probes[path] = job
