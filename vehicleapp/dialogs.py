@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -54,7 +55,8 @@ def ask_open_file(parent: QWidget | None, title: str, filters: str = "All files 
 def ask_save_file(parent: QWidget | None, title: str, name: str, filters: str) -> str:
     """The file to write, named for its kind: a name typed without the filter's suffix gets it
     (the jobs refuse ``model`` for ``model.onnx``, so that a slip never overwrites a photo)."""
-    start = str(Path(_start(title)) / name) if _start(title) else name
+    folder = _start(title)
+    start = str(Path(folder) / name) if folder else name
     return _remember(title, with_suffix(QFileDialog.getSaveFileName(parent, title, start, filters)[0], filters))
 
 
@@ -113,3 +115,8 @@ def show_info(parent: QWidget | None, title: str, text: str) -> None:
     """A non-blocking message with rich text (lists, key names)."""
     box = QMessageBox(QMessageBox.Icon.Information, title, text, QMessageBox.StandardButton.Ok, parent)
     box.open()
+
+
+def show_plain(parent: QWidget | None, title: str, text: str) -> None:
+    """:func:`show_info` for plain text: paths wrap, and an ``&`` or ``<`` in them shows as itself."""
+    show_info(parent, title, f"<p>{html.escape(breakable(text))}</p>")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import html
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -38,7 +37,7 @@ from vehicleapp.jobs import Job, JobRunner
 from vehicleapp.models.runs_model import COLUMNS, SORT_ROLE, ensemble_size
 from vehicleapp.runs_state import RunsState
 from vehicleapp.widgets.charts import CompareCurves, ConfusionChart, ReliabilityChart, ThresholdChart
-from vehicleapp.widgets.text import ElidedLabel, Hint, breakable
+from vehicleapp.widgets.text import ElidedLabel, Hint
 
 log = logging.getLogger(__name__)
 NOT_FOR_ENSEMBLES = ("An ensemble of runs is made from finished runs: it has nothing to resume or retrain "
@@ -322,8 +321,7 @@ class RunsPage(QWidget):
             self._thresholding = None
             self.state.refresh()  # config.json shows the new threshold; the explorer redraws
             if status == Status.DONE and self.stale_exports:  # files already shipped answer by the old one
-                dialogs.show_info(self, "Exported models keep their threshold",  # rich text: paths escaped
-                                  f"<p>{html.escape(breakable(self.stale_exports))}</p>")
+                dialogs.show_plain(self, "Exported models keep their threshold", self.stale_exports)
             return
         if job is self._exporting:
             self._exporting = None
@@ -466,7 +464,7 @@ class RunsPage(QWidget):
     def _on_export_event(self, e: dict, path: str) -> None:
         if e.get("event") == Event.DONE:
             self.export_result = export_words(Path(path), e.get("parity"), str(e.get("message", "")))
-            dialogs.show_info(self, "Model exported", f"<p>{html.escape(breakable(self.export_result))}</p>")
+            dialogs.show_plain(self, "Model exported", self.export_result)
 
     def export_chart(self) -> None:
         path = dialogs.ask_save_file(self, "Export chart", "runs-comparison.png", "PNG image (*.png)")
