@@ -66,16 +66,20 @@ def lowered(p: Prediction) -> bool:
     return p.confidence is not None and top is not None and p.confidence < top - 0.05
 
 
-def _sure(p: Prediction) -> str:
+def sure_words(p: Prediction) -> str:
     """How sure, in the words the probability bars beside it agree with: the top probability,
     and the confidence the threshold is compared with when the photo's unfamiliarity lowered it."""
     if p.confidence is None:
         return ""
     top = max(p.probs) if p.probs else p.confidence
     if lowered(p):
-        return (f" ({top:.1%} likely; trusted at {p.confidence:.1%}, as it looks less like the photos the "
-                "model was trained on)")
-    return f" ({p.confidence:.1%} sure)"
+        return (f"{top:.1%} likely; trusted at {p.confidence:.1%}, as it looks less like the photos the "
+                "model was trained on")
+    return f"{p.confidence:.1%} sure"
+
+
+def _sure(p: Prediction) -> str:
+    return f" ({sure_words(p)})" if p.confidence is not None else ""
 
 
 def by_design(coverage: float | None) -> str:
@@ -162,7 +166,7 @@ class PredictionsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole and col in (2, 3) and p.label == UNKNOWN:
             return unknown_reason(p, self.classes)
         if role == Qt.ItemDataRole.ToolTipRole and col == 3 and lowered(p):
-            return f"{_sure(p).strip(' ()')}."
+            return f"{sure_words(p)}."
         if role == Qt.ItemDataRole.DisplayRole and col > 0:
             if isinstance(value, float) and col == 3:  # next to P(class) = 0.995, say why it is lower
                 return f"{value:.1%}" + (" (unfamiliar)" if lowered(p) else "")
