@@ -23,7 +23,7 @@ import trainer
 from trainer import datasets, runs
 from trainer import tta as TTA
 from trainer import weights as W
-from trainer.atomic import write_json
+from trainer.atomic import read_json, write_json
 from trainer.backends import Runner
 from trainer.batches import ImageBatcher
 from trainer.callbacks import Calibrator, Checkpointer, standard_callbacks
@@ -173,7 +173,7 @@ class Fit:
     def run(self) -> Path:
         started = time.monotonic()
         # a resumed run's time so far (a stopped run records it too): Duration is the whole run's
-        before = float(runs.load_run(self.run_dir).config.get("duration_s") or 0.0) if self.resumed else 0.0
+        before = float(read_json(self.run_dir / runs.CONFIG).get("duration_s") or 0.0) if self.resumed else 0.0
 
         def duration() -> float:
             return round(before + time.monotonic() - started, 2)

@@ -100,6 +100,7 @@ def is_onnx(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` names an exported ONNX model (it classifies; it has no run behind it)."""
     return PurePath(path).suffix.lower() == ONNX_SUFFIX
 
+
 #: The product's one parity tolerance: an exported model must agree with PyTorch on at least
 #: this share of top-1 answers, and no probability may differ by more than this.
 PARITY_MIN_AGREEMENT = 0.999
