@@ -57,7 +57,7 @@ def test_a_stopped_run_shows_where_it_stopped(window: MainWindow, monkeypatch: p
     assert f"Stopped at epoch {stop_in_epoch} of 10" in tp.status.text()
 
 
-@pytest.mark.parametrize("size", [(520, 300), (900, 420)])
+@pytest.mark.parametrize("size", [(520, 300), (900, 420), (285, 260)])  # the last: an 800x560 window
 def test_the_live_chart_legend_never_covers_the_curves(qtbot: QtBot, size: tuple[int, int]) -> None:
     chart = LiveCurves()
     qtbot.addWidget(chart)
@@ -118,6 +118,9 @@ def test_the_threshold_caption_sits_under_the_chart_and_the_tabs_fit(qtbot: QtBo
     assert info.top() > chart.bottom(), "the caption overlaps the chart's axis labels"
     assert info.height() >= rp.threshold_info.heightForWidth(info.width()), "the caption is cut off"
     assert rp.save_threshold.geometry().top() > info.bottom()
+    # the per-class scores live with the matrix: the curve has the tab's height (it was 55 px)
+    assert not rp.per_class.isVisible() and rp.per_class.isVisibleTo(tabs.widget(0))
+    assert chart.height() >= 140, chart
     bar = tabs.tabBar()
     for i in range(bar.count()):  # every tab whole: no "fusion" for Confusion
         assert bar.tabRect(i).width() >= bar.fontMetrics().horizontalAdvance(bar.tabText(i))

@@ -196,14 +196,17 @@ class RunsPage(QWidget):
         charts = QTabWidget()
         charts.setUsesScrollButtons(False)  # its minimum width then shows every tab whole ...
         charts.setElideMode(Qt.TextElideMode.ElideNone)  # ... not "fusion" for Confusion
-        charts.addTab(self.confusion, "Confusion")
+        # the per-class scores are the matrix's numbers: they share its tab, and the other tabs'
+        # charts get the whole height (in an 800x560 window the threshold curve was 55 px tall)
+        confusion = QWidget()
+        cv = QVBoxLayout(confusion)
+        cv.setContentsMargins(0, 0, 0, 0)
+        cv.addWidget(self.confusion, 2)
+        cv.addWidget(self.per_class, 1)
+        charts.addTab(confusion, "Confusion")
         charts.addTab(self.reliability, "Reliability")
         charts.addTab(self._build_threshold(), "Threshold")
-        detail = QWidget()
-        dv = QVBoxLayout(detail)
-        dv.addWidget(charts, 2)
-        dv.addWidget(self.per_class, 1)
-        return detail
+        return charts
 
     def _build_threshold(self) -> QWidget:
         """The threshold explorer: choose the confidence below which the run answers "unknown"."""

@@ -168,7 +168,9 @@ class LiveCurves(Chart):
     def render(self) -> None:
         w, h = max(self.width(), 1), max(self.height(), 1)
         title, _label, tick = self.fonts()
-        legend_px = tick * self.figure.dpi / 72 * 2.2 if self.size_class < 2 else 0  # one row under the plots
+        # one row under the plots, whenever the chart is tall enough: a narrow one (the Train page
+        # of an 800x560 window) still needs to say which line is train and which val
+        legend_px = tick * self.figure.dpi / 72 * 2.2 if self.height() >= 170 else 0
         self.figure.subplots_adjust(left=46 / w, right=1 - 10 / w,
                                     bottom=((44 if self.size_class < 2 else 26) + legend_px) / h,
                                     top=1 - (title * 2.4) / h, wspace=56 / max((w - 110) / 2, 56))
