@@ -228,8 +228,11 @@ class DatasetState(QObject):
         return self.assign_many([path], label)
 
     def assign_many(self, paths: Iterable[str | Path], label: str) -> bool:
-        """Move images into class ``label`` as one undoable step."""
-        return self.relabel((p, label) for p in paths)
+        """Move images into class ``label`` as one undoable step; those already in it stay
+        (unless every one is: then the journal says so)."""
+        paths = [Path(p) for p in paths]
+        labels = {e.path: e.label for e in self.entries}
+        return self.relabel((p, label) for p in [p for p in paths if labels.get(p) != label] or paths)
 
     def relabel(self, pairs: Iterable[tuple[str | Path, str]]) -> bool:
         """Move each image into its class, all as one undoable step."""

@@ -181,3 +181,32 @@ def test_class_name_problems_say_where_a_character_is_refused(name: str, words: 
     assert (problem is None) if words is None else (problem is not None and words in problem)
     if name == "a/b":
         assert "Windows" not in str(problem)
+
+
+def test_a_selection_moved_by_one_key_is_one_step_that_one_undo_takes_back(
+        qtbot, window: MainWindow, unlabeled: Path) -> None:  # noqa: ANN001
+    """A walkthrough moved two selected photos, then one Ctrl+Z put back only one of them."""
+    page = window.dataset_page
+    page.grid.setFocus()
+    rows = [r for r in range(page.proxy.rowCount())
+            if Path(page.proxy.index(r, 0).data(PATH_ROLE)).parent.name in ("car", "unlabeled")][:3]
+    picked = [Path(page.proxy.index(r, 0).data(PATH_ROLE)) for r in rows]
+    selection = page.grid.selectionModel()
+    for r in rows:
+        selection.select(page.proxy.index(r, 0), QItemSelectionModel.SelectionFlag.Select)
+    assert sorted(page.selected_paths()) == sorted(picked)
+    qtbot.keyClick(focused(), Qt.Key.Key_2)  # 2 = motorcycle
+    assert all((unlabeled.parent / "motorcycle" / p.name).is_file() for p in picked)
+    assert len(window.state.journal.history()[0]) == 1  # one step
+    qtbot.keyClick(window, Qt.Key.Key_Z, CTRL)
+    assert all(p.is_file() for p in picked)  # every one back where it was
+
+
+def test_a_mixed_selection_moves_only_the_photos_not_yet_in_the_class(
+        qtbot, window: MainWindow, unlabeled: Path) -> None:  # noqa: ANN001
+    page = window.dataset_page
+    trucks = [Path(e.path) for e in page.model.entries if Path(e.path).parent.name == "truck"][:1]
+    newcomers = sorted(unlabeled.glob("*.jpg"))[:2]
+    assert window.state.assign_many([*trucks, *newcomers], "truck")
+    assert trucks[0].is_file() and all((unlabeled.parent / "truck" / p.name).is_file() for p in newcomers)
+    assert len(window.state.journal.history()[0]) == 1

@@ -363,8 +363,7 @@ class DatasetPage(QWidget):
         if not paths:
             return  # nothing selected: a number key must not select (and preview) the first image
         row = min(i.row() for i in self.grid.selectionModel().selectedIndexes())
-        for path in paths:
-            self.state.assign(path, label)
+        self.state.assign_many(paths, label)  # one step: one Ctrl+Z takes back the whole selection
         nxt = self.proxy.index(min(row, self.proxy.rowCount() - 1), 0)
         if nxt.isValid():
             self.grid.selectionModel().setCurrentIndex(nxt, QItemSelectionModel.SelectionFlag.ClearAndSelect)
