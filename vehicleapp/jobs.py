@@ -177,7 +177,8 @@ class Job(QObject):
         if result == Status.DONE:
             self._finish(result, "finished")
         elif result == Status.CANCELLED:
-            self._finish(result, "stopped; the last checkpoint was kept")
+            kept = self.command in ("train", "sweep", "search")  # the jobs that write checkpoints
+            self._finish(result, "stopped; the last checkpoint was kept" if kept else "stopped")
         else:
             self._finish(result, self.last_error or f"exit code {code}")
 

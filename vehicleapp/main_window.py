@@ -36,6 +36,16 @@ PAGES = ("Dataset", "Labeling", "Train", "Runs", "Classify", "Review")
 MINIMUM_SIZE = (800, 560)  # every page fits without clipping (tests check each page)
 
 
+def ended_words(title: str, status: str, message: str) -> str:
+    """The status bar's line for an ended job: "Model export finished." rather than
+    "Model export: done — finished"."""
+    if status == Status.DONE:
+        return f"{title} finished." if message in ("", "finished") else f"{title} finished: {message}"
+    if status == Status.CANCELLED:  # "stopped" or "stopped; the last checkpoint was kept"
+        return f"{title} {message}." if message.startswith("stopped") else f"{title} stopped: {message}"
+    return f"{title} failed: {message}"
+
+
 def window_title(dataset: str) -> str:
     """"photos — Vehicle Classifier": the app's name once. It ends the title, so Qt, which
     appends the application's display name to a title that does not end with it (X11, Wayland,
@@ -220,6 +230,7 @@ class MainWindow(QMainWindow):
 
     def _on_job_started(self, job: Job) -> None:
         self.job_label.setText(f"● {job.title} running")
+        self.message.setText("")  # not the last job's "finished" beside the new one's "running"
         self.stop_action.setEnabled(True)
 
     def _on_job_finished(self, job: Job, status: str, message: str) -> None:
@@ -227,7 +238,7 @@ class MainWindow(QMainWindow):
         self.stop_action.setEnabled(False)
         if status == Status.FAILED:
             log.warning("job %s failed: %s\n%s", " ".join(job.args), message, job.log_tail(40))
-        self.show_message(f"{job.title}: {status} — {message}", 10000)
+        self.show_message(ended_words(job.title, status, message), 10000)
         if job.command in ("train", "sweep", "search", "evaluate"):
             self.runs.refresh()
 

@@ -27,6 +27,7 @@ class ElidedLabel(QLabel):
     def setText(self, text: str) -> None:  # noqa: N802
         self._full = text
         self._elide()
+        self.updateGeometry()  # the size hint follows the text: a label that started empty stayed 0 px wide
 
     def text(self) -> str:
         """The full text (what shows may be shortened)."""

@@ -1,0 +1,32 @@
+"""A fifth walkthrough in a real window: a running job showed nowhere (its status-bar label
+was 0 px wide), the status bar read "Model export: done — finished", ..."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from pytestqt.qtbot import QtBot
+
+from trainer.protocol import Status
+from vehicleapp.main_window import MainWindow, ended_words
+
+
+def test_the_running_job_is_named_in_the_status_bar(qtbot: QtBot, window: MainWindow) -> None:
+    """For the 10-16 s of an export, nothing on screen said a job was running."""
+    window.show_message("Threshold finished.")
+    window.runner.started.emit(SimpleNamespace(title="Model export"))
+    text = "● Model export running"
+    qtbot.waitUntil(lambda: window.job_label.width() >= window.job_label.fontMetrics().horizontalAdvance(text))
+    assert window.job_label.shown_text() == text and window.job_label.isVisible()
+    assert window.message.text() == ""  # the last job's line is gone
+    window.runner.finished.emit(SimpleNamespace(title="Model export", command="export"), Status.DONE, "finished")
+    assert window.message.text() == "Model export finished." and window.job_label.text() == ""
+
+
+def test_an_ended_job_reads_as_words() -> None:
+    assert ended_words("Evaluation", Status.DONE, "finished") == "Evaluation finished."
+    assert ended_words("Training", Status.CANCELLED, "stopped; the last checkpoint was kept") == \
+        "Training stopped; the last checkpoint was kept."
+    assert ended_words("Classification", Status.CANCELLED, "stopped") == "Classification stopped."
+    assert ended_words("Classification", Status.FAILED, "folder not found: /x") == \
+        "Classification failed: folder not found: /x"
