@@ -3,10 +3,12 @@ was 0 px wide), the status bar read "Model export: done — finished", ..."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 from pytestqt.qtbot import QtBot
 
+from trainer.csvfile import Prediction, write_predictions
 from trainer.protocol import Status
 from vehicleapp.main_window import MainWindow, ended_words
 
@@ -30,3 +32,23 @@ def test_an_ended_job_reads_as_words() -> None:
     assert ended_words("Classification", Status.CANCELLED, "stopped") == "Classification stopped."
     assert ended_words("Classification", Status.FAILED, "folder not found: /x") == \
         "Classification failed: folder not found: /x"
+
+
+def test_trying_a_file_that_is_no_photo_says_so_everywhere(window: MainWindow, tmp_path: Path) -> None:
+    """Was: the line above stayed "Classifying notes.jpg…", the chart was a bare axis, and
+    Why? made a job that showed nothing."""
+    page = window.classify_page
+    photo = tmp_path / "notes.jpg"
+    photo.write_text("not a photo")
+    work = tmp_path / "work"
+    work.mkdir()
+    write_predictions(work / "prediction.csv", ["car", "truck"],
+                      [Prediction("notes.jpg", error="not a recognised image format")])
+    page.try_path = photo
+    page.status.setText("Classifying notes.jpg…")
+    page._show_try(work)
+    assert page.status.text() == "notes.jpg cannot be read: not a recognised image format"
+    assert "cannot be read: not a recognised image format" in page.try_result.text()
+    texts = [t.get_text().replace("\n", " ") for ax in page.try_chart.figure.axes for t in ax.texts]
+    assert texts == ["No probabilities: the photo could not be read"]
+    assert not page.why_button.isEnabled()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import shutil
 import time
 from pathlib import Path
@@ -307,11 +308,16 @@ class ClassifyPage(QWidget):
         assert self.try_path is not None
         self.try_image.show_file(self.try_path, f"The tried photo {self.try_path.name}")
         self.try_panel.setVisible(True)
-        self.why_button.update_state()  # a photo to explain now
         if row is None or row.error:
-            self.try_result.setText(f"<b>{self.try_path.name}</b><br>cannot be read: {row.error if row else '?'}")
+            reason = row.error if row else "no answer came back"
+            self.try_result.setText(f"<b>{html.escape(for_display(self.try_path.name))}</b><br>cannot be read: "
+                                    f"{html.escape(for_display(reason))}")
+            self.status.setText(for_display(f"{self.try_path.name} cannot be read: {reason}"))
             self.try_chart.show_probs([], [])
+            self.try_path = None  # nothing to explain: Why? stays off and says it needs a photo
+            self.why_button.update_state()
             return
+        self.why_button.update_state()  # a photo to explain now
         self.try_result.setText(verdict_html(self.try_path.name, row, classes, self._coverage()))
         self.try_chart.show_probs(classes, row.probs)
         self.status.setText(verdict_line(self.try_path.name, row, classes))

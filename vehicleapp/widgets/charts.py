@@ -422,9 +422,12 @@ class ProbabilityChart(Chart):
         self.render()
 
     def render(self) -> None:
+        if not self.probs:  # an unreadable photo has none: say so, not a bare axis
+            self.draw_message("No probabilities: the photo could not be read")
+            return
         self.figure.clear()
         ax = self.figure.subplots()
-        top = max(range(len(self.probs)), key=self.probs.__getitem__) if self.probs else -1
+        top = max(range(len(self.probs)), key=self.probs.__getitem__)
         colours = ["C0" if i == top else "0.7" for i in range(len(self.probs))]
         bars = ax.barh([for_display(c) for c in self.classes[::-1]], self.probs[::-1], color=colours[::-1])
         ax.bar_label(bars, labels=[f"{p:.1%}" for p in self.probs[::-1]], fontsize=self.fonts()[2], padding=2)

@@ -38,6 +38,8 @@ def pixmap_for_screen(image: QImage, side: int, ratio: float | None = None) -> Q
 
 def fitted(pixmap: QPixmap, widget: QWidget) -> QPixmap:
     """``pixmap`` scaled to fit ``widget`` (aspect kept) at the widget's pixel density."""
+    if pixmap.isNull():  # a file Qt cannot show: nothing to scale (Qt would warn)
+        return pixmap
     ratio = widget.devicePixelRatioF()
     size = widget.size()
     scaled = pixmap.scaled(QSize(math.ceil(size.width() * ratio), math.ceil(size.height() * ratio)),
