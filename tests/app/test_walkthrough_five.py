@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from trainer.csvfile import Prediction, write_predictions
@@ -52,3 +53,20 @@ def test_trying_a_file_that_is_no_photo_says_so_everywhere(window: MainWindow, t
     texts = [t.get_text().replace("\n", " ") for ax in page.try_chart.figure.axes for t in ax.texts]
     assert texts == ["No probabilities: the photo could not be read"]
     assert not page.why_button.isEnabled()
+
+
+def test_a_short_preview_shrinks_its_image_rather_than_draw_the_caption_over_it(qtbot: QtBot,
+                                                                                 window: MainWindow) -> None:
+    """Review at 800x560: the file's name, size and folder were drawn over the photo."""
+    window.resize(800, 560)
+    window.tabs.setCurrentWidget(window.review_page)
+    preview = window.review_page.preview
+    preview.info.setText("<b>car767.jpg</b><br>6.6 KB · 100 × 100 px<br>/tmp/walk/photos/car")
+    window.review_page.detail.setText("<b>car/car767.jpg</b> (train)<br>labeled <b>car</b>, the model says "
+                                      "<b>truck</b> (label score 0.04)<br>car 4% · motorcycle 0% · truck 96%")
+    for b in (window.review_page.accept_button, window.review_page.dismiss_button, window.review_page.why_button):
+        b.show()
+    qtbot.waitUntil(lambda: window.size().height() == 560)
+    QApplication.processEvents()
+    assert preview.info.geometry().top() >= preview.image.geometry().bottom()
+    assert preview.rect().contains(preview.info.geometry())

@@ -42,7 +42,8 @@ class Preview(QWidget):
         self.side = side
         self.image = QLabel(PLACEHOLDER)
         self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.image.setMinimumSize(200, 200)
+        self.image.setWordWrap(True)  # the placeholder and "cannot show" wrap in a narrow column
+        self.image.setMinimumSize(120, 120)  # a short page shrinks the image, never draws the caption over it
         self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.info = QLabel("")
         self.info.setWordWrap(True)
