@@ -70,3 +70,22 @@ def test_a_short_preview_shrinks_its_image_rather_than_draw_the_caption_over_it(
     QApplication.processEvents()
     assert preview.info.geometry().top() >= preview.image.geometry().bottom()
     assert preview.rect().contains(preview.info.geometry())
+
+
+def test_export_and_copy_need_rows_shown_and_a_filtered_export_says_so(window: MainWindow, tmp_path: Path) -> None:
+    """Was: Export CSV… on an empty table wrote a header-only file, and a filtered export wrote
+    only the rows shown with nothing saying so."""
+    page = window.classify_page
+    assert not page.export_button.isEnabled() and not page.copy_button.isEnabled()  # no results yet
+    csv = tmp_path / "p.csv"
+    write_predictions(csv, ["car", "truck"], [Prediction("a.jpg", "car", 0.9, [0.9, 0.1]),
+                                              Prediction("b.jpg", "truck", 0.8, [0.2, 0.8]),
+                                              Prediction("c.jpg", "car", 0.7, [0.7, 0.3])])
+    page.load_results(tmp_path, csv)
+    assert page.export_button.isEnabled() and page.copy_button.isEnabled()
+    page.label_filter.setCurrentIndex(page.label_filter.findData("truck"))
+    page.export_csv(str(tmp_path / "shown.csv"))
+    assert page.status.text() == f"Exported 1 row (the rows shown: 1 of 3) to {tmp_path / 'shown.csv'}"
+    page.min_conf.setValue(95)
+    assert page.proxy.rowCount() == 0
+    assert not page.export_button.isEnabled() and not page.copy_button.isEnabled()

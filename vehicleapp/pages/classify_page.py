@@ -201,18 +201,20 @@ class ClassifyPage(QWidget):
         self.min_conf = QDoubleSpinBox(decimals=0, minimum=0, maximum=100, singleStep=5, suffix=" %")
         self.min_conf.setToolTip("Hide predictions the model is less sure about than this")
         self.min_conf.valueChanged.connect(self._apply_filter)
-        export = QPushButton("Export CSV…")
-        export.setToolTip("Save the rows shown (same format as the command line)")
-        export.clicked.connect(self.export_csv)
-        copy = QPushButton("Copy into class folders…")
-        copy.setToolTip("Copy the images shown into DEST/<label>/ folders (originals stay)")
-        copy.clicked.connect(self.copy_images)
+        self.export_button = QPushButton("Export CSV…")
+        self.export_button.setToolTip("Save the rows shown (same format as the command line)")
+        self.export_button.clicked.connect(self.export_csv)
+        self.copy_button = QPushButton("Copy into class folders…")
+        self.copy_button.setToolTip("Copy the images shown into DEST/<label>/ folders (originals stay)")
+        self.copy_button.clicked.connect(self.copy_images)
+        self.export_button.setEnabled(False)  # until rows are shown (:meth:`_apply_filter`)
+        self.copy_button.setEnabled(False)
         self.shown = QLabel("")
         row = QHBoxLayout()
         for w in (QLabel("Label:"), self.label_filter, QLabel("Min confidence:"), self.min_conf):
             row.addWidget(w)
         row.addStretch(1)
-        for w in (self.shown, export, copy):
+        for w in (self.shown, self.export_button, self.copy_button):
             row.addWidget(w)
         return row
 
@@ -441,6 +443,8 @@ class ClassifyPage(QWidget):
     def _apply_filter(self) -> None:
         self.proxy.set_filter(self.label_filter.currentData() or "", self.min_conf.value() / 100)
         self.shown.setText(f"{self.proxy.rowCount()} of {self.model.rowCount()} shown")
+        for button in (self.export_button, self.copy_button):  # nothing shown: nothing to save
+            button.setEnabled(self.proxy.rowCount() > 0)
 
     def export_csv(self, path: str | None = None) -> str | None:
         path = path or dialogs.ask_save_file(self, "Export predictions", "predictions.csv", "CSV (*.csv)")
@@ -452,7 +456,9 @@ class ClassifyPage(QWidget):
             self.status.setText(f"Export failed: {for_display(str(exc))}")
             dialogs.show_error(self, "Export failed", for_display(str(exc)))
             return None
-        self.status.setText(f"Exported {count_of(n, 'row')} to {path}")
+        total = self.model.rowCount()
+        part = f" (the rows shown: {n} of {total})" if n < total else ""  # a filter is on: say so
+        self.status.setText(for_display(f"Exported {count_of(n, 'row')}{part} to {path}"))
         return path
 
     def copy_images(self) -> None:
@@ -462,5 +468,6 @@ class ClassifyPage(QWidget):
         rows, folder = self.proxy.visible_rows(), self.model.folder
         self.status.setText("Copying…")
         run_in_background(lambda: copy_by_label(rows, folder, Path(dest), "vehicleapp"),
-                          lambda n: self.status.setText(f"Copied {count_of(n, 'image')} into {dest}/<label>/"),
+                          lambda n: self.status.setText(for_display(f"Copied {count_of(n, 'image')} into "
+                                                                    f"{dest}/<label>/")),
                           lambda msg: self.status.setText(f"Copy failed: {msg}"))
