@@ -118,7 +118,7 @@ def test_find_the_best_model_fills_the_leaderboard_and_marks_the_pick(window: Ma
     log = tp.log.toPlainText()
     assert "search step resnet50 @48: skipped (ImageNet weights for resnet50" in log
     assert "mobilenet_v2 fine-tuned · fine-tuning from epoch 16" in log
-    assert "mobilenet_v2 fine-tuned · epoch 27/27:" in log and "mobilenet_v2 @48 · done: finished" in log
+    assert "mobilenet_v2 fine-tuned · epoch 27/27:" in log and "mobilenet_v2 @48 · Finished: at its best it got" in log
 
 
 def test_a_stopped_search_says_so_and_a_single_run_hides_the_board(window: MainWindow, answers,  # noqa: ANN001

@@ -89,3 +89,18 @@ def test_export_and_copy_need_rows_shown_and_a_filtered_export_says_so(window: M
     page.min_conf.setValue(95)
     assert page.proxy.rowCount() == 0
     assert not page.export_button.isEnabled() and not page.copy_button.isEnabled()
+
+
+def test_a_finished_run_reads_as_a_sentence_in_the_train_log(window: MainWindow) -> None:
+    """Was: "done: finished: best val acc 98.5%; temperature 0.417; unknown below confidence 0.250 (knn; …)"."""
+    page = window.train_page
+    page.job = SimpleNamespace(command="train", status="done")
+    page._on_event({"event": "done", "message": "finished: best val acc 98.5%; temperature 0.417",
+                    "best_val_acc": 0.985, "test_acc": None, "trust": {"threshold": 0.25, "val_coverage": 0.96}})
+    assert page.log.toPlainText().splitlines()[-1] == (
+        'Finished: at its best it got 98.5% of the validation photos right. It answers "unknown" when it is '
+        'less than 25% sure; that left 96% of the validation photos answered.')
+    page._on_event({"event": "done", "message": "finished", "best_val_acc": 0.9, "test_acc": 0.8,
+                    "trust": {"threshold": 0.0}})
+    assert page.log.toPlainText().splitlines()[-1] == (
+        "Finished: at its best it got 90.0% of the validation photos right (80.0% of the test photos).")

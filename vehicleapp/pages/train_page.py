@@ -52,6 +52,23 @@ def _test_text(values: dict) -> str:
     return f", test acc {float(acc):.1%}" if acc is not None else ""
 
 
+def done_words(e: dict) -> str | None:
+    """A finished training run in words, not "done: finished: best val acc 98.5%; temperature
+    0.417; unknown below confidence 0.250 (knn; …)" (None: not a training run's done event)."""
+    best = e.get("best_val_acc")
+    if best is None:
+        return None
+    test = e.get("test_acc")
+    line = f"Finished: at its best it got {float(best):.1%} of the validation photos right"
+    line += f" ({float(test):.1%} of the test photos)." if test is not None else "."
+    trust = e.get("trust") or {}
+    threshold = float(trust.get("threshold") or 0)
+    if threshold > 0:
+        line += (f" It answers \"unknown\" when it is less than {threshold:.0%} sure; that left "
+                 f"{float(trust.get('val_coverage') or 0):.0%} of the validation photos answered.")
+    return line
+
+
 def _fmt_eta(seconds: float) -> str:
     seconds = max(0, int(seconds))
     return f"{seconds // 60}:{seconds % 60:02d}"
@@ -462,7 +479,8 @@ class TrainPage(QWidget):
                 message += self._done_test if "test" not in message else ""
             if e.get("skipped") or e.get("code") == WEIGHTS_ERROR:
                 message = app_words(message)
-            self.log.appendPlainText(f"{step}{kind}: {message}")
+            plain = done_words(e) if kind == Event.DONE else None
+            self.log.appendPlainText(f"{step}{plain or f'{kind}: {message}'}")
         elif kind == Event.STAGE:
             self.log.appendPlainText(f"{sweep}{e.get('message', '')}")
             if e.get("stage") == "fine-tune":
