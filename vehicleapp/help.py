@@ -21,7 +21,7 @@ TOUR = (
                 "file it will not use (unreadable, or not a photo)."),
     ("Labeling", "Go through photos without a class: press 1 – 9 to put each one into a class. "
                  "Ctrl+Z undoes the last move or review mark, Ctrl+Shift+Z redoes it."),
-    ("Train", "Pick a model and press Start. The backbone weights line tells you before you start "
+    ("Train", "Pick a model and press Start training. The backbone weights line tells you before you start "
               "whether the pretrained weights are here, will download, or need a file. Curves show "
               "how well the model learns. Find the best model tries several ways within a time "
               "budget and picks the best one for you."),
@@ -76,6 +76,12 @@ class Tour(QDialog):
         layout.addWidget(self.text, 1)
         layout.addLayout(buttons)
         self.setWindowFlag(Qt.WindowType.Tool)
+        # tall enough for the longest step: the dialog is sized once (a step's text was cut off)
+        heights = []
+        for _page, text in TOUR:
+            self.text.setText(text)
+            heights.append(self.text.heightForWidth(self.text.minimumWidth()))
+        self.text.setMinimumHeight(max(heights))
         self.go(0)
 
     def go(self, step: int) -> None:

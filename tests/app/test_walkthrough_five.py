@@ -104,3 +104,17 @@ def test_a_finished_run_reads_as_a_sentence_in_the_train_log(window: MainWindow)
                     "trust": {"threshold": 0.0}})
     assert page.log.toPlainText().splitlines()[-1] == (
         "Finished: at its best it got 90.0% of the validation photos right (80.0% of the test photos).")
+
+
+def test_every_tour_step_fits_the_tour_dialog(qtbot: QtBot, window: MainWindow) -> None:
+    """Step 3 (Train) lost its first and last lines: the dialog kept step 1's size."""
+    from vehicleapp.help import TOUR
+
+    tour = window.show_tour()
+    qtbot.waitExposed(tour)
+    for step in range(len(TOUR)):
+        tour.go(step)
+        QApplication.processEvents()
+        assert tour.text.height() >= tour.text.heightForWidth(tour.text.width()), TOUR[step][0]
+    assert "Start training" in dict(TOUR)["Train"]
+    tour.close()
