@@ -77,6 +77,7 @@ class Tour(QDialog):
         layout.addLayout(buttons)
         self.setWindowFlag(Qt.WindowType.Tool)
         # tall enough for the longest step: the dialog is sized once (a step's text was cut off)
+        self.text.ensurePolished()  # the style sheet's font, which is larger than the default
         heights = []
         for _page, text in TOUR:
             self.text.setText(text)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings, QThreadPool
+from PySide6.QtWidgets import QApplication
 
 from vehicleapp import dialogs
 from vehicleapp.main_window import MainWindow
+from vehicleapp.resources import stylesheet
 from vehicleapp.settings import AppSettings
 
 
@@ -76,3 +79,11 @@ def open_folder(qtbot, win: MainWindow, answers: DialogRecorder, folder: Path) -
     answers.folder = str(folder)
     with qtbot.waitSignal(win.state.loaded, timeout=20_000):
         win.dataset_page.open_button.click()
+
+
+@pytest.fixture
+def styled(qapp: QApplication) -> Iterator[None]:
+    """The app's style sheet (bigger font, padded tabs), as the real window has it."""
+    qapp.setStyleSheet(stylesheet())
+    yield
+    qapp.setStyleSheet("")

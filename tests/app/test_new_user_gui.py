@@ -3,7 +3,6 @@ legend, number keys without a class, class names with a slash, and clipped texts
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,6 @@ from trainer.protocol import Status
 from vehicleapp.jobs import Job
 from vehicleapp.main_window import MainWindow
 from vehicleapp.pages.train_page import TrainPage
-from vehicleapp.resources import stylesheet
 from vehicleapp.widgets.charts import LiveCurves
 
 
@@ -77,14 +75,6 @@ def test_the_live_chart_legend_never_covers_the_curves(qtbot: QtBot, size: tuple
     for ax in chart.figure.axes:  # neither the curves nor the axis labels are covered
         assert not box.overlaps(ax.get_tightbbox(renderer)), "the legend covers a plot"
     assert box.y0 >= 0 and box.x0 >= 0 and box.x1 <= chart.figure.bbox.width  # and it is on the canvas
-
-
-@pytest.fixture
-def styled(qapp: QApplication) -> Iterator[None]:
-    """The app's style sheet (bigger font, padded tabs), as the real window has it."""
-    qapp.setStyleSheet(stylesheet())
-    yield
-    qapp.setStyleSheet("")
 
 
 def _resized(qtbot: QtBot, window: MainWindow, width: int, height: int) -> None:

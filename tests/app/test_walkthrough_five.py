@@ -106,8 +106,9 @@ def test_a_finished_run_reads_as_a_sentence_in_the_train_log(window: MainWindow)
         "Finished: at its best it got 90.0% of the validation photos right (80.0% of the test photos).")
 
 
-def test_every_tour_step_fits_the_tour_dialog(qtbot: QtBot, window: MainWindow) -> None:
-    """Step 3 (Train) lost its first and last lines: the dialog kept step 1's size."""
+def test_every_tour_step_fits_the_tour_dialog(qtbot: QtBot, styled: None, window: MainWindow) -> None:
+    """Step 3 (Train) lost its first and last lines: the dialog kept step 1's size (measured
+    in the default font, not the style sheet's larger one)."""
     from vehicleapp.help import TOUR
 
     tour = window.show_tour()
