@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QPoint, QSize, QTimer, QUrl
@@ -13,7 +14,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QSizePolicy, QTabWidget
 from trainer.config import demo_data_dir, log_dir
 from trainer.demo_data import make_demo_data
 from trainer.pathtext import for_display
-from trainer.protocol import Status
+from trainer.protocol import Event, Status
 from trainer.runs import RunInfo
 from vehicleapp import dialogs
 from vehicleapp.dataset_state import DatasetState
@@ -33,6 +34,7 @@ from vehicleapp.workers import ThumbnailLoader, run_in_background
 
 log = logging.getLogger(__name__)
 PAGES = ("Dataset", "Labeling", "Train", "Runs", "Classify", "Review")
+RUNS_FOLLOW_S = 2.0  # the Runs page re-reads the runs at most this often while a run trains
 MINIMUM_SIZE = (800, 560)  # every page fits without clipping (tests check each page)
 
 
@@ -70,6 +72,7 @@ class MainWindow(QMainWindow):
         self.thumbs = ThumbnailLoader(parent=self)
         self.dataset_page = DatasetPage(self.state, self.thumbs)
         self.runs = RunsState(self)
+        self._runs_followed = 0.0  # when the Runs page last followed a running run
         self.label_page = LabelPage(self.state, self.runner, self.runs)
         self.train_page = TrainPage(self.runner)
         self.runs_page = RunsPage(self.runner, self.runs)
@@ -230,8 +233,19 @@ class MainWindow(QMainWindow):
 
     def _on_job_started(self, job: Job) -> None:
         self.job_label.setText(f"● {job.title} running")
+        if job.command in ("train", "sweep", "search"):  # runs that grow an epoch at a time
+            job.event.connect(self._on_training_event)
         self.message.setText("")  # not the last job's "finished" beside the new one's "running"
         self.stop_action.setEnabled(True)
+
+    def _on_training_event(self, event: dict) -> None:
+        """The Runs page, when shown, follows a running run's epochs (its table read "Epochs 1"
+        until F5), at most every 2 s: a refresh re-reads every run folder."""
+        if event.get("event") != Event.EPOCH or self.tabs.currentWidget() is not self.runs_page:
+            return
+        if time.monotonic() - self._runs_followed >= RUNS_FOLLOW_S:
+            self._runs_followed = time.monotonic()
+            self.runs.refresh()
 
     def _on_job_finished(self, job: Job, status: str, message: str) -> None:
         self.job_label.setText("")

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -17,7 +19,7 @@ from vehicleapp.main_window import MainWindow, ended_words
 def test_the_running_job_is_named_in_the_status_bar(qtbot: QtBot, window: MainWindow) -> None:
     """For the 10-16 s of an export, nothing on screen said a job was running."""
     window.show_message("Threshold finished.")
-    window.runner.started.emit(SimpleNamespace(title="Model export"))
+    window.runner.started.emit(SimpleNamespace(title="Model export", command="export"))
     text = "● Model export running"
     qtbot.waitUntil(lambda: window.job_label.width() >= window.job_label.fontMetrics().horizontalAdvance(text))
     assert window.job_label.shown_text() == text and window.job_label.isVisible()
@@ -119,3 +121,31 @@ def test_every_tour_step_fits_the_tour_dialog(qtbot: QtBot, styled: None, window
         assert tour.text.height() >= tour.text.heightForWidth(tour.text.width()), TOUR[step][0]
     assert "Start training" in dict(TOUR)["Train"]
     tour.close()
+
+
+class _FakeTrainJob(QObject):
+    event = Signal(dict)
+    title, command = "Training", "train"
+
+
+def test_the_runs_page_follows_a_running_run(window: MainWindow, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: "running · Epochs 1" on the Runs page until F5, while the run was at epoch 4."""
+    from tests.app.test_new_user_fixes import fake_run
+    from trainer.runs import write_metrics
+    from vehicleapp import main_window
+    from vehicleapp.models.runs_model import COLUMNS
+
+    monkeypatch.setattr(main_window, "RUNS_FOLLOW_S", 0.0)
+    assert window.runs.runs_dir is not None
+    run = fake_run(window.runs.runs_dir, "20261130-060848", tmp_path, 1, 0.7)
+    window.runs.refresh()
+    window.tabs.setCurrentWidget(window.runs_page)
+    job = _FakeTrainJob()
+    window.runner.started.emit(job)
+    write_metrics(run, [{"epoch": e, "train_loss": 1.0, "train_acc": 0.7, "val_loss": 0.9, "val_acc": 0.7}
+                        for e in range(1, 5)])
+    epochs = window.runs.model.index(0, COLUMNS.index("Epochs"))
+    assert window.runs.model.data(epochs) == "1"
+    job.event.emit({"event": "epoch", "epochs": 15, "metrics": {"epoch": 4}})
+    assert window.runs.model.data(window.runs.model.index(0, COLUMNS.index("Epochs"))) == "4"
