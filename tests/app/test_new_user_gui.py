@@ -49,7 +49,8 @@ def test_a_stopped_run_shows_where_it_stopped(window: MainWindow, monkeypatch: p
     tp, job = _start_training(window, monkeypatch)
     for e in _train_events(10, 4, stop_in_epoch):
         job.event.emit(e)
-    assert tp.progress.value() == tp.progress.maximum()  # the last batch of the epoch under way
+    # the bar spans the whole run: the epochs before, and this epoch's last batch
+    assert (tp.progress.value(), tp.progress.maximum()) == (stop_in_epoch * 4, 10 * 4)
     _finish(window, job, Status.CANCELLED, "stopped")
     assert (tp.progress.value(), tp.progress.maximum()) == (stop_in_epoch - 1, 10)  # epochs finished of all
     assert f"Stopped at epoch {stop_in_epoch} of 10" in tp.status.text()

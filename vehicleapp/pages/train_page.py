@@ -498,6 +498,9 @@ class TrainPage(QWidget):
         self.progress.setValue(done)
         if e["phase"] == "train":
             epoch = self._epoch = int(e.get("epoch", 1))
+            if self.total_epochs >= epoch:  # the bar spans the run, not each epoch (it restarted 15 times)
+                self.progress.setMaximum(self.total_epochs * total)
+                self.progress.setValue((epoch - 1) * total + done)
             if "loss" in e:
                 self.chart.add_batch(epoch, done, total, float(e["loss"]))
             per_epoch = (sum(self._epoch_times) / len(self._epoch_times)) if self._epoch_times else None
