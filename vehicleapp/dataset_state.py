@@ -43,6 +43,7 @@ class DatasetState(QObject):
     failed = Signal(str)
     # Paths go as Python objects: a Qt string cannot hold a file name that is not UTF-8.
     moved = Signal(object, object)  # old Path, new Entry
+    replayed = Signal(object)  # [new Path]: the photos an undo or redo just moved
     classes_changed = Signal()
     problems = Signal(object)  # {path: reason} from the background check
     message = Signal(str)
@@ -272,7 +273,7 @@ class DatasetState(QObject):
             self._side_redo.append(entry := self._side.pop())
             self.message.emit(for_display(f"undone: {entry[1].undo()}"))
             return True
-        return self._step(Journal.undo, lambda moves: f"undone: {_where(moves)}", "nothing to undo")
+        return self._replay(Journal.undo, "undone", "nothing to undo")
 
     def redo(self) -> bool:
         """Repeat the last undone step, in the order they were taken."""
@@ -280,7 +281,21 @@ class DatasetState(QObject):
             self._side.append(entry := self._side_redo.pop())
             self.message.emit(for_display(f"redone: {entry[1].redo()}"))
             return True
-        return self._step(Journal.redo, lambda moves: f"redone: {_where(moves)}", "nothing to redo")
+        return self._replay(Journal.redo, "redone", "nothing to redo")
+
+    def _replay(self, action: Callable[[Journal], list[Move] | None], word: str, nothing: str) -> bool:
+        """An undo or redo of a journal step; ``replayed`` then names the photos it moved."""
+        moved: list[Move] = []
+
+        def act(journal: Journal) -> list[Move] | None:
+            moves = action(journal)
+            moved.extend(moves or [])
+            return moves
+
+        if not self._step(act, lambda moves: f"{word}: {_where(moves)}", nothing):
+            return False
+        self.replayed.emit([m.dest for m in moved])
+        return True
 
     def add_class(self, name: str) -> bool:
         if self.journal is None or self.root is None or self.read_only:

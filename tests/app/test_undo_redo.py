@@ -67,3 +67,23 @@ def test_suggestions_order_the_queue_and_accept_in_bulk(qtbot, window: MainWindo
     assert not any(e.label is None for e in window.state.entries)
     assert window.state.undo()  # one undo takes back the bulk step, not the first accept
     assert len(window.state.unlabeled()) == 2
+
+
+def test_undo_on_the_all_images_queue_shows_the_photo_it_put_back(qtbot, window: MainWindow, answers,  # noqa: ANN001
+                                                                 demo_copy: Path) -> None:
+    """Was: the queue stayed on the next photo, so the photo just put back was out of sight."""
+    from vehicleapp.pages.label_page import ALL_QUEUE
+
+    open_folder(qtbot, window, answers, demo_copy)
+    page = window.label_page
+    window.tabs.setCurrentWidget(page)
+    page.mode.setCurrentIndex(page.mode.findData(ALL_QUEUE))
+    page.step(3)
+    photo = page.current_path()
+    assert photo is not None and photo.parent.name == "car"
+    page.assign("truck")
+    assert page.current_path() != demo_copy / "truck" / photo.name  # on to the next photo
+    qtbot.keyClick(window, Qt.Key.Key_Z, CTRL)
+    assert photo.is_file() and page.current_path() == photo
+    qtbot.keyClick(window, Qt.Key.Key_Z, CTRL | Qt.KeyboardModifier.ShiftModifier)
+    assert page.current_path() == demo_copy / "truck" / photo.name  # the redo, in sight too

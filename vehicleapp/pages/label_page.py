@@ -44,6 +44,7 @@ class LabelPage(QWidget):
             state.loaded.connect(lambda: self.suggestions.set_dataset(state.root))
         state.loaded.connect(self.rebuild_queue)
         state.moved.connect(self._on_moved)
+        state.replayed.connect(self._on_replayed)
         state.classes_changed.connect(self._rebuild_buttons)
 
     def _build(self) -> None:
@@ -189,6 +190,13 @@ class LabelPage(QWidget):
         path = self.current_path()
         if path and self.state.assign(path, label) and self.mode.currentData() == ALL_QUEUE:
             self.step(1)
+
+    def _on_replayed(self, paths: list[Path]) -> None:
+        """An undo (or redo) shows the photo it moved back, as the unlabeled queue does; the
+        "All images" queue stayed on the photo after it."""
+        if self.mode.currentData() == ALL_QUEUE and paths and paths[0] in self.queue:
+            self.pos = self.queue.index(paths[0])
+            self._show()
 
     def _on_moved(self, old: Path, entry: Entry) -> None:
         unlabeled_mode = self.mode.currentData() == UNLABELED_QUEUE
