@@ -87,3 +87,15 @@ def test_undo_on_the_all_images_queue_shows_the_photo_it_put_back(qtbot, window:
     assert photo.is_file() and page.current_path() == photo
     qtbot.keyClick(window, Qt.Key.Key_Z, CTRL | Qt.KeyboardModifier.ShiftModifier)
     assert page.current_path() == demo_copy / "truck" / photo.name  # the redo, in sight too
+
+
+def test_suggest_with_nothing_unlabeled_says_so_without_a_job(qtbot, window: MainWindow, answers,  # noqa: ANN001
+                                                              demo_copy: Path) -> None:
+    """Was: a classify job ran, then said "0 suggestions"."""
+    open_folder(qtbot, window, answers, demo_copy)
+    bar = window.label_page.suggestions
+    assert bar is not None and not window.state.unlabeled()
+    bar.run_combo.addItem("a run", "/runs/x")  # a run to suggest with: only the empty queue stops it
+    bar.run_combo.setCurrentIndex(bar.run_combo.count() - 1)
+    assert bar.start() is None and not window.runner.busy()
+    assert bar.status.text() == "Nothing to suggest: every photo has a class."

@@ -42,6 +42,7 @@ class LabelPage(QWidget):
             self.suggestions.changed.connect(self.rebuild_queue)
             self.suggestions.accept_all.connect(self.accept_all)
             state.loaded.connect(lambda: self.suggestions.set_dataset(state.root))
+            self.suggestions.unlabeled = lambda: len(state.unlabeled())
         state.loaded.connect(self.rebuild_queue)
         state.moved.connect(self._on_moved)
         state.replayed.connect(self._on_replayed)

@@ -8,6 +8,7 @@ of; most confident first: accept quickly) and accepts them one by one (Enter) or
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -36,6 +37,7 @@ class SuggestionBar(QWidget):
         self.root: Path | None = None
         self.job: Job | None = None
         self.suggested: dict[Path, tuple[str, float]] = {}
+        self.unlabeled: Callable[[], int] | None = None  # how many photos wait for a class (the page's)
         self._build()
         runs.changed.connect(self._refresh_runs)
         runner.finished.connect(self._on_finished)
@@ -93,6 +95,9 @@ class SuggestionBar(QWidget):
         run = self.run_combo.currentData()
         if self.root is None or not run:
             self.status.setText("Train a model first (Train page).")
+            return None
+        if self.unlabeled is not None and self.unlabeled() == 0:  # a job would only say "0 suggestions"
+            self.status.setText("Nothing to suggest: every photo has a class.")
             return None
         out = user_data_dir() / "suggestions" / "unlabeled.csv"
         out.parent.mkdir(parents=True, exist_ok=True)
