@@ -3,6 +3,7 @@ was 0 px wide), the status bar read "Model export: done — finished", ..."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -149,3 +150,25 @@ def test_the_runs_page_follows_a_running_run(window: MainWindow, tmp_path: Path,
     assert window.runs.model.data(epochs) == "1"
     job.event.emit({"event": "epoch", "epochs": 15, "metrics": {"epoch": 4}})
     assert window.runs.model.data(window.runs.model.index(0, COLUMNS.index("Epochs"))) == "4"
+
+
+def test_the_scores_are_in_sight_in_a_1024_px_window(qtbot: QtBot, styled: None, window: MainWindow,
+                                                     tmp_path: Path) -> None:
+    """Best val acc, Test acc, Duration and Date sat past a horizontal scroll bar at 1024 px."""
+    from tests.app.test_new_user_fixes import fake_run
+    from vehicleapp.models.runs_model import COLUMNS
+
+    assert window.runs.runs_dir is not None
+    run = fake_run(window.runs.runs_dir, "20261130-060848", tmp_path / "a-dataset-with-a-long-name", 15, 0.97)
+    config = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    config["weights"] = {"mobilenet_v2": "/home/me/weights/mobilenet_v2-keras-imagenet-features-2026.pth"}
+    (run / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    window.runs.refresh()
+    window.resize(1024, 700)
+    window.tabs.setCurrentWidget(window.runs_page)
+    qtbot.waitUntil(lambda: window.width() == 1024)
+    QApplication.processEvents()
+    table = window.runs_page.table
+    for name in ("Model", "Status", "Best val acc", "Test acc", "Epochs"):
+        col = COLUMNS.index(name)
+        assert table.columnViewportPosition(col) + table.columnWidth(col) <= table.viewport().width(), name

@@ -12,8 +12,10 @@ from trainer.protocol import Status
 from trainer.runs import RunInfo, list_runs
 
 # no column for the run folder's name: it only repeats the date, model, lr and batch, and it
-# pushed the table past the window's edge; the Model cell's tooltip and the context menu have it
-COLUMNS = ("Model", "Status", "Dataset", "Weights", "Size", "LR", "Batch", "Epochs", "Best val acc", "Test acc",
+# pushed the table past the window's edge; the Model cell's tooltip and the context menu have it.
+# The scores come right after the status: in a 1024-px window the columns past Weights scroll
+# out of sight, and those were the ones a comparison is about.
+COLUMNS = ("Model", "Status", "Best val acc", "Test acc", "Epochs", "Dataset", "Weights", "Size", "LR", "Batch",
            "Duration", "Date")
 NUMERIC = ("Size", "LR", "Batch", "Epochs", "Best val acc", "Test acc", "Duration")
 Index = QModelIndex | QPersistentModelIndex
