@@ -76,6 +76,11 @@ def review_args(data: Path, run: Path, out_csv: Path) -> list[str]:
     return ["review", str(data), "--run", str(run), "--out", str(out_csv), "--events"]
 
 
+def reviewed_by_path(review_csv: Path) -> Path:
+    """The app's note of which run made a review (``{"run": path}``) beside its CSV."""
+    return review_csv.with_name(review_csv.stem + "-by.json")
+
+
 def review_output(dataset: Path) -> Path:
     """Where the app keeps the latest review of a dataset (reopened with the dataset)."""
     import hashlib

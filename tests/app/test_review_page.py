@@ -96,6 +96,12 @@ def test_a_review_job_fills_the_grid_and_the_map(qtbot, window: MainWindow, answ
     assert blocker.args[1] == "done", blocker.args[0].log_tail()
     assert len(page.model.items) == 36 and "likely wrong label" in page.status.text()
     assert len(page.map.paths) == 36
+    # the review names its run, also when the dataset is opened again (the box may show another)
+    by = f"The review by {page.run_combo.itemText(0)} found "
+    assert page.status.text().startswith(by)
+    page.status.setText("")
+    page.load_review(review_output(demo_copy))
+    assert page.status.text().startswith(by)
 
 
 def test_a_confusion_cell_opens_its_images_in_the_review_grid(qtbot, window: MainWindow, answers,  # noqa: ANN001

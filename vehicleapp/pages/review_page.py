@@ -9,6 +9,7 @@ journal step: ``Ctrl+Z`` brings it back. The map tab shows every image by simila
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt
@@ -25,13 +26,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from trainer.atomic import read_json, write_json
 from trainer.csvfile import EvaluatedImage, ReviewRow, read_map, read_review
 from trainer.datasets import Entry
 from trainer.layout import detect
 from trainer.pathtext import for_display
 from trainer.protocol import Event, Status
 from trainer.wording import count_of
-from vehicleapp.commands import review_args, review_output
+from vehicleapp.commands import review_args, review_output, reviewed_by_path
 from vehicleapp.dataset_state import DatasetState, SideStep
 from vehicleapp.jobs import Job, JobRunner
 from vehicleapp.models.review_model import DISMISSED, KINDS, SUSPECT_ROLE, ReviewFilter, ReviewModel, Suspect
@@ -69,6 +71,7 @@ class ReviewPage(QWidget):
         super().__init__(parent)
         self.state, self.runs, self.runner = state, runs, runner
         self.job: Job | None = None
+        self._review_run = ""  # the run the running review job uses
         self.marks: ReviewMarks | None = None
         self.classes: list[str] = []
         self._root: Path | None = None  # the dataset the run was chosen for
@@ -237,7 +240,8 @@ class ReviewPage(QWidget):
             return
         self._show_rows(rows)
         issues = count_of(sum(r.is_label_issue for r in rows), "likely wrong label")
-        self.status.setText(f"{issues} among {count_of(len(rows), 'image')}")
+        self.status.setText(f"The review{self._reviewed_by(csv_path)} found {issues} among "
+                            f"{count_of(len(rows), 'image')}")
         map_csv = csv_path.with_name(csv_path.stem + "-map.csv")
         if map_csv.is_file():
             by_path = {r.path: r for r in rows}
@@ -247,6 +251,16 @@ class ReviewPage(QWidget):
                                   for p, _, _ in points],
                                  [(x, y) for _, x, y in points], [by_path[p].given_label for p, _, _ in points],
                                  [by_path[p].is_label_issue for p, _, _ in points])
+
+    def _reviewed_by(self, csv_path: Path) -> str:
+        """" by <the run's name in the run box>" for the run that made this review, if known
+        (after a restart the box shows the newest run, not necessarily the review's)."""
+        try:
+            run = str(read_json(reviewed_by_path(csv_path))["run"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return ""
+        i = self.run_combo.findData(run)
+        return f" by {self.run_combo.itemText(i) if i >= 0 else for_display(Path(run).name)}"
 
     def show_evaluation(self, results: list[EvaluatedImage], classes: list[str], root: Path, run: Path) -> None:
         """The confusion-matrix drill-down: ``run``'s images in this grid, with the same keys; the
@@ -415,7 +429,7 @@ class ReviewPage(QWidget):
         if job is None:
             self.status.setText("Another job is running; stop it first.")
             return None
-        self.job = job
+        self.job, self._review_run = job, str(run)
         job.event.connect(self._on_event)
         self.review_button.setEnabled(False)
         self.stop_button.setEnabled(True)
@@ -438,6 +452,11 @@ class ReviewPage(QWidget):
         self.stop_button.setEnabled(False)
         self.progress.setVisible(False)
         if status == Status.DONE and self.state.root is not None:
-            self.load_review(review_output(self.state.root))
+            out = review_output(self.state.root)
+            # which run made it, shown with the review now and after a restart (unwritable: the
+            # review itself is whole, only its "by …" goes unsaid)
+            with contextlib.suppress(OSError):
+                write_json(reviewed_by_path(out), {"run": self._review_run})
+            self.load_review(out)
         else:
             self.status.setText("Stopped." if status == Status.CANCELLED else for_display(f"Failed: {message}"))
