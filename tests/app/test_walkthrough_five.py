@@ -172,3 +172,17 @@ def test_the_scores_are_in_sight_in_a_1024_px_window(qtbot: QtBot, styled: None,
     for name in ("Model", "Status", "Best val acc", "Test acc", "Epochs"):
         col = COLUMNS.index(name)
         assert table.columnViewportPosition(col) + table.columnWidth(col) <= table.viewport().width(), name
+
+
+def test_the_confusion_title_tells_look_alike_runs_apart(window: MainWindow, tmp_path: Path) -> None:
+    """Two runs, both "mobilenet_v2 lr=0.001 · val": their matrices had the same title."""
+    from tests.app.test_walkthrough_fixes import _two_runs
+
+    a, _ = _two_runs(window, tmp_path)
+    window.tabs.setCurrentWidget(window.runs_page)
+    rp = window.runs_page
+    row = next(r for r in range(rp.proxy.rowCount())
+               if rp.model.run_at(rp.proxy.mapToSource(rp.proxy.index(r, 0)).row()).path == a)
+    rp.table.selectRow(row)
+    title = rp.confusion.figure.axes[0].get_title().replace("\n", " ")
+    assert title == "mobilenet_v2 lr=0.001 · 11-30 06:08 · val · acc 66.7%"

@@ -428,8 +428,10 @@ class RunsPage(QWidget):
             self.confusion.show_message(f"{runs_io.EVALUATION} is damaged ({type(exc).__name__}): press Evaluate again")
 
     def _show_evaluation(self, run: RunInfo, rep: dict) -> None:
+        created = str(run.config.get("created", ""))  # "2026-11-30T13:51:00": look-alike runs differ in it
+        when = f" · {created[5:10]} {created[11:16]}" if len(created) >= 16 else ""
         self.confusion.show_matrix(rep["confusion"], rep["classes"],
-                                   f"{run.config.get('model')} lr={run.config.get('lr')} · {rep['split']} "
+                                   f"{run.config.get('model')} lr={run.config.get('lr')}{when} · {rep['split']} "
                                    f"· acc {rep['accuracy']:.1%}")
         self.reliability.show_calibration(rep.get("calibration"))
         self._show_threshold(run)
