@@ -10,8 +10,10 @@ from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLa
 
 #: Keys that are not menu actions (the labeling keys are shortcuts of the labeling pages).
 PAGE_KEYS = (
-    ("1 – 9", "Put the selected image(s) into class 1 – 9 (Dataset grid, Labeling page)"),
+    ("1 – 9", "Put the selected image(s) into class 1 – 9 (Dataset grid, Labeling and Review pages)"),
     ("← → Space", "Previous / next image (Labeling page)"),
+    ("Enter", "Accept the model's suggestion for the image (Labeling and Review pages)"),
+    ("X", "Not an issue: the image's label is right (Review page)"),
     ("Ctrl+1 – Ctrl+6", "Go to the Dataset, Labeling, Train, Runs, Classify or Review page"),
 )
 

@@ -186,3 +186,13 @@ def test_the_confusion_title_tells_look_alike_runs_apart(window: MainWindow, tmp
     rp.table.selectRow(row)
     title = rp.confusion.figure.axes[0].get_title().replace("\n", " ")
     assert title == "mobilenet_v2 lr=0.001 · 11-30 06:08 · val · acc 66.7%"
+
+
+def test_the_shortcut_list_names_every_page_key(window: MainWindow) -> None:
+    """F1 left out Review's Enter and X, and Labeling's Enter."""
+    from vehicleapp.help import shortcut_rows
+
+    rows = dict(shortcut_rows(window.actions()))
+    assert "Review" in rows["Enter"] and "Labeling" in rows["Enter"] and "Review" in rows["X"]
+    bound = {s.key().toString() for page in (window.review_page, window.label_page) for s in page.keys.shortcuts}
+    assert {"Return", "X"} <= bound  # the keys listed are the keys bound
