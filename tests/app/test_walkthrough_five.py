@@ -196,3 +196,15 @@ def test_the_shortcut_list_names_every_page_key(window: MainWindow) -> None:
     assert "Review" in rows["Enter"] and "Labeling" in rows["Enter"] and "Review" in rows["X"]
     bound = {s.key().toString() for page in (window.review_page, window.label_page) for s in page.keys.shortcuts}
     assert {"Return", "X"} <= bound  # the keys listed are the keys bound
+
+
+def test_the_settings_are_locked_while_their_job_runs(window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every setting stayed editable during a run, which it did not change."""
+    from tests.app.test_new_user_gui import _start_training
+    from tests.app.test_search_app import _finish
+
+    tp, job = _start_training(window, monkeypatch)
+    assert not tp.settings_box.isEnabled() and not tp.lr.isEnabled()
+    assert "running" in tp.settings_box.title()
+    _finish(window, job, Status.DONE, "finished")
+    assert tp.settings_box.isEnabled() and tp.settings_box.title() == "Settings"

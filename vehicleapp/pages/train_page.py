@@ -118,7 +118,7 @@ class TrainPage(QWidget):
 
     # -- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
-        options = QGroupBox("Settings")
+        options = self.settings_box = QGroupBox("Settings")
         ov = QVBoxLayout(options)
         self.data_label = ElidedLabel("Dataset: none open (Dataset page)", mode=Qt.TextElideMode.ElideMiddle)
         ov.addWidget(self.data_label)
@@ -427,6 +427,9 @@ class TrainPage(QWidget):
         self.search_button.setEnabled(not running and not reason)
         self.budget.setEnabled(not running)
         self.stop_button.setEnabled(running)
+        # a running job has its settings: editing them then changed nothing, silently
+        self.settings_box.setEnabled(not running)
+        self.settings_box.setTitle("Settings (the running job's; editable when it ends)" if running else "Settings")
         self.blocker.setText(reason)
         self.blocker.setVisible(bool(reason))
 
