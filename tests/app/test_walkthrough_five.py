@@ -208,3 +208,22 @@ def test_the_settings_are_locked_while_their_job_runs(window: MainWindow, monkey
     assert "running" in tp.settings_box.title()
     _finish(window, job, Status.DONE, "finished")
     assert tp.settings_box.isEnabled() and tp.settings_box.title() == "Settings"
+
+
+def test_a_phase_eta_is_timed_by_its_own_pace(window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Calibrating read "1/2 · ETA 1:59" and took 20 s: it was timed from the run's start."""
+    from vehicleapp.pages import train_page
+
+    clock = [1000.0]
+    monkeypatch.setattr(train_page.time, "monotonic", lambda: clock[0])
+    page = window.train_page
+    page.job = SimpleNamespace(command="train", status=None)
+    page._on_event({"event": "start", "model": "mobilenet_v2", "device": "cpu", "epochs": 2, "counts": {}})
+    clock[0] += 120  # two minutes of training
+    page._on_event({"event": "progress", "phase": "calibrate", "done": 1, "total": 2})
+    assert page.status.text().endswith("1/2 · ETA …")
+    clock[0] += 3
+    page._on_event({"event": "progress", "phase": "features", "done": 1, "total": 10})
+    clock[0] += 2
+    page._on_event({"event": "progress", "phase": "features", "done": 3, "total": 10})
+    assert page.status.text().endswith("3/10 · ETA 0:07")  # 1 s an item, 7 to go

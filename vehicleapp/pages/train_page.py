@@ -106,7 +106,7 @@ class TrainPage(QWidget):
         self._epoch = 0  # the epoch under way (or last finished): where a stop leaves the run
         self._done_test = ""  # the finished job's test accuracy, as words (", test acc 91.0%")
         self._history: list[dict] = []  # a resumed run's epochs so far, drawn again at its start
-        self._phase_start = 0.0
+        self._phase_seen: tuple[str, float, int] | None = None  # (phase, when, done) at its first progress
         self._epoch_times: list[float] = []
         self._build()
         runner.finished.connect(self._on_finished)
@@ -459,7 +459,6 @@ class TrainPage(QWidget):
             for metrics in self._history:
                 self.chart.add_epoch(metrics)
             self._epoch_times, self._epoch = [], 0
-            self._phase_start = time.monotonic()
             images = sum(sum(v.values()) for v in e.get("counts", {}).values())
             self.status.setText(f"{sweep}{e.get('model')} on {e.get('device')} · {count_of(images, 'image')}")
         elif kind == Event.PROGRESS:
@@ -492,8 +491,6 @@ class TrainPage(QWidget):
                 # run's first fine-tuning epoch (it read "epoch 22/20" until that epoch ended)
                 self.total_epochs = int(e.get("epochs", self.total_epochs))
                 self.chart.extend(self.total_epochs)
-        elif kind == Event.FEATURES:
-            self._phase_start = time.monotonic()
 
     def _on_progress(self, e: dict, sweep: str) -> None:
         done, total = int(e["done"]), max(int(e["total"]), 1)
@@ -511,10 +508,20 @@ class TrainPage(QWidget):
             eta = f" · ETA {_fmt_eta(left)}" if left is not None else ""
             self.status.setText(f"{sweep}epoch {epoch}/{self.total_epochs} · batch {done}/{total}{eta}")
         else:
-            elapsed = time.monotonic() - self._phase_start
-            eta = _fmt_eta(elapsed / done * (total - done)) if done else "…"
+            eta = self._phase_eta(str(e["phase"]), done, total)
             what = PHASES.get(e["phase"], e["phase"])
             self.status.setText(f"{sweep}{what}: {done}/{total} · ETA {eta}")
+
+    def _phase_eta(self, phase: str, done: int, total: int) -> str:
+        """The time left in a phase, from its own pace since its first progress event: the
+        calibration after training read "ETA 1:59" for 20 s of work, timed from the run's start."""
+        now = time.monotonic()
+        if self._phase_seen is None or self._phase_seen[0] != phase or done < self._phase_seen[2]:
+            self._phase_seen = (phase, now, done)
+        _, since, first = self._phase_seen
+        if done == first or now <= since:  # no pace of its own yet
+            return "…"
+        return _fmt_eta((now - since) / (done - first) * (total - done))
 
     def _on_finished(self, job: Job, status: str, message: str) -> None:
         if job is not self.job:
