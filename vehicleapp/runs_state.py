@@ -56,6 +56,11 @@ class RunsState(QObject):
         self.model.refresh(self.runs_dir)
         self.changed.emit()
 
+    def follow(self, run_dir: Path) -> None:
+        """A running run's row, read again (its epochs so far); the whole folder when it is new."""
+        if not self.model.update_runs({Path(run_dir)}):
+            self.refresh()
+
     def runs(self) -> list[RunInfo]:
         """Every run, newest first."""
         return list(self.model.runs)

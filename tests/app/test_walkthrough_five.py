@@ -148,8 +148,12 @@ def test_the_runs_page_follows_a_running_run(window: MainWindow, tmp_path: Path,
                         for e in range(1, 5)])
     epochs = window.runs.model.index(0, COLUMNS.index("Epochs"))
     assert window.runs.model.data(epochs) == "1"
+    resets: list[int] = []
+    window.runs.model.modelReset.connect(lambda: resets.append(1))
+    job.event.emit({"event": "start", "epochs": 15, "run_dir": str(run)})
     job.event.emit({"event": "epoch", "epochs": 15, "metrics": {"epoch": 4}})
     assert window.runs.model.data(window.runs.model.index(0, COLUMNS.index("Epochs"))) == "4"
+    assert resets == []  # the row changed in place: no reset, so no redraw of the chosen runs' curves
 
 
 def test_the_scores_are_in_sight_in_a_1024_px_window(qtbot: QtBot, styled: None, window: MainWindow,

@@ -9,7 +9,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QColor
 
 from trainer.protocol import Status
-from trainer.runs import RunInfo, list_runs
+from trainer.runs import RunInfo, inspect_run, list_runs
 
 # no column for the run folder's name: it only repeats the date, model, lr and batch, and it
 # pushed the table past the window's edge; the Model cell's tooltip and the context menu have it.
@@ -64,6 +64,15 @@ class RunsModel(QAbstractTableModel):
         self.beginResetModel()
         self.runs = list_runs(self.runs_dir) if self.runs_dir and self.runs_dir.is_dir() else []
         self.endResetModel()
+
+    def update_runs(self, paths: set[Path]) -> bool:
+        """Read these runs again (a running run's new epochs): their rows change in place, the
+        rest of the table and its selection stay. False when one of them is not listed yet."""
+        rows = {i for i, run in enumerate(self.runs) if run.path in paths}
+        for i in rows:
+            self.runs[i] = inspect_run(self.runs[i].path)
+            self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
+        return len(rows) == len(paths)
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(self.runs)
