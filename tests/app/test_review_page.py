@@ -97,11 +97,11 @@ def test_a_review_job_fills_the_grid_and_the_map(qtbot, window: MainWindow, answ
     assert len(page.model.items) == 36 and "likely wrong label" in page.status.text()
     assert len(page.map.paths) == 36
     # the review names its run, also when the dataset is opened again (the box may show another)
-    by = f"The review by {page.run_combo.itemText(0)} found "
-    assert page.status.text().startswith(by)
+    by = f" among 36 images · reviewed by {page.run_combo.itemText(0)}"
+    assert page.status.text().endswith(by)
     page.status.setText("")
     page.load_review(review_output(demo_copy))
-    assert page.status.text().startswith(by)
+    assert page.status.text().endswith(by)
 
 
 def test_a_confusion_cell_opens_its_images_in_the_review_grid(qtbot, window: MainWindow, answers,  # noqa: ANN001

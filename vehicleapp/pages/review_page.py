@@ -240,8 +240,8 @@ class ReviewPage(QWidget):
             return
         self._show_rows(rows)
         issues = count_of(sum(r.is_label_issue for r in rows), "likely wrong label")
-        self.status.setText(f"The review{self._reviewed_by(csv_path)} found {issues} among "
-                            f"{count_of(len(rows), 'image')}")
+        # the finding first: in a narrow window the run's name is what elides (the tooltip has it)
+        self.status.setText(f"{issues} among {count_of(len(rows), 'image')}{self._reviewed_by(csv_path)}")
         map_csv = csv_path.with_name(csv_path.stem + "-map.csv")
         if map_csv.is_file():
             by_path = {r.path: r for r in rows}
@@ -253,14 +253,14 @@ class ReviewPage(QWidget):
                                  [by_path[p].is_label_issue for p, _, _ in points])
 
     def _reviewed_by(self, csv_path: Path) -> str:
-        """" by <the run's name in the run box>" for the run that made this review, if known
-        (after a restart the box shows the newest run, not necessarily the review's)."""
+        """" · reviewed by <the run's name in the run box>" for the run that made this review, if
+        known (after a restart the box shows the newest run, not necessarily the review's)."""
         try:
             run = str(read_json(reviewed_by_path(csv_path))["run"])
         except (OSError, ValueError, KeyError, TypeError):
             return ""
         i = self.run_combo.findData(run)
-        return f" by {self.run_combo.itemText(i) if i >= 0 else for_display(Path(run).name)}"
+        return f" · reviewed by {self.run_combo.itemText(i) if i >= 0 else for_display(Path(run).name)}"
 
     def show_evaluation(self, results: list[EvaluatedImage], classes: list[str], root: Path, run: Path) -> None:
         """The confusion-matrix drill-down: ``run``'s images in this grid, with the same keys; the
