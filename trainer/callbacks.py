@@ -7,6 +7,7 @@ callback's state).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,8 @@ class EarlyStopping(Callback):
 
 
 class Checkpointer(Callback):
-    """``best.pt`` when val accuracy improves, ``last.pt`` every epoch and on a stop.
+    """``best.pt`` for the best epoch so far (:func:`trainer.runs.epoch_rank`: val accuracy, at a
+    tie the lower val loss), ``last.pt`` every epoch and on a stop.
 
     Frozen backbones go to ``backbone.pt`` once per run; checkpoints name it by hash. Every
     callback's :meth:`~trainer.loop.Callback.state_dict` is saved, so a resume continues them.
@@ -115,7 +117,7 @@ class Checkpointer(Callback):
     def __init__(self, run_dir: Path, events: Events, meta: Callable[[list[dict[str, Any]]], dict[str, Any]],
                  resume: bool = False) -> None:
         self.run_dir, self.events, self.meta, self.resume = run_dir, events, meta, resume
-        self.best_acc = -1.0
+        self.best: tuple[float, float] = (-1.0, -math.inf)  # epoch_rank of best.pt's epoch
         self.backbone_ref: dict[str, str] | None = None
 
     def on_fit_start(self, loop: FitLoop) -> None:
@@ -123,19 +125,23 @@ class Checkpointer(Callback):
             self.restore(loop)
 
     def on_epoch_end(self, loop: FitLoop, row: dict[str, Any]) -> None:
-        if row["val_acc"] > self.best_acc:
-            self.best_acc = row["val_acc"]
+        if runs.epoch_rank(row) > self.best:  # a tie on accuracy (small val splits tie often): lower loss
+            self.best = runs.epoch_rank(row)
             self.save(loop, runs.BEST)
         self.save(loop, runs.LAST)
+
+    @property
+    def best_acc(self) -> float:
+        return self.best[0]
 
     def on_cancel(self, loop: FitLoop, exc: Cancelled) -> None:
         self.save(loop, runs.LAST, interrupted=True)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best_val_acc": self.best_acc}
+        return {"best_val_acc": self.best[0], "best_val_loss": -self.best[1]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best_acc = float(state.get("best_val_acc", -1.0))
+        self.best = (float(state.get("best_val_acc", -1.0)), -float(state.get("best_val_loss", math.inf)))
 
     def _backbone(self, loop: FitLoop) -> dict[str, str] | None:
         if not loop.model.frozen:  # nothing frozen (any more, after fine-tuning): checkpoints hold it all
