@@ -231,3 +231,23 @@ def test_a_phase_eta_is_timed_by_its_own_pace(window: MainWindow, monkeypatch: p
     clock[0] += 2
     page._on_event({"event": "progress", "phase": "features", "done": 3, "total": 10})
     assert page.status.text().endswith("3/10 · ETA 0:07")  # 1 s an item, 7 to go
+
+
+def test_the_preview_picture_is_refitted_when_its_caption_grows(qtbot: QtBot, window: MainWindow) -> None:
+    """Labeling at 800x560: a 100x100 photo showed 286x253, cut at top and bottom: it was fitted
+    before the three-line caption under it took its room."""
+    from PySide6.QtGui import QColor, QImage
+
+    window.resize(800, 560)
+    window.tabs.setCurrentWidget(window.label_page)
+    qtbot.waitUntil(lambda: window.height() == 560)
+    preview = window.label_page.preview
+    image = QImage(100, 100, QImage.Format.Format_RGB888)
+    image.fill(QColor("gray"))
+    preview._current = "x.jpg"
+    preview.info.setText("")
+    preview._on_loaded("x.jpg", (image, "<b>car119.jpg</b><br>5.1 KB · 100 × 100 px<br>/tmp/me/photos/car"))
+    QApplication.processEvents()
+    shown = preview.image.pixmap()
+    side = shown.deviceIndependentSize()
+    assert side.width() == side.height() <= preview.image.height()  # square, and whole

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -36,11 +37,25 @@ def _read(path: str | Path, side: int, photo: Path | None = None) -> tuple[QImag
 PLACEHOLDER = "Select an image to preview it"
 
 
+class _FittedImage(QLabel):
+    """The picture, refitted whenever the label itself changes size: the caption under it
+    growing to three lines shrinks the label without resizing the preview, and a pixmap fitted
+    to the taller label was then cut off at the top and bottom (it looked squashed)."""
+
+    def __init__(self, text: str, refit: Callable[[], None]) -> None:
+        super().__init__(text)
+        self._refit = refit
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._refit()
+
+
 class Preview(QWidget):
     def __init__(self, parent: QWidget | None = None, side: int = 640) -> None:
         super().__init__(parent)
         self.side = side
-        self.image = QLabel(PLACEHOLDER)
+        self.image = _FittedImage(PLACEHOLDER, self._fit)
         self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.image.setWordWrap(True)  # the placeholder and "cannot show" wrap in a narrow column
         self.image.setMinimumSize(120, 120)  # a short page shrinks the image, never draws the caption over it
@@ -89,10 +104,6 @@ class Preview(QWidget):
             self._pixmap = None
             self.image.setText(for_display(f"cannot show {Path(path).name}:\n{message}"))
             self.info.setText(for_display(f"<b>{Path(path).name}</b>"))
-
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
-        super().resizeEvent(event)
-        self._fit()
 
     def _fit(self) -> None:
         if self._pixmap is not None:
