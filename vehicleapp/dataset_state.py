@@ -312,6 +312,10 @@ class DatasetState(QObject):
 
 
 def _where(moves: list[Move]) -> str:
+    """Where an undo or redo put the photos: "car_1.jpg is in truck", "5 images are in car" (a
+    redo is no move "back")."""
     if len(moves) == 1:
         return f"{moves[0].dest.name} is in {moves[0].dest.parent.name}"
-    return f"{len(moves)} images moved back"
+    folders = sorted({m.dest.parent.name for m in moves})
+    where = ", ".join(folders[:3]) + (f" and {len(folders) - 3} more folders" if len(folders) > 3 else "")
+    return f"{len(moves)} images are in {where}"

@@ -99,3 +99,13 @@ def test_suggest_with_nothing_unlabeled_says_so_without_a_job(qtbot, window: Mai
     bar.run_combo.setCurrentIndex(bar.run_combo.count() - 1)
     assert bar.start() is None and not window.runner.busy()
     assert bar.status.text() == "Nothing to suggest: every photo has a class."
+
+
+def test_undo_and_redo_of_a_bulk_step_say_where_the_photos_are(qtbot, window: MainWindow, answers,  # noqa: ANN001
+                                                                demo_copy: Path) -> None:
+    """A redo said "redone: 5 images moved back" (it had moved them forward)."""
+    open_folder(qtbot, window, answers, demo_copy)
+    images = sorted((demo_copy / "car").glob("*.jpg"))[:3]
+    assert window.state.assign_many(images, "motorcycle")
+    assert window.state.undo() and window.message.text() == "undone: 3 images are in car"
+    assert window.state.redo() and window.message.text() == "redone: 3 images are in motorcycle"
