@@ -94,6 +94,7 @@ def test_find_the_best_model_fills_the_leaderboard_and_marks_the_pick(window: Ma
     assert job.args == search_args(tp.config(), 5)
     assert not tp.search_button.isEnabled() and not tp.start_button.isEnabled() and tp.stop_button.isEnabled()
     assert tp.board.isVisibleTo(tp)
+    assert tp.settings_box.title() == "Settings (the search chooses its own; editable when it ends)"
     events = recorded_events()
     for e in events[: events.index(next(e for e in events if e.get("stage") == "fine-tune"))]:
         job.event.emit(e)

@@ -429,7 +429,9 @@ class TrainPage(QWidget):
         self.stop_button.setEnabled(running)
         # a running job has its settings: editing them then changed nothing, silently
         self.settings_box.setEnabled(not running)
-        self.settings_box.setTitle("Settings (the running job's; editable when it ends)" if running else "Settings")
+        whose = {"search": "the search chooses its own", "sweep": "the sweep's grid"}.get(
+            self.job.command if self.job is not None else "", "this run's")
+        self.settings_box.setTitle(f"Settings ({whose}; editable when it ends)" if running else "Settings")
         self.blocker.setText(reason)
         self.blocker.setVisible(bool(reason))
 
