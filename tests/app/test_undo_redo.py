@@ -63,10 +63,13 @@ def test_suggestions_order_the_queue_and_accept_in_bulk(qtbot, window: MainWindo
     first, (label, _) = page.queue[0], bar.suggestion(page.queue[0])
     qtbot.keyClick(page, Qt.Key.Key_Return)  # Enter accepts the suggestion
     assert not first.exists() and (demo_copy / label / first.name).exists() and len(page.queue) == 2
+    assert bar.status.text() == "2 suggestions" and bar.accept_button.isEnabled()  # the used one is gone
     page.accept_all(0.0)  # the rest, as one step
     assert not any(e.label is None for e in window.state.entries)
+    assert bar.status.text() == "Every suggestion is used." and not bar.accept_button.isEnabled()
     assert window.state.undo()  # one undo takes back the bulk step, not the first accept
     assert len(window.state.unlabeled()) == 2
+    assert bar.status.text() == "2 suggestions" and all(bar.suggestion(p) for p in page.queue)  # back with them
 
 
 def test_undo_on_the_all_images_queue_shows_the_photo_it_put_back(qtbot, window: MainWindow, answers,  # noqa: ANN001

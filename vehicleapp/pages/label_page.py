@@ -200,6 +200,8 @@ class LabelPage(QWidget):
             self._show()
 
     def _on_moved(self, old: Path, entry: Entry) -> None:
+        if self.suggestions is not None:
+            self.suggestions.follow(old, entry.path, entry.label is not None)
         unlabeled_mode = self.mode.currentData() == UNLABELED_QUEUE
         if old in self.queue:
             i = self.queue.index(old)

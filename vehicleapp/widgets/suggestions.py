@@ -37,6 +37,7 @@ class SuggestionBar(QWidget):
         self.root: Path | None = None
         self.job: Job | None = None
         self.suggested: dict[Path, tuple[str, float]] = {}
+        self._used: dict[Path, tuple[str, float]] = {}  # photos labeled since: an undo brings theirs back
         self.unlabeled: Callable[[], int] | None = None  # how many photos wait for a class (the page's)
         self._build()
         runs.changed.connect(self._refresh_runs)
@@ -67,6 +68,23 @@ class SuggestionBar(QWidget):
         row.addWidget(self.status, 1)
         self._enable()
 
+    def follow(self, old: Path, new: Path, labeled: bool) -> None:
+        """A photo moved: labeled, its suggestion is used up (the count and *Accept all* follow;
+        they read "12 suggestions" with none left); put back unlabeled (an undo), it returns."""
+        if labeled and old in self.suggested:
+            self._used[new] = self.suggested.pop(old)
+        elif not labeled and old in self._used:
+            self.suggested[new] = self._used.pop(old)
+        else:
+            return
+        self._show_count()
+        self._enable()
+
+    def _show_count(self) -> None:
+        n = len(self.suggested)
+        self.status.setText(f"{n} suggestion{'' if n == 1 else 's'}" if n or not self._used
+                            else "Every suggestion is used.")
+
     def _enable(self) -> None:
         has = bool(self.suggested)
         for w in (self.order, self.accept_button, self.minimum):
@@ -79,7 +97,7 @@ class SuggestionBar(QWidget):
     def set_dataset(self, root: Path | None) -> None:
         if root != self.root:  # a run picked for the previous dataset is not kept for this one
             forget_choice(self.run_combo)
-        self.root, self.suggested = root, {}
+        self.root, self.suggested, self._used = root, {}, {}
         self.status.setText("")
         self._refresh_runs()
         self._enable()
@@ -120,6 +138,7 @@ class SuggestionBar(QWidget):
         _, rows = read_predictions(self._out)
         self.suggested = {self.root.joinpath(*p.path.split("/")): (p.label, float(p.confidence))
                           for p in rows if p.label and p.confidence is not None}
-        self.status.setText(f"{len(self.suggested)} suggestions")
+        self._used = {}
+        self._show_count()
         self._enable()
         self.changed.emit()
