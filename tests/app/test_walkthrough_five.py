@@ -251,3 +251,13 @@ def test_the_preview_picture_is_refitted_when_its_caption_grows(qtbot: QtBot, wi
     shown = preview.image.pixmap()
     side = shown.deviceIndependentSize()
     assert side.width() == side.height() <= preview.image.height()  # square, and whole
+
+
+def test_review_without_a_run_says_to_train_one(qtbot: QtBot, window: MainWindow, answers, demo_copy: Path) -> None:  # noqa: ANN001
+    """Was: "Open a dataset and pick a trained run first." with a dataset open."""
+    from tests.app.conftest import open_folder
+
+    open_folder(qtbot, window, answers, demo_copy)
+    page = window.review_page
+    assert page.run_combo.count() == 0 and page.start() is None
+    assert page.status.text() == f"Train a model on {demo_copy.name} (Train page), then review."

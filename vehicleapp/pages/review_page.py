@@ -421,7 +421,7 @@ class ReviewPage(QWidget):
     def start(self) -> Job | None:
         run = self.run_combo.currentData()
         if self.state.root is None or not run:
-            self.status.setText("Open a dataset and pick a trained run first.")
+            self.status.setText(self.hint())  # what is missing: a dataset, or a run trained on it
             return None
         out = review_output(self.state.root)
         out.parent.mkdir(parents=True, exist_ok=True)
