@@ -93,7 +93,8 @@ class EarlyStopping(Callback):
             self.stale += 1
         if self.patience and self.stale >= self.patience:
             loop.stop_training = True
-            self.events.warning(f"early stop: val loss did not improve for {self.patience} epochs")
+            if int(row.get("epoch", 0)) < loop.settings.epochs:  # at the last epoch it stops nothing: no word
+                self.events.warning(f"early stop: val loss did not improve for {self.patience} epochs")
 
     def on_unfreeze(self, loop: FitLoop) -> None:
         self.stale = 0  # fine-tuning gets its own patience

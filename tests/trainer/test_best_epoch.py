@@ -38,3 +38,20 @@ def test_best_pt_goes_to_the_tied_epoch_with_the_lower_val_loss(tmp_path: Path,
 def test_the_reported_test_accuracy_is_the_same_epoch_s() -> None:
     info = runs.RunInfo(Path("/x"), {}, list(ROWS))
     assert info.best_val_acc == 0.982 and info.test_acc == 0.967
+
+
+@pytest.mark.parametrize(("epochs", "said"), [(5, True), (3, False)])
+def test_an_early_stop_at_the_last_epoch_says_nothing(epochs: int, said: bool) -> None:
+    """"early stop: val loss did not improve for 3 epochs" came at epoch 15 of 15: it stopped nothing."""
+    from types import SimpleNamespace
+
+    from trainer.callbacks import EarlyStopping
+    from trainer.events import Events
+
+    seen: list[dict] = []
+    stopper = EarlyStopping(2, Events([seen.append]))
+    loop = SimpleNamespace(settings=SimpleNamespace(epochs=epochs), stop_training=False)
+    for epoch, loss in enumerate((0.5, 0.6, 0.7), start=1):
+        stopper.on_epoch_end(loop, {"epoch": epoch, "val_loss": loss})  # type: ignore[arg-type]
+    assert loop.stop_training
+    assert any("early stop" in str(e.get("message")) for e in seen) == said
