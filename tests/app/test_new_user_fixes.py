@@ -213,7 +213,9 @@ def test_choosing_another_model_clears_the_previous_models_results(
     assert other != page.run_combo.currentIndex()
     page.run_combo.setCurrentIndex(other)
     page.run_combo.activated.emit(other)  # as a user's pick
-    assert page.model.rowCount() == 0 and "model changed" in page.status.text()
+    assert page.model.rowCount() == 0 and page.status.text() == (
+        f"The model changed: the folder's results were the other model's (they stay in {csv}): classify again "
+        "to see what this model says.")
     page.load_results(tmp_path, csv)
     fake_run(window.runs.runs_dir, "20261130-070000", tmp_path / "photos", 3, 0.999)
     forget_choice(page.run_combo)  # as when the user never picked one

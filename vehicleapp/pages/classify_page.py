@@ -80,6 +80,7 @@ class ClassifyPage(QWidget):
         self.out_csv: Path | None = None
         self._job_run: str | None = None  # the run the folder job classifies with
         self._results_run: str | None = None  # the run whose results the table shows
+        self._results_csv: Path | None = None  # the CSV they were read from
         self._try_run: str | None = None  # the run whose answer the tried photo's panel shows
         self.model = PredictionsModel(loader, self)
         self.proxy = PredictionFilter(self)
@@ -260,12 +261,16 @@ class ClassifyPage(QWidget):
     def _drop_other_models_results(self) -> None:
         """Another model chosen (by hand, or a new best run): the table's results, made by the
         previous one, go, so Export and Copy never act on them as if they were this model's."""
+        gone = []
         if self.model.rowCount() and self._results_run != self.run_combo.currentData():
             self.clear_results()
-            self.status.setText("The model changed: classify the folder again to see what this model says.")
+            saved = f" (they stay in {for_display(str(self._results_csv))})" if self._results_csv else ""
+            gone.append(f"the folder's results were the other model's{saved}: classify again")
         if not self.try_panel.isHidden() and self._try_run != self.run_combo.currentData():
             self.try_panel.setVisible(False)  # the tried photo's answer and heatmap were another model's
-            self.status.setText("The model changed: try the photo again to see what this model says.")
+            gone.append("try the photo again")
+        if gone:
+            self.status.setText(f"The model changed: {'; '.join(gone)} to see what this model says.")
 
     def _browse(self) -> None:
         folder = dialogs.ask_folder(self, "Folder to classify")
@@ -407,7 +412,7 @@ class ClassifyPage(QWidget):
     def load_results(self, folder: Path, csv_path: Path, run: str | None = None) -> None:
         """Show a result table made by ``run`` (default: the chosen one); the filters start over
         (every label, any confidence)."""
-        self._results_run = run or self.run_combo.currentData()
+        self._results_run, self._results_csv = run or self.run_combo.currentData(), csv_path
         classes, rows = read_predictions(csv_path)
         rows = list(rows)
         self.model.set_results(folder, classes, rows)
