@@ -94,7 +94,12 @@ def test_export_model_from_the_runs_page_reports_the_parity_check(qtbot, window:
     out = tmp_path / "model.onnx"
     with qtbot.waitSignal(window.runner.finished, timeout=240_000) as blocker:
         assert rp.export_model(str(out)) is not None
+        # 10-25 s of work: the button says so (a user saw nothing change and would click again)
+        assert rp.model_button.text() == "Exporting…" and not rp.model_button.isEnabled()
+        rp._on_selection()  # a selection change meanwhile does not bring it back
+        assert not rp.model_button.isEnabled()
     assert blocker.args[1] == "done", blocker.args[0].log_tail()
+    assert rp.model_button.text() == "Export model…" and rp.model_button.isEnabled()
     assert out.is_file()
     assert rp.export_result.startswith(f"Saved model.onnx in {tmp_path}. Checked on the spot against the PyTorch "
                                        "model on ")

@@ -328,6 +328,8 @@ class RunsPage(QWidget):
             return
         if job is self._exporting:
             self._exporting = None
+            self.model_button.setText("Export model…")
+            self._on_selection()  # the button's state for the run now selected
             if status == Status.FAILED:
                 self.export_result = message
                 dialogs.show_error(self, "Model export failed", message, job.log_tail(20))
@@ -383,7 +385,8 @@ class RunsPage(QWidget):
         self._explain_ensemble(current is not None and ensemble_size(current) > 0)
         self.delete_button.setEnabled(bool(chosen))
         self.export_button.setEnabled(bool(chosen))  # no empty chart to save
-        self.model_button.setEnabled(current is not None and current.checkpoint() is not None)
+        exporting = self._exporting is not None
+        self.model_button.setEnabled(not exporting and current is not None and current.checkpoint() is not None)
         self._show_detail(current)
 
     def _explain_ensemble(self, ensemble: bool) -> None:
@@ -464,6 +467,9 @@ class RunsPage(QWidget):
         if job is not None:
             self._exporting = job
             job.event.connect(lambda e: self._on_export_event(e, path))
+            # 10-25 s of converting and checking: the button says so until the verdict
+            self.model_button.setText("Exporting…")
+            self.model_button.setEnabled(False)
         return job
 
     def _on_export_event(self, e: dict, path: str) -> None:
