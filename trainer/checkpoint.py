@@ -104,9 +104,21 @@ def resolve(path: str | Path) -> Path:
     if path.is_dir():
         found = runs.find_checkpoint(path)
         if found is None:
-            raise CheckpointError(f"no checkpoint ({runs.BEST} or {runs.LAST}) in {path}")
+            raise CheckpointError(f"no checkpoint ({runs.BEST} or {runs.LAST}) in {path}{_what_it_is(path)}")
         return found
     return path
+
+
+def _what_it_is(folder: Path) -> str:
+    """A hint when the folder given for a model is a dataset (its first argument mixed up)."""
+    from trainer.images import is_image_file
+
+    try:
+        photos = any(is_image_file(p) for sub in folder.iterdir() if sub.is_dir() for p in sub.iterdir())
+    except OSError:
+        return ""
+    return ": it looks like a folder of photos; give a run folder (under checkpoints/) or a model file" \
+        if photos else ""
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:

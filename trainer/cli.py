@@ -468,7 +468,8 @@ def build_parser() -> Parser:
     p.add_argument("--out", default="curves.png", type=_output_file(".png", ".pdf", ".svg"),
                    help="the chart file (default curves.png)")
     p.set_defaults(func=cmd_plot)
-    _classify_parser(sub.add_parser("classify", help="classify a folder of images into a CSV"))
+    _classify_parser(sub.add_parser(
+        "classify", help="classify a folder of images into a CSV", epilog=CSV_COLUMNS))
 
     _review_parser(sub.add_parser("review", help="rank likely label errors, near-duplicates and outliers"))
     _explain_parser(sub.add_parser("explain", help="heatmaps of where the model looked (Grad-CAM), one PNG "
@@ -549,6 +550,15 @@ def _backend_flags(p: argparse.ArgumentParser) -> None:
 
 def _workers_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=0, help="decode workers (default 0: one per core)")
+
+
+CSV_COLUMNS = (
+    "The CSV: path, label, confidence, prob_<class> for each class, error. prob_<class> are the "
+    "calibrated probabilities. confidence is what the threshold compares with: the top probability, "
+    "times how familiar the photo looks next to the training photos where the run measured that this "
+    "helps (so 0.42 beside a probability of 0.9999 means: the model picks that class, but the photo "
+    "is unlike what it was trained on). Below the threshold the label is 'unknown'; an unreadable "
+    "file gets a row with its reason in error.")
 
 
 def _classify_parser(p: argparse.ArgumentParser) -> None:

@@ -90,7 +90,12 @@ def load_file(model: nn.Module, path: str, backbone: str) -> int:
     except Exception as exc:  # noqa: BLE001
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         first = first.split(". ")[0].rstrip(".")  # torch's first line can be a whole paragraph
-        raise WeightsError(f"{path} is not a loadable state_dict file: {first}") from None
+        from trainer.images import is_image_file
+
+        if is_image_file(Path(path)):
+            raise WeightsError(f"{path} is a photo, not a weights file (a .pth/.pt file of the backbone's "
+                               "tensors)") from None
+        raise WeightsError(f"{path} is not a weights file (a PyTorch state_dict, .pth/.pt): {first}") from None
     state = _unwrap(state)
     own = model.state_dict()
     usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}

@@ -132,3 +132,18 @@ def test_tampered_backbone_is_detected(demo_root: Path, tmp_path: Path) -> None:
         f.write(b"\x00" * 64)
     with pytest.raises(CheckpointError, match="the backbone.pt beside best.pt is not the one it was trained with"):
         load_model(run_dir / runs.BEST)
+
+
+def test_a_dataset_given_as_the_model_is_named_a_folder_of_photos(tmp_path: Path) -> None:
+    """`trainer classify DATASET INBOX` said only "no checkpoint (best.pt or last.pt) in DATASET"."""
+    from PIL import Image
+
+    from trainer.checkpoint import CheckpointError, resolve
+
+    (tmp_path / "data" / "car").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(tmp_path / "data" / "car" / "a.jpg")
+    with pytest.raises(CheckpointError, match="it looks like a folder of photos; give a run folder"):
+        resolve(tmp_path / "data")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match=r"in .*empty$"):
+        resolve(tmp_path / "empty")

@@ -78,8 +78,18 @@ def test_weights_file_that_matches_nothing_is_refused(tmp_path: Path) -> None:
 def test_garbage_weights_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "junk.pth"
     path.write_bytes(b"\x00garbage" * 10)
-    with pytest.raises(W.WeightsError, match="not a loadable state_dict"):
+    with pytest.raises(W.WeightsError, match=r"is not a weights file \(a PyTorch state_dict"):
         create_model("mobilenet_v2", 3, str(path))
+
+
+def test_a_photo_given_as_weights_is_named_a_photo(tmp_path: Path) -> None:
+    """Was: "… is not a loadable state_dict file: Weights only load failed" (PyTorch's words)."""
+    from PIL import Image
+
+    photo = tmp_path / "car542.jpg"
+    Image.new("RGB", (8, 8)).save(photo)
+    with pytest.raises(W.WeightsError, match="car542.jpg is a photo, not a weights file"):
+        create_model("mobilenet_v2", 3, str(photo))
 
 
 def test_missing_weights_file_is_refused(tmp_path: Path) -> None:
