@@ -261,3 +261,24 @@ def test_review_without_a_run_says_to_train_one(qtbot: QtBot, window: MainWindow
     page = window.review_page
     assert page.run_combo.count() == 0 and page.start() is None
     assert page.status.text() == f"Train a model on {demo_copy.name} (Train page), then review."
+
+
+def test_the_leaderboard_shows_whole_step_names_when_there_is_room_and_the_pick(qtbot: QtBot) -> None:
+    """At 1280 px: "ensemble o…e best two" beside a half-empty Method column; with 6 steps in a
+    5-row table the pick could sit out of sight."""
+    from vehicleapp.widgets.leaderboard import Leaderboard
+
+    board = Leaderboard()
+    qtbot.addWidget(board)
+    board.resize(770, 170)
+    board.show()
+    qtbot.waitExposed(board)
+    rows = [{"name": f"step {i}", "method": "frozen head, 224 px", "val_acc": 0.9, "status": "done",
+             "run_dir": f"/runs/{i}"} for i in range(8)]
+    rows[6]["name"] = "ensemble of the best two"
+    board.show_rows(rows, winner="/runs/7")
+    QApplication.processEvents()
+    table = board.table
+    step = table.horizontalHeader().sectionSize(0)
+    assert step >= table.fontMetrics().horizontalAdvance("ensemble of the best two")  # whole
+    qtbot.waitUntil(lambda: table.viewport().rect().contains(table.visualItemRect(table.item(7, 0))))  # in sight

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QColor, QFont, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from trainer.protocol import Event
@@ -68,7 +68,7 @@ class Leaderboard(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COLUMNS.index("Method"), QHeaderView.ResizeMode.Stretch)
-        header.setMaximumSectionSize(170)  # a long step name elides: the method needs room at 1024 px
+        header.setMaximumSectionSize(170)  # a long step name elides at 1024 px: the method needs room
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.setWordWrap(False)  # one line per step: long names elide (the tooltip has the rest)
         layout = QVBoxLayout(self)
@@ -126,6 +126,20 @@ class Leaderboard(QWidget):
         self.table.setRowCount(len(rows))
         for r, row in enumerate(rows):
             self._fill_row(r, row, bool(winner) and row.get("run_dir") == winner)
+        if self.winner_row() is not None:  # a short table had the pick out of sight
+            QTimer.singleShot(0, self._show_winner)  # once the new rows are laid out
+
+    def _show_winner(self) -> None:
+        won = self.winner_row()
+        if won is not None and self.table.item(won, 0) is not None:
+            self.table.doItemsLayout()  # new rows: the scroll range is not set until laid out
+            self.table.scrollToItem(self.table.item(won, 0))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        """A step name may take up to a third of the table: whole at 1280 px ("ensemble of the best
+        two" read "ensemble o…e best two" beside a half-empty Method column), elided at 1024."""
+        super().resizeEvent(event)
+        self.table.horizontalHeader().setMaximumSectionSize(max(170, self.table.viewport().width() // 3))
 
     def _fill_row(self, r: int, row: dict, won: bool) -> None:
         method = str(row.get("method", ""))
