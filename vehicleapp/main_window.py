@@ -211,10 +211,11 @@ class MainWindow(QMainWindow):
     def _on_dataset_changed(self, *_: object) -> None:
         """The Train page knows how many labeled photos each class has (Start needs two classes)."""
         per_class = dict.fromkeys(self.state.classes, 0)
-        for row in self.state.counts().values():
+        counts = self.state.counts()
+        for row in counts.values():
             for c, n in row.items():
                 per_class[c] = per_class.get(c, 0) + n
-        self.train_page.set_dataset(str(self.state.root), per_class)
+        self.train_page.set_dataset(str(self.state.root), per_class, own_val=any(counts.get("val", {}).values()))
 
     # -- runs & jobs ----------------------------------------------------------------------
     def set_runs_dir(self, path: str) -> None:

@@ -282,3 +282,25 @@ def test_the_leaderboard_shows_whole_step_names_when_there_is_room_and_the_pick(
     step = table.horizontalHeader().sectionSize(0)
     assert step >= table.fontMetrics().horizontalAdvance("ensemble of the best two")  # whole
     qtbot.waitUntil(lambda: table.viewport().rect().contains(table.visualItemRect(table.item(7, 0))))  # in sight
+
+
+def test_validation_share_is_off_for_a_dataset_with_its_own_val_split(window: MainWindow) -> None:
+    """It stayed editable on a train/valid/test export, its tooltip admitting it was ignored."""
+    tp = window.train_page
+    tp.set_dataset("/kaggle", {"car": 8, "truck": 8}, own_val=True)
+    assert not tp.val.isEnabled() and "own validation folder" in tp.val.toolTip()
+    tp.set_dataset("/folders", {"car": 8, "truck": 8})
+    assert tp.val.isEnabled()
+
+
+def test_an_export_with_a_valid_folder_turns_validation_share_off(qtbot: QtBot, window: MainWindow, answers,  # noqa: ANN001
+                                                                   demo_root: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from tests.app.conftest import open_folder
+
+    kaggle = tmp_path / "kaggle"
+    for split, cls in (("train", "car"), ("train", "truck"), ("valid", "car"), ("valid", "truck")):
+        shutil.copytree(demo_root / cls, kaggle / split / cls)
+    open_folder(qtbot, window, answers, kaggle)
+    assert not window.train_page.val.isEnabled()

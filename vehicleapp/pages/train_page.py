@@ -52,6 +52,9 @@ def _test_text(values: dict) -> str:
     return f", test acc {float(acc):.1%}" if acc is not None else ""
 
 
+OWN_VAL_TIP = "Not used: this dataset has its own validation folder (val/ or valid/), used as it is"
+
+
 def done_words(e: dict) -> str | None:
     """A finished training run in words, not "done: finished: best val acc 98.5%; temperature
     0.417; unknown below confidence 0.250 (knn; …)" (None: not a training run's done event)."""
@@ -100,6 +103,7 @@ class TrainPage(QWidget):
         self.runner = runner
         self.data_root = ""
         self.counts: dict[str, int] = {}
+        self._own_val = False  # the open dataset has its own val/ split
         self.runs_dir = C.DEFAULT_RUNS_DIR
         self.job: Job | None = None
         self.total_epochs = 0
@@ -298,11 +302,13 @@ class TrainPage(QWidget):
         self.weights.changed.connect(changed)
 
     # -- actions --------------------------------------------------------------------------
-    def set_dataset(self, root: str, counts: dict[str, int]) -> None:
-        """The open dataset and its labeled images per class (Start stays off while it can't train)."""
+    def set_dataset(self, root: str, counts: dict[str, int], own_val: bool = False) -> None:
+        """The open dataset and its labeled images per class (Start stays off while it can't train);
+        ``own_val``: it has a val/ (valid/) split, so *Validation share* does not apply."""
         self.data_root = root
         self.counts = dict(counts)
         self.data_label.setText(f"Dataset: {root} ({sum(counts.values())} labeled photos)")
+        self._own_val = own_val
         self._update_buttons()
 
     def config(self) -> TrainConfig:
@@ -429,6 +435,8 @@ class TrainPage(QWidget):
         self.stop_button.setEnabled(running)
         # a running job has its settings: editing them then changed nothing, silently
         self.settings_box.setEnabled(not running)
+        self.val.setEnabled(not self._own_val)  # the folder's own val/ split is used as it is
+        self.val.setToolTip(OWN_VAL_TIP if self._own_val else C.help_of("val_fraction"))
         whose = {"search": "the search chooses its own", "sweep": "the sweep's grid"}.get(
             self.job.command if self.job is not None else "", "this run's")
         self.settings_box.setTitle(f"Settings ({whose}; editable when it ends)" if running else "Settings")
