@@ -170,10 +170,13 @@ class DatasetState(QObject):
             self.unreadable, self.not_photos = failed, not_photos
             self.problems.emit(failed)
 
-    def counts(self) -> dict[str, dict[str, int]]:
+    def counts(self, readable: bool = False) -> dict[str, dict[str, int]]:
+        """Labeled images per split and class; ``readable``: without the files the background
+        check found unreadable (what training will use)."""
         out: dict[str, Counter] = {}
+        bad = {str(k) for k in self.unreadable} if readable else set()
         for e in self.entries:
-            if e.label:
+            if e.label and str(e.path) not in bad:
                 out.setdefault(e.split, Counter())[e.label] += 1
         return {split: {c: cnt.get(c, 0) for c in self.classes} for split, cnt in sorted(out.items())}
 

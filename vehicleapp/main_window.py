@@ -126,7 +126,7 @@ class MainWindow(QMainWindow):
         self.dataset_page.demo_requested.connect(self.open_demo)
         self.dataset_page.runs_requested.connect(lambda: self.tabs.setCurrentWidget(self.runs_page))
         self.state.loaded.connect(self._on_dataset_loaded)
-        for signal in (self.state.loaded, self.state.moved, self.state.classes_changed):
+        for signal in (self.state.loaded, self.state.moved, self.state.classes_changed, self.state.problems):
             signal.connect(self._on_dataset_changed)
         self.state.message.connect(self.show_message)
         self.state.read_only_changed.connect(self._show_labeling)
@@ -211,7 +211,7 @@ class MainWindow(QMainWindow):
     def _on_dataset_changed(self, *_: object) -> None:
         """The Train page knows how many labeled photos each class has (Start needs two classes)."""
         per_class = dict.fromkeys(self.state.classes, 0)
-        counts = self.state.counts()
+        counts = self.state.counts(readable=True)  # what training will use: not a 0-byte "photo"
         for row in counts.values():
             for c, n in row.items():
                 per_class[c] = per_class.get(c, 0) + n

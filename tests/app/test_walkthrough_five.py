@@ -304,3 +304,15 @@ def test_an_export_with_a_valid_folder_turns_validation_share_off(qtbot: QtBot, 
         shutil.copytree(demo_root / cls, kaggle / split / cls)
     open_folder(qtbot, window, answers, kaggle)
     assert not window.train_page.val.isEnabled()
+
+
+def test_the_train_page_counts_the_photos_training_will_use(qtbot: QtBot, window: MainWindow, answers,  # noqa: ANN001
+                                                             demo_copy: Path) -> None:
+    """A 0-byte .jpg made it "301 labeled photos" on the Train page; training used 300."""
+    from tests.app.conftest import open_folder
+
+    (demo_copy / "car" / "empty.jpg").write_bytes(b"")
+    usable = sum(1 for p in demo_copy.glob("*/*.jpg")) - 1
+    with qtbot.waitSignal(window.state.problems, timeout=20_000):
+        open_folder(qtbot, window, answers, demo_copy)
+    assert window.train_page.data_label.text().endswith(f"({usable} labeled photos)")
