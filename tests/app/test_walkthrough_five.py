@@ -316,3 +316,17 @@ def test_the_train_page_counts_the_photos_training_will_use(qtbot: QtBot, window
     with qtbot.waitSignal(window.state.problems, timeout=20_000):
         open_folder(qtbot, window, answers, demo_copy)
     assert window.train_page.data_label.text().endswith(f"({usable} labeled photos)")
+
+
+def test_the_dataset_count_is_whole_at_the_minimum_size(qtbot: QtBot, styled: None, window: MainWindow,
+                                                        answers, demo_root: Path) -> None:  # noqa: ANN001
+    """At 800x560 it read "300 o…"."""
+    from tests.app.conftest import open_folder
+
+    open_folder(qtbot, window, answers, demo_root)
+    window.resize(800, 560)
+    qtbot.waitUntil(lambda: window.width() == 800)
+    QApplication.processEvents()
+    label = window.dataset_page.count_label
+    assert label.text().endswith(" files")
+    assert label.width() >= label.fontMetrics().horizontalAdvance(label.text())

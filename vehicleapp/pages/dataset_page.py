@@ -157,7 +157,7 @@ class DatasetPage(QWidget):
         self.split_filter.setToolTip("Show one split only (train / val / test exports)")
         self.class_filter.currentIndexChanged.connect(self._apply_filter)
         self.split_filter.currentIndexChanged.connect(self._apply_filter)
-        self.count_label = ElidedLabel("")
+        self.count_label = QLabel("")  # whole, never "300 o…": the columns beside give way instead
         self.count_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         filters = QHBoxLayout()
         filters.addWidget(QLabel("Class:"))
