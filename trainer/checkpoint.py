@@ -111,10 +111,10 @@ def resolve(path: str | Path) -> Path:
 
 def _what_it_is(folder: Path) -> str:
     """A hint when the folder given for a model is a dataset (its first argument mixed up)."""
-    from trainer.images import is_image_file
+    from trainer.layout import walk_images
 
     try:
-        photos = any(is_image_file(p) for sub in folder.iterdir() if sub.is_dir() for p in sub.iterdir())
+        photos = bool(walk_images(folder, recursive=True))
     except OSError:
         return ""
     return ": it looks like a folder of photos; give a run folder (under checkpoints/) or a model file" \

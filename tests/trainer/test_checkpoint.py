@@ -144,6 +144,10 @@ def test_a_dataset_given_as_the_model_is_named_a_folder_of_photos(tmp_path: Path
     Image.new("RGB", (8, 8)).save(tmp_path / "data" / "car" / "a.jpg")
     with pytest.raises(CheckpointError, match="it looks like a folder of photos; give a run folder"):
         resolve(tmp_path / "data")
+    (tmp_path / "kaggle" / "train" / "car").mkdir(parents=True)  # an export: photos two levels down
+    Image.new("RGB", (8, 8)).save(tmp_path / "kaggle" / "train" / "car" / "a.jpg")
+    with pytest.raises(CheckpointError, match="it looks like a folder of photos"):
+        resolve(tmp_path / "kaggle")
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match=r"in .*empty$"):
         resolve(tmp_path / "empty")
