@@ -187,13 +187,14 @@ def fit_trust(val: Outputs, train: Outputs, coverage: float) -> tuple[Trust, tor
     """The checkpoint's :class:`Trust` and, for score knn, its feature bank (float16 rows)."""
     train = Outputs(train.logits, train.emb.half().float(), train.labels)  # as the bank is stored
     correct = (val.logits.argmax(dim=1) == val.labels).tolist()
-    raw_top = torch.softmax(val.logits, 1).max(1).values.tolist()
+    ece_before = expected_calibration_error(torch.softmax(val.logits, 1).max(1).values.tolist(), correct)
     temperature = fit_temperature(val.logits, val.labels)
     probs = torch.softmax(val.logits / temperature, dim=1)
-    if expected_calibration_error(probs.max(1).values.tolist(), correct) > expected_calibration_error(raw_top, correct):
+    ece_after = expected_calibration_error(probs.max(1).values.tolist(), correct)
+    if ece_after > ece_before:
         # the log-loss fit measured worse on the photos it was fitted on (a few dozen: noise):
         # the model's own confidences stay rather than a "calibration" that widened the gap
-        temperature, probs = 1.0, torch.softmax(val.logits, dim=1)
+        temperature, probs, ece_after = 1.0, torch.softmax(val.logits, dim=1), ece_before
     folds = held_out_class_folds(val, train)
     familiarity = fit_familiarity(folds) if folds else None
     measured = measure(folds, familiarity)
@@ -205,8 +206,7 @@ def fit_trust(val: Outputs, train: Outputs, coverage: float) -> tuple[Trust, tor
         temperature=temperature, threshold=threshold, score="knn" if use_knn else "msp",
         familiarity=familiarity if use_knn else None, coverage=coverage,
         val_coverage=int((conf >= threshold).sum()) / max(conf.numel(), 1),
-        ece_before=expected_calibration_error(raw_top, correct),
-        ece_after=expected_calibration_error(probs.max(1).values.tolist(), correct),
+        ece_before=ece_before, ece_after=ece_after,
         auroc=measured, n_val=len(correct),
     )
     return trust, train.emb.half() if use_knn else None

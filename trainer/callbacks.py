@@ -126,8 +126,9 @@ class Checkpointer(Callback):
             self.restore(loop)
 
     def on_epoch_end(self, loop: FitLoop, row: dict[str, Any]) -> None:
-        if runs.epoch_rank(row) > self.best:  # a tie on accuracy (small val splits tie often): lower loss
-            self.best = runs.epoch_rank(row)
+        rank = runs.epoch_rank(row)  # a tie on accuracy (small val splits tie often): the lower loss
+        if rank > self.best:
+            self.best = rank
             self.save(loop, runs.BEST)
         self.save(loop, runs.LAST)
 
