@@ -73,7 +73,6 @@ class MainWindow(QMainWindow):
         self.dataset_page = DatasetPage(self.state, self.thumbs)
         self.runs = RunsState(self)
         self._runs_followed = 0.0  # when the Runs page last followed a running run
-        self._running_run: Path | None = None  # the run folder the training job writes
         self.label_page = LabelPage(self.state, self.runner, self.runs)
         self.train_page = TrainPage(self.runner)
         self.runs_page = RunsPage(self.runner, self.runs)
@@ -242,14 +241,12 @@ class MainWindow(QMainWindow):
 
     def _on_training_event(self, event: dict) -> None:
         """The Runs page, when shown, follows a running run's epochs (its table read "Epochs 1"
-        until F5): its row is read again, at most every 2 s."""
-        if event.get("event") == Event.START and event.get("run_dir"):
-            self._running_run = Path(str(event["run_dir"]))
-        if event.get("event") != Event.EPOCH or self._running_run is None:
+        until F5): its row (every event of a run names its folder) is read again, at most every 2 s."""
+        if event.get("event") != Event.EPOCH or not event.get("run_dir"):
             return
         if self.tabs.currentWidget() is self.runs_page and time.monotonic() - self._runs_followed >= RUNS_FOLLOW_S:
             self._runs_followed = time.monotonic()
-            self.runs.follow(self._running_run)
+            self.runs.follow(Path(str(event["run_dir"])))
 
     def _on_job_finished(self, job: Job, status: str, message: str) -> None:
         self.job_label.setText("")

@@ -58,7 +58,7 @@ class RunsState(QObject):
 
     def follow(self, run_dir: Path) -> None:
         """A running run's row, read again (its epochs so far); the whole folder when it is new."""
-        if not self.model.update_runs({Path(run_dir)}):
+        if not self.model.update_run(Path(run_dir)):
             self.refresh()
 
     def runs(self) -> list[RunInfo]:

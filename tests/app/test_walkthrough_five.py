@@ -150,8 +150,8 @@ def test_the_runs_page_follows_a_running_run(window: MainWindow, tmp_path: Path,
     assert window.runs.model.data(epochs) == "1"
     resets: list[int] = []
     window.runs.model.modelReset.connect(lambda: resets.append(1))
-    job.event.emit({"event": "start", "epochs": 15, "run_dir": str(run)})
-    job.event.emit({"event": "epoch", "epochs": 15, "metrics": {"epoch": 4}})
+    job.event.emit({"event": "start", "epochs": 15, "run_dir": str(run)})  # a run's every event names it
+    job.event.emit({"event": "epoch", "epochs": 15, "metrics": {"epoch": 4}, "run_dir": str(run)})
     assert window.runs.model.data(window.runs.model.index(0, COLUMNS.index("Epochs"))) == "4"
     assert resets == []  # the row changed in place: no reset, so no redraw of the chosen runs' curves
 

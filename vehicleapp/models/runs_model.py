@@ -65,14 +65,15 @@ class RunsModel(QAbstractTableModel):
         self.runs = list_runs(self.runs_dir) if self.runs_dir and self.runs_dir.is_dir() else []
         self.endResetModel()
 
-    def update_runs(self, paths: set[Path]) -> bool:
-        """Read these runs again (a running run's new epochs): their rows change in place, the
-        rest of the table and its selection stay. False when one of them is not listed yet."""
-        rows = {i for i, run in enumerate(self.runs) if run.path in paths}
-        for i in rows:
-            self.runs[i] = inspect_run(self.runs[i].path)
-            self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
-        return len(rows) == len(paths)
+    def update_run(self, path: Path) -> bool:
+        """Read this run again (a running run's new epochs): its row changes in place, the rest
+        of the table and its selection stay. False when it is not listed yet."""
+        i = next((i for i, run in enumerate(self.runs) if run.path == path), None)
+        if i is None:
+            return False
+        self.runs[i] = inspect_run(path)
+        self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
+        return True
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(self.runs)
