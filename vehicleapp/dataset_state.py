@@ -205,27 +205,28 @@ class DatasetState(QObject):
             self._apply(m.src, m.dest)
 
     def _step(self, action: Callable[[Journal], list[Move] | None], done: Callable[[list[Move]], str],
-              nothing: str = "") -> bool:
-        """Run one journal step; False (with a message) when it can't or there is nothing to do."""
+              nothing: str = "") -> list[Move]:
+        """Run one journal step; the moves it made, none (with a message) when it can't or there
+        is nothing to do."""
         if self.journal is None:
-            return False
+            return []
         if self.read_only:
             self.message.emit(f"Nothing moved: {self.read_only}.")
-            return False
+            return []
         try:
             moves = action(self.journal)
         except (LabelingError, OSError) as exc:
             self.message.emit(for_display(str(exc)))
             if isinstance(exc, (Vanished, FileNotFoundError)):
                 self.refresh()  # another program moved images: show the folder as it is now
-            return False
+            return []
         if not moves:
             if nothing:
                 self.message.emit(nothing)
-            return False
+            return []
         self._apply_moves(moves)
         self.message.emit(for_display(done(moves)))
-        return True
+        return moves
 
     def assign(self, path: str | Path, label: str) -> bool:
         """Move an image into class ``label``; False (with a message) when it can't."""
@@ -257,7 +258,7 @@ class DatasetState(QObject):
 
     def _new_step(self, action: Callable[[Journal], list[Move] | None], done: Callable[[list[Move]], str]) -> bool:
         """A new move step: like the journal's redo list, the side steps undone before it go."""
-        moved = self._step(action, done)
+        moved = bool(self._step(action, done))
         if moved:
             self._side_redo.clear()
         return moved
@@ -288,17 +289,10 @@ class DatasetState(QObject):
 
     def _replay(self, action: Callable[[Journal], list[Move] | None], word: str, nothing: str) -> bool:
         """An undo or redo of a journal step; ``replayed`` then names the photos it moved."""
-        moved: list[Move] = []
-
-        def act(journal: Journal) -> list[Move] | None:
-            moves = action(journal)
-            moved.extend(moves or [])
-            return moves
-
-        if not self._step(act, lambda moves: f"{word}: {_where(moves)}", nothing):
-            return False
-        self.replayed.emit([m.dest for m in moved])
-        return True
+        moved = self._step(action, lambda moves: f"{word}: {_where(moves)}", nothing)
+        if moved:
+            self.replayed.emit([m.dest for m in moved])
+        return bool(moved)
 
     def add_class(self, name: str) -> bool:
         if self.journal is None or self.root is None or self.read_only:
