@@ -126,12 +126,8 @@ class Leaderboard(QWidget):
         self.table.setRowCount(len(rows))
         for r, row in enumerate(rows):
             self._fill_row(r, row, bool(winner) and row.get("run_dir") == winner)
-        if self.winner_row() is not None:  # a short table had the pick out of sight
-            QTimer.singleShot(0, self._show_winner)  # once the new rows are laid out
-
-    def _show_winner(self) -> None:
         won = self.winner_row()
-        if won is not None and self.table.item(won, 0) is not None:
+        if won is not None:  # a short table had the pick out of sight
             self.table.doItemsLayout()  # new rows: the scroll range is not set until laid out
             self.table.scrollToItem(self.table.item(won, 0))
 
