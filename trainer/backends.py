@@ -13,7 +13,8 @@ so feature extraction, classification and evaluation all run their backbones thr
 ``auto`` measures each candidate on the job's own first photos, keeps those whose outputs
 agree with fp32 torch (fp32: the export parity tolerance; bf16: top-1 agreement), and takes
 the fastest; plain fp32 torch is always a candidate, so auto is never slower than it. The
-decision (and the exported graph) is cached per machine and backbone in the cache folder,
+decision (and the exported graph, and the measured photos' features, which check a model's
+answers later: :func:`keep_probe`) is cached per machine and backbone in the cache folder,
 so it is measured once. Small jobs that find no decision use fp32 torch without measuring.
 """
 
@@ -32,7 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from trainer.atomic import read_json, write_json
+from trainer.atomic import read_json, torch_save, write_json
 from trainer.batches import to_device
 from trainer.config import BACKEND_CHOICES, PRECISION_CHOICES, default_cache_dir
 from trainer.machine import machine, machine_id, native_bf16
@@ -98,6 +99,7 @@ class TorchRunner:
     def __init__(self, module: nn.Module, choice: Choice, device: torch.device, key: str) -> None:
         self.choice, self.device, self.key = choice, device, key  # key: the backbone's (module_key)
         self.module = module.eval().to(device).to(memory_format=torch.channels_last)
+        self.kept: Path | None = None  # the features its measurement kept (Selector.build)
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -117,6 +119,7 @@ class OrtRunner:
         self.choice, self.device, self.key = choice, device, key
         self.session = OrtSession(path, device, parts, cache=path.parent)  # the run size beside the graph
         self.parts = self.session.parts
+        self.kept: Path | None = None  # the features its measurement kept (Selector.build)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         batch = x.detach().cpu().contiguous().numpy()
@@ -182,6 +185,7 @@ class Selector:
         # decision between fp32 and bf16 is not auto's)
         options = [c.key() for c in self.options]
         self.decision_file = self.cache / f"{self.key}-{device.type}-{machine_id(options=options)}.json"
+        self.kept_file = self.decision_file.with_suffix(".probe.pt")  # see keep_probe
         self.report: dict[str, Any] = {}
 
     def decided(self) -> Choice | None:
@@ -195,19 +199,23 @@ class Selector:
         return choice if choice in self.options else None
 
     def build(self, choice: Choice) -> Runner:
+        runner: Runner
         if choice.backend == "torch":
-            return TorchRunner(self.module, choice, self.device, self.key)
-        path = self.cache / f"{self.key}.onnx"
-        if not path.is_file():
-            from trainer.onnx_export import export_graph
+            runner = TorchRunner(self.module, choice, self.device, self.key)
+        else:
+            path = self.cache / f"{self.key}.onnx"
+            if not path.is_file():
+                from trainer.onnx_export import export_graph
 
-            export_graph(_Float(copy.deepcopy(self.module)).cpu(), self.crop, path, ("features",))
-        return OrtRunner(path, choice, self.device, self.key)
+                export_graph(_Float(copy.deepcopy(self.module)).cpu(), self.crop, path, ("features",))
+            runner = OrtRunner(path, choice, self.device, self.key)
+        runner.kept = self.kept_file
+        return runner
 
     def measure(self, probe: torch.Tensor) -> Runner:
         """Time every allowed choice on ``probe``; the fastest that agrees with fp32 torch wins."""
         runs: dict[str, dict[str, Any]] = {}
-        best: tuple[float, Runner] | None = None
+        best: tuple[float, Runner, torch.Tensor] | None = None
         reference: torch.Tensor | None = None
         for choice in self.options:
             try:
@@ -221,12 +229,19 @@ class Selector:
             ok = acceptable(choice, agree)
             runs[choice.key()] = {"images_per_s": round(rate, 1), **agree, "accepted": ok}
             if ok and (best is None or rate > best[0]):
-                best = (rate, runner)
-        if best is None:
+                best = (rate, runner, out)
+        if best is None or reference is None:
             raise RuntimeError(f"no backend works for this model: {runs}")
         self.report = {"choice": asdict(best[1].choice), "measured": runs, "probe": len(probe), "machine": machine()}
+        if "error" not in runs[self.options[0].key()]:  # the reference is fp32 torch's
+            keep_probe(self.kept_file, probe, best[1].choice, reference, best[2])
         write_json(self.decision_file, self.report)
         return best[1]
+
+    def forget(self) -> None:
+        """Drop the decision (and the features kept with it): measured again next time."""
+        self.decision_file.unlink(missing_ok=True)
+        self.kept_file.unlink(missing_ok=True)
 
 
 class _Float(nn.Module):
@@ -308,5 +323,35 @@ def _built(sel: Selector, choice: Choice, note: Callable[[str], None]) -> Runner
         if len(sel.options) == 1 or choice == sel.options[0]:
             raise
         note(f"{choice.text()} failed ({type(exc).__name__}: {str(exc)[:120]}): running on fp32 torch")
-        sel.decision_file.unlink(missing_ok=True)  # measured again next time
+        sel.forget()
         return sel.build(sel.options[0])
+
+
+def keep_probe(path: Path, probe: torch.Tensor, choice: Choice, reference: torch.Tensor, chosen: torch.Tensor) -> None:
+    """Keep a measurement's features of its photos beside the decision: fp32 torch's and the
+    chosen backend's. A model's answers on them are compared later without running a backbone
+    (:func:`trainer.scoring.verify_kept`); ``photos`` tells whether two backbones' kept features
+    come from the same photos (an ensemble needs both)."""
+    kept = {"photos": tensor_digest([("probe", probe)], "photos"), "choice": choice.key(),
+            "reference": reference.float().cpu(), "chosen": chosen.float().cpu()}
+    try:
+        torch_save(kept, path)
+    except OSError as exc:  # a read-only cache: the answers are checked on the job's photos instead
+        log.warning("could not keep the measured features: %s", exc)
+
+
+def kept_probe(found: dict[str, Runner]) -> dict[str, tuple[torch.Tensor, torch.Tensor]] | None:
+    """Each runner's kept ``(fp32 torch, its own)`` features of one set of photos, or None where
+    any runner has none (a decision from before they were kept, a backend asked for by name) or
+    the backbones were measured on different photos."""
+    out, photos = {}, set()
+    for name, runner in found.items():
+        try:
+            kept = torch.load(runner.kept, weights_only=True) if runner.kept else None
+        except Exception:  # noqa: BLE001 - damaged or missing: the job's photos are used instead
+            kept = None
+        if not isinstance(kept, dict) or kept.get("choice") != runner.choice.key():
+            return None
+        photos.add(kept.get("photos"))
+        out[name] = (kept["reference"], kept["chosen"])
+    return out if len(photos) == 1 else None

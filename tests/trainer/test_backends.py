@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,10 +14,11 @@ import torch
 from tests.conftest import REAL_DATA, REAL_WEIGHTS, quiet_events, run_cli
 from trainer import backends, features, ort_runs, scoring
 from trainer.atomic import read_json
-from trainer.backends import Choice, Selector, candidates, runners
+from trainer.backends import Choice, Selector, backends_dir, candidates, runners
+from trainer.batches import ImageBatcher
 from trainer.config import TrainConfig
 from trainer.engine import train
-from trainer.images import default_workers
+from trainer.images import IMAGE_EXTENSIONS, default_workers
 from trainer.models import build_backbone
 from trainer.predict import classify_folder
 from trainer.protocol import BF16_MIN_AGREEMENT, PARITY_MAX_PROB_DIFF, PARITY_MIN_AGREEMENT, UsageError
@@ -286,10 +288,12 @@ def test_a_damaged_exported_graph_falls_back_to_torch_and_is_measured_again(tmp_
     sel.decision_file.parent.mkdir(parents=True, exist_ok=True)
     backends.write_json(sel.decision_file, {"choice": {"backend": "onnxruntime", "precision": "fp32", "device": "cpu"}})
     (sel.cache / f"{sel.key}.onnx").write_bytes(b"half a file")
+    torch.save({"choice": "onnxruntime-fp32-cpu"}, sel.kept_file)  # kept with the decision: goes with it
     notes: list[str] = []
     found = runners({"m": module}, 64, CPU, "auto", "fp32", lambda: None, 10_000, notes.append)
     assert found["m"].choice == Choice("torch", "fp32", "cpu")
     assert "running on fp32 torch" in notes[0] and not sel.decision_file.exists()
+    assert not sel.kept_file.exists()
 
 
 def test_a_decision_among_fewer_choices_is_not_autos(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -300,3 +304,78 @@ def test_a_decision_among_fewer_choices_is_not_autos(monkeypatch: pytest.MonkeyP
     runners({"m": module}, 64, CPU, "torch", "auto", lambda: x, 10_000)
     assert Selector(module, 64, CPU, "torch", "auto").decided() is not None
     assert Selector(module, 64, CPU, "auto", "auto").decided() is None
+
+
+def _photos(data: Path, scorer: scoring.TorchScorer, n: int = 8) -> torch.Tensor:
+    paths = sorted(p for p in data.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)[:n]
+    with ImageBatcher(scorer.preprocess.transform(), 1) as batcher:
+        x = batcher(paths)[0]
+    assert x is not None and len(x) == n
+    return x
+
+
+def _favour_onnxruntime(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever this machine measures, onnxruntime is the fastest (so its answers are checked)."""
+    real = backends._timed
+
+    def timed(runner: backends.Runner, probe: torch.Tensor) -> tuple[torch.Tensor, float]:
+        out, rate = real(runner, probe)
+        return out, rate * (1000 if runner.choice.backend == "onnxruntime" else 1)
+
+    monkeypatch.setattr(backends, "_timed", timed)
+
+
+def test_answers_are_checked_on_the_features_the_measurement_kept(real_run: tuple[Path, Path],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The measurement keeps fp32 torch's and the chosen backend's features of its photos; the
+    model's answers are compared on them, so no backbone runs again to check them."""
+    run, data = real_run
+    _favour_onnxruntime(monkeypatch)
+    scorer = scoring.load_torch_scorer(run)
+    x = _photos(data, scorer)
+    monkeypatch.setattr(scoring, "verify", lambda *a: pytest.fail("the backbones ran again to check the answers"))
+    notes: list[str] = []
+    scorer.use_backends("auto", "auto", lambda: x, 10_000, notes.append)
+    assert scorer.choices() == {"mobilenet_v2": "onnxruntime fp32 on cpu"}, notes
+    kept = torch.load(next((backends_dir()).glob("*.probe.pt")), weights_only=True)
+    assert kept["choice"] == "onnxruntime-fp32-cpu" and kept["reference"].shape == kept["chosen"].shape
+    assert kept["reference"].shape[0] == len(x)
+    assert list(backends_dir().glob("verified-*"))  # checked: the next job checks nothing
+
+
+def test_answers_that_differ_on_the_kept_features_fall_back_to_fp32_torch(real_run: tuple[Path, Path],
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    run, data = real_run
+    _favour_onnxruntime(monkeypatch)
+    scorer = scoring.load_torch_scorer(run)
+    x = _photos(data, scorer)
+    runners(dict(scorer.scored.model.backbones.items()), scorer.preprocess.crop, CPU, "auto", "auto", lambda: x,
+            10_000)  # the decision, as a training run makes it
+    file = next(backends_dir().glob("*.probe.pt"))
+    kept = torch.load(file, weights_only=True)
+    kept["chosen"] = kept["reference"].roll(1, 0)  # another photo's features: other answers
+    torch.save(kept, file)
+    monkeypatch.setattr(scoring, "verify", lambda *a: pytest.fail("the backbones ran again to check the answers"))
+    notes: list[str] = []
+    scorer.use_backends("auto", "auto", lambda: x, 10_000, notes.append)
+    assert scorer.scored.runners == {} and "this job runs on fp32 torch" in notes[-1]
+    assert not list(backends_dir().glob("verified-*"))
+
+
+def test_without_kept_features_the_answers_are_checked_on_the_jobs_photos(tmp_path: Path) -> None:
+    """A decision from before features were kept, a damaged file, or an ensemble whose backbones
+    were measured on different photos: the job's own photos are used (:func:`scoring.verify`)."""
+    choice = Choice("onnxruntime", "fp32", "cpu")
+
+    def runner(name: str, photos: str) -> SimpleNamespace:
+        torch.save({"photos": photos, "choice": choice.key(), "reference": torch.ones(2, 4),
+                    "chosen": torch.ones(2, 4)}, tmp_path / name)
+        return SimpleNamespace(kept=tmp_path / name, choice=choice)
+
+    a, b, c = runner("a.pt", "p1"), runner("b.pt", "p1"), runner("c.pt", "p2")
+    assert set(backends.kept_probe({"a": a, "b": b}) or {}) == {"a", "b"}
+    assert backends.kept_probe({"a": a, "c": c}) is None  # measured on different photos
+    assert backends.kept_probe({"a": SimpleNamespace(kept=None, choice=choice)}) is None
+    (tmp_path / "a.pt").write_bytes(b"half a file")
+    assert backends.kept_probe({"a": a}) is None
+    assert backends.kept_probe({"b": SimpleNamespace(kept=b.kept, choice=Choice("torch", "bf16", "cpu"))}) is None
