@@ -8,7 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -330,3 +330,41 @@ def test_the_dataset_count_is_whole_at_the_minimum_size(qtbot: QtBot, styled: No
     label = window.dataset_page.count_label
     assert label.text().endswith(" files")
     assert label.width() >= label.fontMetrics().horizontalAdvance(label.text())
+
+
+def test_a_verdict_never_puts_a_confidence_beside_a_different_bar() -> None:
+    """Was: "99.2% sure" beside a probability bar at 100.0% (the photo's familiarity had lowered
+    the confidence a little, too little to say so), which read as a mistake."""
+    from vehicleapp.models.predictions import verdict_html
+
+    classes = ["car", "motorcycle", "truck"]
+    near = verdict_html("t.jpg", Prediction("t.jpg", "truck", 0.992, [0.0, 0.0, 1.0]), classes)
+    assert "is a <b>truck</b> (100.0% likely; trusted at 99.2%)" in near
+    same = verdict_html("t.jpg", Prediction("t.jpg", "truck", 0.97, [0.01, 0.02, 0.97]), classes)
+    assert "is a <b>truck</b> (97.0% sure)" in same
+
+
+def test_an_unknown_answer_says_how_sure_the_run_must_be(window: MainWindow, demo_root: Path, tmp_path: Path) -> None:
+    """Was: "its best guess, car, is only 79% likely", in the try panel and a table row's tooltip,
+    with nothing saying how likely is enough."""
+    from tests.app.test_new_user_fixes import _try_result, fake_run
+    from trainer import runs as runs_io
+    from trainer.protocol import UNKNOWN
+    from vehicleapp.models.predictions import unknown_reason
+
+    run = fake_run(window.runs.runs_dir, "20261130-090000", demo_root, 3, 0.9)
+    config = json.loads((run / runs_io.CONFIG).read_text(encoding="utf-8"))
+    config["trust"] = {"threshold": 0.85, "val_coverage": 0.9}
+    (run / runs_io.CONFIG).write_text(json.dumps(config), encoding="utf-8")
+    window.runs.refresh()
+    page = window.classify_page
+    assert page.run_combo.currentData() == str(run)
+    torn = Prediction("t.jpg", UNKNOWN, 0.79, [0.79, 0.2, 0.01])
+    expected = "its best guess, car, is only 79% likely, below the 85% it needs to answer."
+    assert expected in _try_result(window, tmp_path, "t.jpg", torn)
+    csv = tmp_path / "p.csv"
+    write_predictions(csv, ["car", "motorcycle", "truck"], [torn])
+    page.load_results(tmp_path, csv)
+    tip = page.model.data(page.model.index(0, 2), Qt.ItemDataRole.ToolTipRole)
+    assert expected in tip
+    assert unknown_reason(torn, ["car", "motorcycle", "truck"]).endswith("is only 79% likely.")  # a model file: no run

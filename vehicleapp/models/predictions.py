@@ -34,11 +34,12 @@ def best_guess(classes: list[str], probs: list[float]) -> tuple[str, float] | No
     return classes[i], probs[i]
 
 
-def unknown_reason(p: Prediction, classes: list[str]) -> str:
+def unknown_reason(p: Prediction, classes: list[str], threshold: float | None = None) -> str:
     """Why a photo is ``unknown``, in plain words. The confidence is below the run's threshold
     either because the photo looks unlike every training photo (the confidence is the top
     probability times that familiarity, so it is well below the top probability) or because
-    the model is torn between classes (the top probability itself is low)."""
+    the model is torn between classes (the top probability itself is low); ``threshold`` (the
+    run's, where known) says how sure it must be."""
     guess = best_guess(classes, p.probs)
     if guess is None:
         return "The model is not sure enough to name a class."
@@ -46,16 +47,19 @@ def unknown_reason(p: Prediction, classes: list[str]) -> str:
     if lowered(p):
         return (f"This photo looks unlike the photos the model was trained on, so its best guess "
                 f"({name}, {prob:.0%}) is not trusted.")
-    return f"The model cannot tell which class this is: its best guess, {name}, is only {prob:.0%} likely."
+    needs = f", below the {threshold:.0%} it needs to answer" if threshold else ""
+    return f"The model cannot tell which class this is: its best guess, {name}, is only {prob:.0%} likely{needs}."
 
 
-def verdict_html(file_name: str, p: Prediction, classes: list[str], coverage: float | None = None) -> str:
+def verdict_html(file_name: str, p: Prediction, classes: list[str], coverage: float | None = None,
+                 threshold: float | None = None) -> str:
     """One photo's result as a sentence: "car1.jpg is a car (97.0% sure)", or, for an unknown
     answer, that the model does not know and why; ``coverage`` (the share of its validation
     photos the model answers) says how often that happens by design."""
     name = f"<b>{for_display(file_name)}</b>"
     if p.label == UNKNOWN:
-        return f"{name}<br><b>Not recognised.</b> {unknown_reason(p, classes)}{by_design(coverage)}"
+        why = unknown_reason(p, classes, threshold)
+        return f"{name}<br><b>Not recognised.</b> {why}{by_design(coverage)}"
     label = for_display(p.label or "?")
     return f"{name}<br>is {article(label)} <b>{label}</b>{_sure(p)}"
 
@@ -75,6 +79,8 @@ def sure_words(p: Prediction) -> str:
     if lowered(p):
         return (f"{top:.1%} likely; trusted at {p.confidence:.1%}, as it looks less like the photos the "
                 "model was trained on")
+    if f"{top:.1%}" != f"{p.confidence:.1%}":  # "99.2% sure" beside a bar at 100.0% read as a mistake
+        return f"{top:.1%} likely; trusted at {p.confidence:.1%}"
     return f"{p.confidence:.1%} sure"
 
 
@@ -107,13 +113,16 @@ class PredictionsModel(QAbstractTableModel):
         self.folder = Path()
         self.classes: list[str] = []
         self.rows: list[Prediction] = []
+        self.threshold: float | None = None  # the run's: how sure it must be to name a class
         self._row_of: dict[str, int] = {}
         if loader:
             loader.signals.ready.connect(self._on_thumb)
 
-    def set_results(self, folder: Path, classes: list[str], rows: list[Prediction]) -> None:
+    def set_results(self, folder: Path, classes: list[str], rows: list[Prediction],
+                    threshold: float | None = None) -> None:
         self.beginResetModel()
         self.folder, self.classes, self.rows = Path(folder), list(classes), list(rows)
+        self.threshold = threshold
         self._row_of = {str(self.folder / r.path): i for i, r in enumerate(self.rows)}
         self.endResetModel()
 
@@ -164,7 +173,7 @@ class PredictionsModel(QAbstractTableModel):
         if role == SORT_ROLE:
             return -1.0 if value is None else value
         if role == Qt.ItemDataRole.ToolTipRole and col in (2, 3) and p.label == UNKNOWN:
-            return unknown_reason(p, self.classes)
+            return unknown_reason(p, self.classes, self.threshold)
         if role == Qt.ItemDataRole.ToolTipRole and col == 3 and lowered(p):
             return f"{sure_words(p)}."
         if role == Qt.ItemDataRole.DisplayRole and col > 0:

@@ -32,6 +32,7 @@ from trainer.files import copy_by_label
 from trainer.images import IMAGE_EXTENSIONS, is_image_file
 from trainer.pathtext import for_display
 from trainer.protocol import UNKNOWN, Event, Status
+from trainer.trust import Trust
 from trainer.wording import count_of
 from vehicleapp import dialogs
 from vehicleapp.commands import classify_args
@@ -325,16 +326,17 @@ class ClassifyPage(QWidget):
             self.why_button.update_state()
             return
         self.why_button.update_state()  # a photo to explain now
-        self.try_result.setText(verdict_html(self.try_path.name, row, classes, self._coverage()))
+        trust = self._trust()
+        self.try_result.setText(verdict_html(self.try_path.name, row, classes, trust.val_coverage if trust else None,
+                                             trust.threshold if trust else None))
         self.try_chart.show_probs(classes, row.probs)
         self.status.setText(verdict_line(self.try_path.name, row, classes))
 
-    def _coverage(self) -> float | None:
-        """The share of its validation photos the chosen run answers (None for a model file)."""
-        chosen = self.run_combo.currentData()
+    def _trust(self, chosen: str | None = None) -> Trust | None:
+        """The calibration and threshold of run ``chosen`` (default: the chosen one; None for a model file)."""
+        chosen = chosen or self.run_combo.currentData()
         run = next((r for r in self.runs.runs() if str(r.path) == chosen), None)
-        trust = run.trust if run is not None else None
-        return trust.val_coverage if trust is not None else None
+        return run.trust if run is not None else None
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
         paths = [Path(u.toLocalFile()) for u in event.mimeData().urls()]
@@ -415,7 +417,8 @@ class ClassifyPage(QWidget):
         self._results_run, self._results_csv = run or self.run_combo.currentData(), csv_path
         classes, rows = read_predictions(csv_path)
         rows = list(rows)
-        self.model.set_results(folder, classes, rows)
+        trust = self._trust(self._results_run)
+        self.model.set_results(folder, classes, rows, trust.threshold if trust else None)
         errors = sum(1 for r in rows if r.error)
         for w in (self.label_filter, self.min_conf):
             w.blockSignals(True)
