@@ -64,7 +64,8 @@ class TrainConfig:
                              "small datasets.", label="Batch size")
     epochs: int = option(15, "How many times to go through all training photos.", label="Epochs")
     fine_tune: int = option(
-        0, "After the head's epochs, unfreeze the backbone and train this many more epochs on the photos "
+        0, "After the epochs above (which train only the new last layers), unfreeze the backbone and train "
+        "this many more epochs on the photos "
         "themselves (light augmentation, gentle learning rates): usually more accurate, much slower on a CPU "
         "(0 = keep the backbone frozen).", label="Fine-tune epochs", metavar="N")
     unfreeze_blocks: int = option(
