@@ -368,3 +368,12 @@ def test_an_unknown_answer_says_how_sure_the_run_must_be(window: MainWindow, dem
     tip = page.model.data(page.model.index(0, 2), Qt.ItemDataRole.ToolTipRole)
     assert expected in tip
     assert unknown_reason(torn, ["car", "motorcycle", "truck"]).endswith("is only 79% likely.")  # a model file: no run
+
+
+def test_the_recent_button_is_as_tall_as_its_neighbours_and_its_arrow_has_room(window: MainWindow) -> None:
+    """Was: a tool button, shorter than Open folder… beside it, its menu arrow drawn over the "t"."""
+    page = window.dataset_page
+    recent, opener = page.recent_button, page.open_button
+    assert recent.sizeHint().height() == opener.sizeHint().height()
+    text = recent.fontMetrics().horizontalAdvance(recent.text())
+    assert recent.sizeHint().width() > text + 2 * 12 + 8  # the style sheet's padding, and the arrow beside the text

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QStackedWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -102,8 +101,8 @@ class DatasetPage(QWidget):
         self.open_button.setToolTip(
             "Open a folder of photos: ROOT/<class>/*.jpg or ROOT/train|val|test/<class>/ (Ctrl+O)")
         self.open_button.clicked.connect(self.choose_folder)
-        self.recent_button = QToolButton(text="Recent")
-        self.recent_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.recent_button = QPushButton("Recent")  # a push button's menu arrow has room of its own
+        self.recent_button.setToolTip("Open one of the folders opened before")
         self.recent_button.setMenu(QMenu(self))
         self.demo_button = QPushButton("Use demo dataset")
         self.demo_button.setToolTip("Generate (once) and open the built-in demo dataset of drawn vehicles")
