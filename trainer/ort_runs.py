@@ -7,13 +7,15 @@ operators, so a decode thread taking a core for a moment stalls them all; and sm
 a model's activations in the core's cache. Measured on 2 cores, MobileNetV2 at 224 px: runs
 of 1-2 images 477-515 img/s, of 16 (one per core) 346-359, one split run 368-402; ResNet-50
 is about the same at every size (54-59). How many images a run holds is measured once per
-machine and graph (:func:`per_run_rates`, on random input: a model's speed does not depend on
-the pixels) and cached. On a GPU a batch is one run.
+machine and graph shape (:func:`per_run_rates`, on random input: a model's speed does not
+depend on the pixels; :func:`graph_shape`) and cached. On a GPU a batch is one run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -89,9 +91,7 @@ class OrtSession:
         """The best run size cached for this graph, machine and core count, else measured now
         (:func:`per_run_rates`); a graph that cannot be timed runs one run per core."""
         try:
-            stat = self.path.stat()
-            key = machine_id(graph=str(self.path.resolve()), size=stat.st_size, mtime=stat.st_mtime_ns,
-                             parts=self.parts)
+            key = machine_id(graph=graph_shape(self.path), parts=self.parts)
         except OSError:  # the graph's file is gone (the session has it): run, do not cache
             return 0
         file = self.cache / f"per-run-{key}.json"
@@ -112,6 +112,20 @@ class OrtSession:
         except OSError as exc:  # a read-only cache: measured again next time, nothing lost
             log.warning("could not cache the onnxruntime run size: %s", exc)
         return best
+
+
+def graph_shape(path: Path, edge: int = 1 << 16) -> str:
+    """What a graph's speed depends on, as a digest: its size and its first and last ``edge``
+    bytes (the operators come first in an ONNX file and the inputs' shapes last; the weights
+    in between do not change the speed). Not its path or file time: a copied or moved cache
+    keeps its measurements."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        h = hashlib.sha256(str(size).encode())
+        h.update(f.read(edge))
+        f.seek(max(edge, size - edge))
+        h.update(f.read())
+    return h.hexdigest()[:24]
 
 
 def per_run_rates(session: OrtSession, choices: tuple[int, ...] = PER_RUN_CHOICES) -> dict[int, float]:

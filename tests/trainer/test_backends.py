@@ -8,6 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import onnx
 import pytest
 import torch
 
@@ -128,8 +129,9 @@ def test_onnxruntime_runs_of_a_few_images_give_the_same_features(tmp_path: Path,
 def test_the_run_size_is_measured_once_per_machine_and_graph(tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """The first batch measures how many images a run should hold and caches it beside the
-    graph; the next session on the same graph reads it; a changed graph is measured again; a
-    graph that cannot be timed runs one run per core; a damaged cached value is measured again."""
+    graph; the next session on the same graph reads it, also from a copy of the cache folder;
+    a changed graph is measured again; a graph that cannot be timed runs one run per core; a
+    damaged cached value is measured again."""
     monkeypatch.setattr(ort_runs, "default_workers", lambda: 2)  # the same on a one-core machine
     module = build_backbone("mobilenet_v2", "none").eval()
     sel = Selector(module, 64, CPU, "onnxruntime", "fp32", cache=tmp_path)
@@ -145,8 +147,18 @@ def test_the_run_size_is_measured_once_per_machine_and_graph(tmp_path: Path,
     again(torch.randn(2, 3, 64, 64))
     assert again.session.per_run == first.session.per_run
 
+    copy = tmp_path / "copied"
+    copy.mkdir()
+    for f in tmp_path.glob("*.*"):  # another path and file time, the same graph: not measured again
+        (copy / f.name).write_bytes(f.read_bytes())
+    copied = Selector(module, 64, CPU, "onnxruntime", "fp32", cache=copy).build(sel.options[0])
+    copied(torch.randn(2, 3, 64, 64))
+    assert copied.session.per_run == first.session.per_run
+
     graph = tmp_path / f"{sel.key}.onnx"
-    graph.write_bytes(graph.read_bytes())  # another file time: measured again
+    changed_graph = onnx.load(str(graph))
+    changed_graph.doc_string = "another graph"
+    onnx.save(changed_graph, str(graph))  # other bytes: measured again
     monkeypatch.setattr(ort_runs, "per_run_rates", lambda *a: {1: 1.0, 2: 3.0, 4: 2.0, 8: 0.5})
     changed = sel.build(sel.options[0])
     changed(torch.randn(2, 3, 64, 64))
@@ -155,7 +167,8 @@ def test_the_run_size_is_measured_once_per_machine_and_graph(tmp_path: Path,
     def cannot_time(*args: object) -> dict[int, float]:
         raise RuntimeError("no")
 
-    graph.write_bytes(graph.read_bytes())
+    changed_graph.doc_string = "a third graph"
+    onnx.save(changed_graph, str(graph))
     monkeypatch.setattr(ort_runs, "per_run_rates", cannot_time)
     untimed = sel.build(sel.options[0])
     x = torch.randn(5, 3, 64, 64)
