@@ -352,6 +352,9 @@ def kept_probe(found: dict[str, Runner]) -> dict[str, tuple[torch.Tensor, torch.
             kept = None
         if not isinstance(kept, dict) or kept.get("choice") != runner.choice.key():
             return None
+        ref, own = kept.get("reference"), kept.get("chosen")
+        if not isinstance(ref, torch.Tensor) or not isinstance(own, torch.Tensor) or ref.shape != own.shape:
+            return None
         photos.add(kept.get("photos"))
-        out[name] = (kept["reference"], kept["chosen"])
+        out[name] = (ref, own)
     return out if len(photos) == 1 else None

@@ -391,4 +391,6 @@ def test_without_kept_features_the_answers_are_checked_on_the_jobs_photos(tmp_pa
     assert backends.kept_probe({"a": SimpleNamespace(kept=None, choice=choice)}) is None
     (tmp_path / "a.pt").write_bytes(b"half a file")
     assert backends.kept_probe({"a": a}) is None
+    torch.save({"photos": "p1", "choice": choice.key(), "reference": torch.ones(2, 4)}, tmp_path / "a.pt")
+    assert backends.kept_probe({"a": a}) is None  # half of what was kept
     assert backends.kept_probe({"b": SimpleNamespace(kept=b.kept, choice=Choice("torch", "bf16", "cpu"))}) is None
