@@ -335,11 +335,13 @@ def test_the_dataset_count_is_whole_at_the_minimum_size(qtbot: QtBot, styled: No
 def test_a_verdict_never_puts_a_confidence_beside_a_different_bar() -> None:
     """Was: "99.2% sure" beside a probability bar at 100.0% (the photo's familiarity had lowered
     the confidence a little, too little to say so), which read as a mistake."""
-    from vehicleapp.models.predictions import verdict_html
+    from vehicleapp.models.predictions import verdict_html, verdict_line
 
     classes = ["car", "motorcycle", "truck"]
     near = verdict_html("t.jpg", Prediction("t.jpg", "truck", 0.992, [0.0, 0.0, 1.0]), classes)
     assert "is a <b>truck</b> (100.0% likely; trusted at 99.2%)" in near
+    line = verdict_line("t.jpg", Prediction("t.jpg", "truck", 0.992, [0.0, 0.0, 1.0]), classes)
+    assert line == "t.jpg: truck (100.0% likely; trusted at 99.2%)"  # the status line above the panel too
     same = verdict_html("t.jpg", Prediction("t.jpg", "truck", 0.97, [0.01, 0.02, 0.97]), classes)
     assert "is a <b>truck</b> (97.0% sure)" in same
 

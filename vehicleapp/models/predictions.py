@@ -70,22 +70,22 @@ def lowered(p: Prediction) -> bool:
     return p.confidence is not None and top is not None and p.confidence < top - 0.05
 
 
-def sure_words(p: Prediction) -> str:
+def sure_words(p: Prediction, why: bool = True) -> str:
     """How sure, in the words the probability bars beside it agree with: the top probability,
-    and the confidence the threshold is compared with when the photo's unfamiliarity lowered it."""
+    and the confidence the threshold is compared with where the photo's unfamiliarity lowered
+    it (``why``: and say so)."""
     if p.confidence is None:
         return ""
     top = max(p.probs) if p.probs else p.confidence
-    if lowered(p):
-        return (f"{top:.1%} likely; trusted at {p.confidence:.1%}, as it looks less like the photos the "
-                "model was trained on")
-    if f"{top:.1%}" != f"{p.confidence:.1%}":  # "99.2% sure" beside a bar at 100.0% read as a mistake
-        return f"{top:.1%} likely; trusted at {p.confidence:.1%}"
-    return f"{p.confidence:.1%} sure"
+    if f"{top:.1%}" == f"{p.confidence:.1%}":
+        return f"{p.confidence:.1%} sure"
+    # never "99.2% sure" beside a bar at 100.0%: that read as a mistake
+    words = f"{top:.1%} likely; trusted at {p.confidence:.1%}"
+    return words + (", as it looks less like the photos the model was trained on" if why and lowered(p) else "")
 
 
-def _sure(p: Prediction) -> str:
-    return f" ({sure_words(p)})" if p.confidence is not None else ""
+def _sure(p: Prediction, why: bool = True) -> str:
+    return f" ({sure_words(p, why)})" if p.confidence is not None else ""
 
 
 def by_design(coverage: float | None) -> str:
@@ -102,8 +102,7 @@ def verdict_line(file_name: str, p: Prediction, classes: list[str]) -> str:
     if p.label == UNKNOWN:
         guess = best_guess(classes, p.probs)
         return f"{name}: not recognised" + (f" (best guess {for_display(guess[0])}, not trusted)" if guess else "")
-    sure = f" ({p.confidence:.1%} sure)" if p.confidence is not None else ""
-    return f"{name}: {for_display(p.label or '?')}{sure}"
+    return f"{name}: {for_display(p.label or '?')}{_sure(p, why=False)}"
 
 
 class PredictionsModel(QAbstractTableModel):
