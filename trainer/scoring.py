@@ -176,6 +176,8 @@ def verify_kept(scorer: TorchScorer, found: dict[str, Runner],
 
 def disagreement(reference: torch.Tensor, probs: torch.Tensor, found: dict[str, Runner]) -> str:
     """Why probabilities ``probs`` from ``found`` fall short of fp32 torch's ``reference`` ('' if they do not)."""
+    if not bool(torch.isfinite(probs).all()):  # NaN compares as neither near nor far
+        return f"the backend gave no answer (not a number) for some of {len(probs)} photos"
     agree = float((reference.argmax(1) == probs.argmax(1)).float().mean())
     diff = float((reference - probs).abs().max())
     bf16 = any(r.choice.precision == "bf16" for r in found.values())

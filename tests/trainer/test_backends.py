@@ -366,12 +366,14 @@ def test_answers_that_differ_on_the_kept_features_fall_back_to_fp32_torch(real_r
             10_000)  # the decision, as a training run makes it
     file = next(backends_dir().glob("*.probe.pt"))
     kept = torch.load(file, weights_only=True)
-    kept["chosen"] = kept["reference"].roll(1, 0)  # another photo's features: other answers
+    kept["chosen"] = kept["reference"].clone()
+    kept["chosen"][3] = float("nan")  # a backend that broke on one photo (NaN is neither near nor far)
     torch.save(kept, file)
     monkeypatch.setattr(scoring, "verify", lambda *a: pytest.fail("the backbones ran again to check the answers"))
     notes: list[str] = []
     scorer.use_backends("auto", "auto", lambda: x, 10_000, notes.append)
     assert scorer.scored.runners == {} and "this job runs on fp32 torch" in notes[-1]
+    assert "not a number" in notes[-1]
     assert not list(backends_dir().glob("verified-*"))
 
 
