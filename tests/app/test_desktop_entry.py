@@ -8,6 +8,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -92,9 +93,13 @@ def test_the_entry_launches_the_app_on_an_x_display(data_home: tuple[Path, dict]
         found = subprocess.run(["xdotool", "search", "--sync", "--onlyvisible", "--class", entry["StartupWMClass"]],
                                env=xenv, capture_output=True, text=True, timeout=60)
         assert found.returncode == 0, found.stderr
-        names = [subprocess.run(["xdotool", "getwindowname", w], env=xenv, capture_output=True,
-                                text=True).stdout.strip() for w in found.stdout.split()]
-        assert f"{tmp_path.name} — Vehicle Classifier" in names, names  # the main window, the app named once
+        expected, deadline = f"{tmp_path.name} — Vehicle Classifier", time.monotonic() + 30
+        while True:  # the title names the folder once it is open, a moment after the window shows
+            names = _window_names(xenv, entry["StartupWMClass"])
+            if expected in names or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert expected in names, names  # the main window, the app named once
         assert app.poll() is None
     finally:
         if app is not None:
@@ -102,3 +107,10 @@ def test_the_entry_launches_the_app_on_an_x_display(data_home: tuple[Path, dict]
             app.wait(10)
         xvfb.terminate()
         xvfb.wait(10)
+
+
+def _window_names(xenv: dict[str, str], wm_class: str) -> list[str]:
+    found = subprocess.run(["xdotool", "search", "--onlyvisible", "--class", wm_class], env=xenv,
+                           capture_output=True, text=True, timeout=30)
+    return [subprocess.run(["xdotool", "getwindowname", w], env=xenv, capture_output=True, text=True).stdout.strip()
+            for w in found.stdout.split()]
