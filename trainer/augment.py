@@ -13,7 +13,10 @@ import math
 
 import torch
 from PIL import Image
-from torchvision.transforms import functional as F
+
+from trainer.vision import torchvision
+
+F = torchvision.transforms.functional
 
 SCALE = (0.6, 1.0)  # share of the photo's area a crop covers
 RATIO = (3 / 4, 4 / 3)  # a crop's aspect ratio

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torchvision
 from torch import nn
 
 import trainer
@@ -39,6 +38,7 @@ from trainer.pathtext import relative_text
 from trainer.protocol import Event, Status, UsageError
 from trainer.training_data import TrainingData
 from trainer.trust import Trust
+from trainer.vision import torchvision
 
 StopFn = Callable[[], bool]
 log = logging.getLogger(__name__)

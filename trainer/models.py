@@ -11,13 +11,15 @@ from typing import Any
 
 import torch
 from torch import nn
-from torchvision import models as tvm
 
 from trainer import tta as TTA
 from trainer import weights as W
 from trainer.heads import Head
 from trainer.preprocess import Preprocess
 from trainer.registry import BACKBONES, ModelError, ModelSpec, get_spec, list_models, register_model
+from trainer.vision import torchvision
+
+tvm = torchvision.models
 
 __all__ = ["BACKBONES", "Head", "ModelError", "ModelSpec", "TransferModel", "create_model", "frozen_backbones",
            "get_spec", "list_models", "preprocess_for", "register_model", "resolve_weights"]

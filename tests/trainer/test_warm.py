@@ -64,3 +64,11 @@ def test_an_exit_ends_with_the_code_the_interpreter_would_give(code: object, sta
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     assert warm.exit_code(SystemExit(code)) == status
     assert capsys.readouterr().err == said
+
+
+def test_a_spare_has_imported_what_training_needs() -> None:
+    """The compiler too (trainer.vision keeps it out of other jobs; a torch.optim optimizer's
+    first call loads it: a training job in a spare would wait ~1 s for it)."""
+    code = "import sys; from trainer import warm; warm.preload(); print('torch._dynamo' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.stdout.strip() == "True", done.stderr[-2000:]
