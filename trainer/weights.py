@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -36,6 +37,15 @@ def cache_identity(spec: str, seed: int) -> str:
 
 
 def file_sha256(path: Path) -> str:
+    """The file's SHA-256, read once per version of the file in this process (a run names its
+    weights file in every checkpoint it saves: rehashing 14 MB each time cost a 16-run sweep
+    ~9% of its time). A file rewritten since gets a new size, time or inode, so is read again."""
+    st = os.stat(path)
+    return _sha256_of(os.path.realpath(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256_of(path: str, size: int, mtime_ns: int, ctime_ns: int, inode: int) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

@@ -151,3 +151,23 @@ def test_a_dataset_given_as_the_model_is_named_a_folder_of_photos(tmp_path: Path
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match=r"in .*empty$"):
         resolve(tmp_path / "empty")
+
+
+def test_a_file_is_hashed_once_per_version(tmp_path) -> None:  # noqa: ANN001
+    """Every checkpoint names its weights file by hash: read once, not once per epoch; a file
+    rewritten since (in place, same size) is read again."""
+    import hashlib
+    import os
+
+    from trainer.weights import _sha256_of, file_sha256
+
+    path = tmp_path / "weights.pth"
+    path.write_bytes(b"a" * 4096)
+    first = file_sha256(path)
+    misses = _sha256_of.cache_info().misses
+    assert file_sha256(path) == first and _sha256_of.cache_info().misses == misses
+    with open(path, "r+b") as f:
+        f.write(b"b")
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # a coarse clock may not have ticked
+    assert file_sha256(path) == hashlib.sha256(b"b" + b"a" * 4095).hexdigest() != first
