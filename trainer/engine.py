@@ -108,7 +108,7 @@ class Fit:
         self.batcher = ImageBatcher(self.pre.transform(cfg.augment), cfg.workers)
         self.eval_batcher = ImageBatcher(self.pre.transform(False), cfg.workers)
         params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.Adam(params, lr=cfg.lr)
+        self.optimizer = torch.optim.Adam(params, lr=cfg.lr, fused=self.device.type in ("cpu", "cuda"))
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer, mode="min", factor=0.2, patience=cfg.plateau_patience)
         standard = standard_callbacks(self.run_dir, events, cfg.early_stop, self._meta, self.resumed,
