@@ -379,3 +379,62 @@ def test_the_recent_button_is_as_tall_as_its_neighbours_and_its_arrow_has_room(w
     assert recent.sizeHint().height() == opener.sizeHint().height()
     text = recent.fontMetrics().horizontalAdvance(recent.text())
     assert recent.sizeHint().width() > text + 2 * 12 + 8  # the style sheet's padding, and the arrow beside the text
+
+
+def test_a_result_rows_photo_opens_in_the_panel_and_can_be_asked_why(window: MainWindow, tmp_path: Path) -> None:
+    """Was: Why? explained only a photo tried on its own; a row of a folder's results (the photo
+    a user doubts) could not be asked."""
+    from PIL import Image
+
+    page = window.classify_page
+    folder = tmp_path / "folder"
+    (folder / "a").mkdir(parents=True)
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(folder / "a" / "t.jpg")
+    (folder / "b.jpg").write_text("not a photo")
+    csv = tmp_path / "p.csv"
+    write_predictions(csv, ["car", "motorcycle", "truck"],
+                      [Prediction("a/t.jpg", "truck", 0.97, [0.01, 0.02, 0.97]),
+                       Prediction("b.jpg", error="not a recognised image format")])
+    page.load_results(folder, csv)
+    assert page.try_panel.isHidden()
+    page.table.activated.emit(page.proxy.index(0, 1))  # what a double-click or Enter on the row sends
+    assert not page.try_panel.isHidden() and page.try_path == folder / "a" / "t.jpg"
+    assert "is a <b>truck</b> (97.0% sure)" in page.try_result.text()
+    assert page.status.text() == "t.jpg: truck (97.0% sure)"
+    assert page.why_button.isEnabled() and page.why_button.image_of() == folder / "a" / "t.jpg"
+    page.why_button.photo = folder / "b.jpg"  # a heatmap asked for before: it must not cover this photo
+    page._show_heatmap(tmp_path / "b.png")
+    assert page.heatmap is None
+    page.table.activated.emit(page.proxy.index(1, 2))
+    assert "cannot be read: not a recognised image format" in page.try_result.text()
+    assert not page.why_button.isEnabled()
+
+
+def test_enter_in_the_folder_field_starts_classifying(qtbot: QtBot, window: MainWindow, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: a typed folder and Enter did nothing; only the Classify button started the job."""
+    page = window.classify_page
+    page.run_combo.addItem("a run", str(tmp_path / "run"))
+    page.run_combo.setCurrentIndex(page.run_combo.count() - 1)
+    asked: list[list[str]] = []
+    monkeypatch.setattr(page.runner, "run", lambda args, title: asked.append(args))  # returns None: "busy"
+    page.folder.setText(str(tmp_path))
+    qtbot.keyClick(page.folder, Qt.Key.Key_Return)
+    assert asked and asked[0][0] == "classify" and str(tmp_path) in asked[0]
+    assert page.status.text() == "Another job is running; stop it first."
+
+
+def test_clicking_why_leaves_the_keyboard_in_the_results(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+    """Was: Why? took the focus, then turned itself off while it worked, which passed the focus
+    on to the label filter: the next arrow key filtered the table instead of moving down it."""
+    page = window.classify_page
+    window.show()
+    window.activateWindow()
+    window.tabs.setCurrentWidget(page)
+    page.try_panel.setVisible(True)
+    page.try_path = tmp_path / "t.jpg"
+    page.why_button.update_state()
+    page.table.setFocus()
+    qtbot.waitUntil(page.table.hasFocus)
+    qtbot.mouseClick(page.why_button, Qt.MouseButton.LeftButton)
+    assert page.table.hasFocus()

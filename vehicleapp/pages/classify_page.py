@@ -7,7 +7,7 @@ import shutil
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from trainer.config import user_data_dir
-from trainer.csvfile import read_predictions, write_predictions
+from trainer.csvfile import Prediction, read_predictions, write_predictions
 from trainer.files import copy_by_label
 from trainer.images import IMAGE_EXTENSIONS, is_image_file
 from trainer.pathtext import for_display
@@ -62,6 +62,7 @@ from vehicleapp.widgets.zoom import ZoomImage
 from vehicleapp.workers import ThumbnailLoader, run_in_background
 
 #: Every format the loader reads (a phone's HEIC too), for the Try-a-photo file dialog.
+ROW_TIP = "Double-click a row (or press Enter) to see its photo's probabilities and where the model looked"
 PHOTO_FILTER = f"Images ({' '.join(sorted('*' + e for e in IMAGE_EXTENSIONS))})"
 
 
@@ -150,6 +151,8 @@ class ClassifyPage(QWidget):
     def _folder_row(self) -> QHBoxLayout:
         self.folder = QLineEdit()
         self.folder.setPlaceholderText("folder of images to classify")
+        self.folder.setToolTip("A folder of images to classify (Enter starts it)")
+        self.folder.returnPressed.connect(self.start)
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         self.recursive = QCheckBox("Include subfolders")
@@ -230,6 +233,8 @@ class ClassifyPage(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setToolTip(ROW_TIP)
+        self.table.activated.connect(self.show_row)  # double-click, or Enter
         return self.table
 
     # -- the model ------------------------------------------------------------------------
@@ -305,6 +310,8 @@ class ClassifyPage(QWidget):
     def _show_heatmap(self, png: Path) -> None:
         """The tried photo's Grad-CAM sheet in place of the photo (the tooltip names the file; a
         click shows it at its natural size)."""
+        if self.why_button.photo != self.try_path:  # another photo is shown since it was asked for
+            return
         self.heatmap = png
         photo = self.why_button.photo or png
         self.try_image.show_file(png, f"Where the model looked in {photo.name} (Grad-CAM heatmap)")
@@ -314,7 +321,20 @@ class ClassifyPage(QWidget):
         row = next(iter(rows), None)
         shutil.rmtree(work, ignore_errors=True)
         assert self.try_path is not None
-        self.try_image.show_file(self.try_path, f"The tried photo {self.try_path.name}")
+        self._show_answer(row, classes, f"The tried photo {self.try_path.name}")
+
+    def show_row(self, index: QModelIndex) -> None:
+        """A result row's photo in the one-photo panel: its verdict, every class's probability,
+        and Why? for it (nothing is classified again)."""
+        row = self.model.rows[self.proxy.mapToSource(index).row()]
+        self.try_path, self._try_run = self.model.folder / row.path, self._results_run
+        self.heatmap = None
+        self._show_answer(row, self.model.classes, f"{row.path} (a row of the results)")
+
+    def _show_answer(self, row: Prediction | None, classes: list[str], caption: str) -> None:
+        """The panel for ``self.try_path``'s answer ``row`` (None: none came back)."""
+        assert self.try_path is not None
+        self.try_image.show_file(self.try_path, caption)
         self.try_panel.setVisible(True)
         if row is None or row.error:
             reason = row.error if row else "no answer came back"

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QPushButton
 
 from trainer.config import user_data_dir
@@ -35,6 +35,10 @@ class WhyButton(QPushButton):
                  parent: object = None) -> None:
         super().__init__("Why? (heatmap)")
         self.setToolTip(TIP)
+        # a click leaves the keyboard where it was (the results table, the review grid): the
+        # button turns itself off while it works, which would pass the focus on to whatever
+        # widget is next, e.g. the label filter, where the next arrow key changed the filter
+        self.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.runner, self.run_of, self.image_of = runner, run_of, image_of
         self.job: Job | None = None
         self._busy = False  # a heatmap is being made
