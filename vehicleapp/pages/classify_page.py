@@ -62,8 +62,9 @@ from vehicleapp.widgets.zoom import ZoomImage
 from vehicleapp.workers import ThumbnailLoader, run_in_background
 
 #: Every format the loader reads (a phone's HEIC too), for the Try-a-photo file dialog.
-ROW_TIP = "Double-click a row (or press Enter) to see its photo's probabilities and where the model looked"
 PHOTO_FILTER = f"Images ({' '.join(sorted('*' + e for e in IMAGE_EXTENSIONS))})"
+#: The results table's tooltip: a row opens in the one-photo panel.
+ROW_TIP = "Double-click a row (or press Enter) to see its photo's probabilities and where the model looked"
 
 
 class ClassifyPage(QWidget):
