@@ -124,7 +124,7 @@ def test_a_click_on_the_classify_heatmap_shows_it_at_its_natural_size(qtbot: QtB
     """Was: the heatmap stayed a ~105 px thumbnail (its caption unreadable); a double-click did nothing."""
     cp = window.classify_page
     cp.try_panel.setVisible(True)
-    cp.why_button.photo = tmp_path / "bike744.jpg"
+    cp.try_path = cp.why_button.photo = tmp_path / "bike744.jpg"  # the photo shown is the one asked about
     cp._show_heatmap(_sheet(tmp_path / "bike744.png"))
     qtbot.mouseDClick(cp.try_image, Qt.MouseButton.LeftButton)
     shown = [w for w in QApplication.topLevelWidgets() if isinstance(w, QDialog) and w.isVisible()]
