@@ -21,6 +21,7 @@ from trainer.calibration import calibrate
 from trainer.events import Events
 from trainer.features import Cancelled
 from trainer.loop import Callback, FitLoop
+from trainer.optimizers import load_state
 from trainer.protocol import Event
 from trainer.scoring import BANK
 from trainer.trust import Trust
@@ -167,7 +168,7 @@ class Checkpointer(Callback):
         """Continue from ``last.pt``: weights, optimizer, scheduler, callbacks, history."""
         last = ckpt_io.read_checkpoint(self.run_dir / runs.LAST)
         loop.model.load_state_dict(last["state_dict"])
-        loop.optimizer.load_state_dict(last["optimizer"])
+        load_state(loop.optimizer, last["optimizer"])
         loop.scheduler.load_state_dict(last["scheduler"])
         for cb in loop.callbacks:
             cb.load_state_dict(last)

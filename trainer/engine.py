@@ -34,6 +34,7 @@ from trainer.finetune import FineTune, TTAChooser
 from trainer.logs import log_sink, run_log
 from trainer.loop import Callback, FitLoop, LoopSettings
 from trainer.models import create_model, frozen_backbones, preprocess_for, resolve_weights
+from trainer.optimizers import adam
 from trainer.pathtext import relative_text
 from trainer.protocol import Event, Status, UsageError
 from trainer.training_data import TrainingData
@@ -108,7 +109,7 @@ class Fit:
         self.batcher = ImageBatcher(self.pre.transform(cfg.augment), cfg.workers)
         self.eval_batcher = ImageBatcher(self.pre.transform(False), cfg.workers)
         params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.Adam(params, lr=cfg.lr, fused=self.device.type in ("cpu", "cuda"))
+        self.optimizer = adam(params, cfg.lr, self.device)
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer, mode="min", factor=0.2, patience=cfg.plateau_patience)
         standard = standard_callbacks(self.run_dir, events, cfg.early_stop, self._meta, self.resumed,

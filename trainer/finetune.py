@@ -31,6 +31,7 @@ from trainer.data import SplitData
 from trainer.events import Events
 from trainer.loop import Callback, FitLoop
 from trainer.models import TransferModel
+from trainer.optimizers import adam
 from trainer.protocol import Event
 from trainer.registry import BACKBONES
 
@@ -136,7 +137,7 @@ class FineTune(Callback):
         loop.batcher = self.augment_batcher()
         weight = getattr(loop.loss_fn, "weight", None)
         loop.loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=LABEL_SMOOTHING)
-        loop.optimizer = torch.optim.Adam(groups, lr=groups[-1]["lr"])
+        loop.optimizer = adam(groups, groups[-1]["lr"], loop.device)
         steps = self.epochs * math.ceil(len(loop.splits["train"]) / loop.settings.batch_size)
         loop.scheduler = OneCycle(
             loop.optimizer, max_lr=[g["lr"] for g in groups], total_steps=max(steps, 1), pct_start=PCT_START,
