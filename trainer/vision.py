@@ -44,8 +44,11 @@ def _real(stand_in: types.ModuleType) -> types.ModuleType:
 
 
 def is_compile_supported(device_type: str) -> bool:
-    """``torch._dynamo.utils.is_compile_supported``, loaded when first asked."""
-    return importlib.import_module(DEFERRED).is_compile_supported(device_type)
+    """``torch._dynamo.utils.is_compile_supported``, loaded when first asked (also while the
+    stand-in is still in place: then it makes way for the real module)."""
+    module = sys.modules.get(DEFERRED)
+    real = _real(module) if isinstance(module, _Deferred) else importlib.import_module(DEFERRED)
+    return real.is_compile_supported(device_type)
 
 
 def _import() -> types.ModuleType:

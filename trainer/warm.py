@@ -19,7 +19,7 @@ import sys
 
 #: What most jobs import: done while the process waits, not while the user does. Last,
 #: ``torch._dynamo``: trainer.vision keeps it out of a job that does not need it, but training
-#: does (a torch.optim optimizer's first call imports it: ~1.1 s here).
+#: does (creating a torch.optim optimizer imports it: ~1.1 s here).
 PRELOAD = ("torch", "trainer.vision", "onnxruntime", "trainer.predict", "trainer.engine", "trainer.evaluate",
            "torch._dynamo")
 #: The line's size limit: a job's arguments are a few hundred bytes.

@@ -62,3 +62,16 @@ def test_exporting_to_onnx_after_it_still_works(tmp_path) -> None:  # noqa: ANN0
         print(len(onnx.load(r"{tmp_path / 'm.onnx'}").graph.node) > 50)
     """)
     assert out.split("\n")[-2] == "True"
+
+
+def test_the_stand_ins_function_works_while_the_stand_in_is_still_in_place() -> None:
+    out = run_python("""
+        import sys
+        import torch
+        from trainer import vision
+        stand_in = vision._Deferred(vision.DEFERRED)
+        stand_in.is_compile_supported = vision.is_compile_supported
+        sys.modules[vision.DEFERRED] = stand_in
+        print(stand_in.is_compile_supported("cpu"), sys.modules[vision.DEFERRED] is not stand_in)
+    """)
+    assert out.split("\n")[0] == "True True"
