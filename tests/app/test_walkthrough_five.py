@@ -381,12 +381,15 @@ def test_the_recent_button_is_as_tall_as_its_neighbours_and_its_arrow_has_room(w
     assert recent.sizeHint().width() > text + 2 * 12 + 8  # the style sheet's padding, and the arrow beside the text
 
 
-def test_a_result_rows_photo_opens_in_the_panel_and_can_be_asked_why(window: MainWindow, tmp_path: Path) -> None:
+def test_a_result_rows_photo_opens_in_the_panel_and_can_be_asked_why(qtbot: QtBot, window: MainWindow,
+                                                                     tmp_path: Path) -> None:
     """Was: Why? explained only a photo tried on its own; a row of a folder's results (the photo
     a user doubts) could not be asked."""
     from PIL import Image
 
     page = window.classify_page
+    window.show()
+    window.tabs.setCurrentWidget(page)
     folder = tmp_path / "folder"
     (folder / "a").mkdir(parents=True)
     Image.new("RGB", (40, 30), (200, 30, 30)).save(folder / "a" / "t.jpg")
@@ -396,8 +399,11 @@ def test_a_result_rows_photo_opens_in_the_panel_and_can_be_asked_why(window: Mai
                       [Prediction("a/t.jpg", "truck", 0.97, [0.01, 0.02, 0.97]),
                        Prediction("b.jpg", error="not a recognised image format")])
     page.load_results(folder, csv)
+    page.table.sortByColumn(1, Qt.SortOrder.DescendingOrder)  # the table's rows no longer in the CSV's order
     assert page.try_panel.isHidden()
-    page.table.activated.emit(page.proxy.index(0, 1))  # what a double-click or Enter on the row sends
+    rect = page.table.visualRect(page.proxy.index(1, 1))  # a/t.jpg, second after sorting
+    for click in (qtbot.mouseClick, qtbot.mouseDClick):  # a double-click: its first press, then its second
+        click(page.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert not page.try_panel.isHidden() and page.try_path == folder / "a" / "t.jpg"
     assert "is a <b>truck</b> (97.0% sure)" in page.try_result.text()
     assert page.status.text() == "t.jpg: truck (97.0% sure)"
@@ -405,7 +411,10 @@ def test_a_result_rows_photo_opens_in_the_panel_and_can_be_asked_why(window: Mai
     page.why_button.photo = folder / "b.jpg"  # a heatmap asked for before: it must not cover this photo
     page._show_heatmap(tmp_path / "b.png")
     assert page.heatmap is None
-    page.table.activated.emit(page.proxy.index(1, 2))
+    page.table.setFocus()
+    page.table.setCurrentIndex(page.proxy.index(0, 1))  # b.jpg, by the keyboard: Enter opens it
+    qtbot.waitUntil(page.table.hasFocus)
+    qtbot.keyClick(page.table, Qt.Key.Key_Return)
     assert "cannot be read: not a recognised image format" in page.try_result.text()
     assert not page.why_button.isEnabled()
 
@@ -418,13 +427,19 @@ def test_enter_in_the_folder_field_starts_classifying(qtbot: QtBot, window: Main
     page.run_combo.setCurrentIndex(page.run_combo.count() - 1)
     asked: list[list[str]] = []
     monkeypatch.setattr(page.runner, "run", lambda args, title: asked.append(args))  # returns None: "busy"
+    window.show()
+    window.tabs.setCurrentWidget(page)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)  # shortcuts are live: none of them may take this Enter
     page.folder.setText(str(tmp_path))
+    page.folder.setFocus()
     qtbot.keyClick(page.folder, Qt.Key.Key_Return)
     assert asked and asked[0][0] == "classify" and str(tmp_path) in asked[0]
     assert page.status.text() == "Another job is running; stop it first."
 
 
-def test_clicking_why_leaves_the_keyboard_in_the_results(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+def test_clicking_why_leaves_the_keyboard_in_the_results(qtbot: QtBot, window: MainWindow, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Was: Why? took the focus, then turned itself off while it worked, which passed the focus
     on to the label filter: the next arrow key filtered the table instead of moving down it."""
     page = window.classify_page
@@ -432,9 +447,31 @@ def test_clicking_why_leaves_the_keyboard_in_the_results(qtbot: QtBot, window: M
     window.activateWindow()
     window.tabs.setCurrentWidget(page)
     page.try_panel.setVisible(True)
-    page.try_path = tmp_path / "t.jpg"
+    page.try_path, page._try_run = tmp_path / "t.jpg", str(tmp_path / "run")
     page.why_button.update_state()
+    monkeypatch.setattr(window.runner, "run", lambda args, title: SimpleNamespace(args=args))  # a job started
     page.table.setFocus()
     qtbot.waitUntil(page.table.hasFocus)
+    assert page.why_button.isEnabled()
     qtbot.mouseClick(page.why_button, Qt.MouseButton.LeftButton)
+    assert not page.why_button.isEnabled()  # working: it turned itself off
     assert page.table.hasFocus()
+
+
+def test_the_model_stays_while_a_job_classifies_with_it(window: MainWindow, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: the model menu could change during a folder's classification; its results then came
+    in under the other model's name, and a row's verdict and heatmap used the other model."""
+    page = window.classify_page
+    page.run_combo.addItem("a run", str(tmp_path / "run"))
+    page.run_combo.setCurrentIndex(page.run_combo.count() - 1)
+    job = SimpleNamespace(event=SimpleNamespace(connect=lambda f: None), args=[], title="Classification",
+                          command="classify")
+    monkeypatch.setattr(window.runner, "run", lambda args, title: job)
+    page.folder.setText(str(tmp_path))
+    assert page.start() is job
+    assert not page.run_combo.isEnabled() and not page.file_button.isEnabled()
+    assert page.run_combo.toolTip().startswith("The model a job is classifying with")
+    window.runner.finished.emit(job, Status.CANCELLED, "stopped")
+    assert page.run_combo.isEnabled() and page.file_button.isEnabled()
+    assert page.run_combo.toolTip().startswith("The trained model to use")

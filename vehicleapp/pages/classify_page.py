@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QSize, Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -63,6 +63,8 @@ from vehicleapp.workers import ThumbnailLoader, run_in_background
 
 #: Every format the loader reads (a phone's HEIC too), for the Try-a-photo file dialog.
 PHOTO_FILTER = f"Images ({' '.join(sorted('*' + e for e in IMAGE_EXTENSIONS))})"
+MODEL_TIP = "The trained model to use (its best checkpoint)"
+LOCKED_TIP = "The model a job is classifying with; it can be changed when the job ends (or is stopped)"
 #: The results table's tooltip: a row opens in the one-photo panel.
 ROW_TIP = "Double-click a row (or press Enter) to see its photo's probabilities and where the model looked"
 
@@ -108,7 +110,7 @@ class ClassifyPage(QWidget):
         layout.addWidget(self._table(), 1)
 
     def _model_row(self) -> QHBoxLayout:
-        self.run_combo = run_combo("The trained model to use (its best checkpoint)", 20)
+        self.run_combo = run_combo(MODEL_TIP, 20)
         self.run_combo.activated.connect(lambda *_: self._drop_other_models_results())
         self.file_button = QPushButton("File…")  # short: the model box keeps a run's accuracy in sight
         self.file_button.setToolTip("Classify with a model file instead of a run: an exported .onnx, or a .pt "
@@ -177,7 +179,9 @@ class ClassifyPage(QWidget):
         close = QPushButton("Hide")
         close.setToolTip("Hide this result (the folder results stay)")
         close.clicked.connect(lambda: self.try_panel.setVisible(False))
-        self.why_button = WhyButton(self.runner, lambda: self.run_combo.currentData(), lambda: self.try_path)
+        # the model that answered for the photo shown (the menu is locked while one answers)
+        self.why_button = WhyButton(self.runner, lambda: self._try_run or self.run_combo.currentData(),
+                                    lambda: self.try_path)
         self.why_button.ready.connect(self._show_heatmap)
         self.why_button.failed.connect(lambda m: self.status.setText(f"Heatmap: {m}"))
         self.run_combo.currentIndexChanged.connect(lambda *_: self.why_button.update_state())
@@ -235,7 +239,12 @@ class ClassifyPage(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setToolTip(ROW_TIP)
-        self.table.activated.connect(self.show_row)  # double-click, or Enter
+        # a double-click or Enter; not ``activated``, which is a single click on some desktops
+        # (a full photo decoded per click) and not Enter on macOS
+        self.table.doubleClicked.connect(self.show_row)
+        for key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            enter = QShortcut(QKeySequence(key), self.table, lambda: self.show_row(self.table.currentIndex()))
+            enter.setContext(Qt.ShortcutContext.WidgetShortcut)  # (a context= argument is ignored: window-wide)
         return self.table
 
     # -- the model ------------------------------------------------------------------------
@@ -305,6 +314,7 @@ class ClassifyPage(QWidget):
             self.status.setText("Another job is running; stop it first.")
             return None
         self.try_job, self.try_path, self._try_run = job, path, run
+        self._lock_model(True)
         self.status.setText(f"Classifying {path.name}…")
         return job
 
@@ -327,6 +337,8 @@ class ClassifyPage(QWidget):
     def show_row(self, index: QModelIndex) -> None:
         """A result row's photo in the one-photo panel: its verdict, every class's probability,
         and Why? for it (nothing is classified again)."""
+        if not index.isValid():
+            return
         row = self.model.rows[self.proxy.mapToSource(index).row()]
         self.try_path, self._try_run = self.model.folder / row.path, self._results_run
         self.heatmap = None
@@ -347,7 +359,7 @@ class ClassifyPage(QWidget):
             self.why_button.update_state()
             return
         self.why_button.update_state()  # a photo to explain now
-        trust = self._trust()
+        trust = self._trust(self._try_run)
         self.try_result.setText(verdict_html(self.try_path.name, row, classes, trust.val_coverage if trust else None,
                                              trust.threshold if trust else None))
         self.try_chart.show_probs(classes, row.probs)
@@ -369,6 +381,9 @@ class ClassifyPage(QWidget):
         for url in event.mimeData().urls():
             path = Path(url.toLocalFile())
             if path.is_file() and is_model_file(path):
+                if not self.run_combo.isEnabled():
+                    self.status.setText("A job is classifying with the current model; stop it first.")
+                    return
                 self.choose_model_file(str(path))
                 return
             if path.is_file() and is_image_file(path):
@@ -394,6 +409,7 @@ class ClassifyPage(QWidget):
             self.status.setText("Another job is running; stop it first.")
             return None
         self.job, self._job_run = job, run
+        self._lock_model(True)
         job.event.connect(self._on_event)
         self.clear_results()  # the previous folder's results are not this job's
         self.classify_button.setEnabled(False)
@@ -411,7 +427,18 @@ class ClassifyPage(QWidget):
         elif e["event"] == Event.START:
             self.progress.setMaximum(max(int(e.get("total", 1)), 1))
 
+    def _lock_model(self, locked: bool) -> None:
+        """The model stays the one a job is classifying with until it ends (a result table or
+        verdict is always the chosen model's)."""
+        for w in (self.run_combo, self.file_button):
+            w.setEnabled(not locked)
+        chosen = self.run_combo.currentText()
+        tip = LOCKED_TIP if locked else MODEL_TIP
+        self.run_combo.setToolTip(f"{tip}\nChosen: {chosen}" if chosen else tip)
+
     def _on_finished(self, job: Job, status: str, message: str) -> None:
+        if job in (self.try_job, self.job):
+            self._lock_model(False)
         if job is self.try_job:
             work = Path(job.args[2])
             if status == Status.DONE:
