@@ -35,5 +35,8 @@ def adam(params: Iterable[Any], lr: float, device: torch.device) -> torch.optim.
 def load_state(optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
     """``optimizer.load_state_dict(state)`` keeping this optimizer's choice of kernel: a run saved
     where the fused kernel exists may resume where it does not (another torch, another device)."""
-    groups = [{**saved, "fused": now.get("fused")} for saved, now in zip(state["param_groups"], optimizer.param_groups)]
+    saved = state["param_groups"]
+    if len(saved) != len(optimizer.param_groups):  # torch's own error says what does not match
+        optimizer.load_state_dict(state)
+    groups = [{**group, "fused": now.get("fused")} for group, now in zip(saved, optimizer.param_groups)]
     optimizer.load_state_dict({**state, "param_groups": groups})

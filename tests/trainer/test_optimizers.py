@@ -41,3 +41,11 @@ def test_a_run_resumes_across_the_choice_of_kernel(monkeypatch: pytest.MonkeyPat
     optimizers.load_state(again, plain.state_dict())
     assert again.param_groups[0]["fused"] is True and float(again.state[q]["step"]) == 2.0
     _step(again, q)
+
+
+def test_a_saved_state_with_other_groups_is_refused_as_torch_refuses_it() -> None:
+    a, b = torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(2))
+    two = optimizers.adam([{"params": [a]}, {"params": [b]}], 0.1, torch.device("cpu"))
+    one = optimizers.adam([a], 0.1, torch.device("cpu"))
+    with pytest.raises(ValueError, match="different number of parameter groups"):
+        optimizers.load_state(one, two.state_dict())
