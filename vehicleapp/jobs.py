@@ -20,7 +20,7 @@ import os
 from collections import deque
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Qt, QTimer, Signal
 
 from trainer.atomic import human_size
 from trainer.protocol import DISK_FULL, STOP_LINE, STOP_ON_STDIN, Event, Status, is_report_line, status_of_exit
@@ -85,7 +85,9 @@ class Job(QObject):
         self.proc.readyReadStandardOutput.connect(self._read_stdout)
         self.proc.readyReadStandardError.connect(self._read_stderr)
         self.proc.finished.connect(self._on_finished)
-        self.proc.errorOccurred.connect(self._on_error)
+        # queued: a process that fails to start says so inside start(), before the page that asked
+        # for the job has it; it then ignored the end, and its buttons (and model) stayed locked
+        self.proc.errorOccurred.connect(self._on_error, Qt.ConnectionType.QueuedConnection)
         self._kill_timer = QTimer(self, singleShot=True, interval=grace_ms)
         self._kill_timer.timeout.connect(self.proc.kill)
 

@@ -12,6 +12,8 @@ from pytestqt.qtbot import QtBot
 
 from tests.app.conftest import DialogRecorder
 from tests.app.test_new_user_fixes import fake_run
+from trainer.csvfile import Prediction, write_predictions
+from trainer.protocol import Status
 from vehicleapp.jobs import Job
 from vehicleapp.main_window import MainWindow
 from vehicleapp.settings import AppSettings
@@ -130,8 +132,12 @@ def test_another_model_hides_the_tried_photos_answer(window: MainWindow, answers
     """Was: after File… chose model.onnx, the panel still showed the previous run's answer and heatmap."""
     page = window.classify_page
     _choose(window, answers, _model_file(tmp_path, "model.pt"))
-    assert page.try_photo(demo_root / "car" / "car_0002.jpg") is not None
-    page.try_panel.setVisible(True)  # its answer arrived
+    job = page.try_photo(demo_root / "car" / "car_0002.jpg")
+    assert job is not None and not page.file_button.isEnabled()  # the model stays while it answers
+    write_predictions(Path(job.args[2]) / "prediction.csv", ["car", "truck"],
+                      [Prediction("car_0002.jpg", "car", 0.9, [0.9, 0.1])])
+    window.runner.finished.emit(job, Status.DONE, "finished")  # its answer arrived
+    assert not page.try_panel.isHidden() and page.file_button.isEnabled()
     _choose(window, answers, _model_file(tmp_path, "model.pt"))  # the same model again: the answer stays
     assert not page.try_panel.isHidden()
     _choose(window, answers, _model_file(tmp_path, "model.onnx"))

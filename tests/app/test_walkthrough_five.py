@@ -458,13 +458,17 @@ def test_clicking_why_leaves_the_keyboard_in_the_results(qtbot: QtBot, window: M
     assert page.table.hasFocus()
 
 
-def test_the_model_stays_while_a_job_classifies_with_it(window: MainWindow, tmp_path: Path,
+def test_the_model_stays_while_a_job_classifies_with_it(window: MainWindow, demo_root: Path, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Was: the model menu could change during a folder's classification; its results then came
-    in under the other model's name, and a row's verdict and heatmap used the other model."""
+    """Was: the model menu could change during a folder's classification (by hand, or a refresh
+    that found a better run); its results then came in under the other model's name, and a row's
+    verdict and heatmap used the other model."""
+    from tests.app.test_new_user_fixes import fake_run
+
+    first = fake_run(window.runs.runs_dir, "20261130-090000", demo_root, 3, 0.9)
+    window.runs.refresh()
     page = window.classify_page
-    page.run_combo.addItem("a run", str(tmp_path / "run"))
-    page.run_combo.setCurrentIndex(page.run_combo.count() - 1)
+    assert page.run_combo.currentData() == str(first)
     job = SimpleNamespace(event=SimpleNamespace(connect=lambda f: None), args=[], title="Classification",
                           command="classify")
     monkeypatch.setattr(window.runner, "run", lambda args, title: job)
@@ -472,6 +476,31 @@ def test_the_model_stays_while_a_job_classifies_with_it(window: MainWindow, tmp_
     assert page.start() is job
     assert not page.run_combo.isEnabled() and not page.file_button.isEnabled()
     assert page.run_combo.toolTip().startswith("The model a job is classifying with")
+    better = fake_run(window.runs.runs_dir, "20261130-100000", demo_root, 3, 0.99)
+    window.runs.refresh()  # a better run appears meanwhile (F5, another page, the CLI)
+    assert page.run_combo.currentData() == str(first)  # the job's model stays chosen
     window.runner.finished.emit(job, Status.CANCELLED, "stopped")
     assert page.run_combo.isEnabled() and page.file_button.isEnabled()
     assert page.run_combo.toolTip().startswith("The trained model to use")
+    assert page.run_combo.currentData() == str(better)  # caught up with after the job
+
+
+def test_a_job_that_cannot_start_unlocks_the_page(qtbot: QtBot, window: MainWindow, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that fails to start may say so inside start() (Windows does): the page, which
+    did not have the job yet, ignored its end and kept its buttons and model locked."""
+    from PySide6.QtCore import QProcess
+
+    from vehicleapp import jobs
+
+    failed = QProcess.ProcessError.FailedToStart
+    monkeypatch.setattr(window.runner, "_take_spare", lambda: None)  # a cold start
+    monkeypatch.setattr(jobs.Job, "start", lambda self: self.proc.errorOccurred.emit(failed))
+    page = window.classify_page
+    page.run_combo.addItem("a run", str(tmp_path / "run"))
+    page.run_combo.setCurrentIndex(page.run_combo.count() - 1)
+    page.folder.setText(str(tmp_path))
+    with qtbot.waitSignal(window.runner.finished, timeout=5000):
+        assert page.start() is not None
+    assert page.run_combo.isEnabled() and page.classify_button.isEnabled() and not page.stop_button.isEnabled()
+    assert page.status.text().startswith("Failed: could not start the trainer")

@@ -85,6 +85,7 @@ class ClassifyPage(QWidget):
         self.out_csv: Path | None = None
         self._job_run: str | None = None  # the run the folder job classifies with
         self._results_run: str | None = None  # the run whose results the table shows
+        self._locked = False  # a job is classifying with the chosen model: the menu stays
         self._results_csv: Path | None = None  # the CSV they were read from
         self._try_run: str | None = None  # the run whose answer the tried photo's panel shows
         self.model = PredictionsModel(loader, self)
@@ -255,7 +256,10 @@ class ClassifyPage(QWidget):
             self.refresh_runs()
 
     def refresh_runs(self) -> None:
-        """List the runs that have a checkpoint, marked with their dataset and status."""
+        """List the runs that have a checkpoint, marked with their dataset and status (not while
+        a job classifies with the chosen one: its end refreshes)."""
+        if self._locked:
+            return
         fill_run_combo(self.run_combo, self.runs.runs(), self.dataset, user_choice(self.run_combo))
         self._drop_other_models_results()
 
@@ -429,7 +433,11 @@ class ClassifyPage(QWidget):
 
     def _lock_model(self, locked: bool) -> None:
         """The model stays the one a job is classifying with until it ends (a result table or
-        verdict is always the chosen model's)."""
+        verdict is always the chosen model's); the runs that changed meanwhile (a refresh, another
+        dataset) are caught up with after, where results of a model no longer chosen go."""
+        self._locked = locked
+        if not locked:
+            self.refresh_runs()
         for w in (self.run_combo, self.file_button):
             w.setEnabled(not locked)
         chosen = self.run_combo.currentText()
@@ -437,8 +445,6 @@ class ClassifyPage(QWidget):
         self.run_combo.setToolTip(f"{tip}\nChosen: {chosen}" if chosen else tip)
 
     def _on_finished(self, job: Job, status: str, message: str) -> None:
-        if job in (self.try_job, self.job):
-            self._lock_model(False)
         if job is self.try_job:
             work = Path(job.args[2])
             if status == Status.DONE:
@@ -446,9 +452,14 @@ class ClassifyPage(QWidget):
             else:
                 shutil.rmtree(work, ignore_errors=True)
                 self.status.setText(f"Trying the photo failed: {message}")
+            self._lock_model(False)
             return
         if job is not self.job:
             return
+        self._finish_folder(job, status, message)
+        self._lock_model(False)
+
+    def _finish_folder(self, job: Job, status: str, message: str) -> None:
         self.classify_button.setEnabled(True)
         self.stop_button.setEnabled(False)
         if status == Status.DONE and self.out_csv and self.out_csv.is_file():
