@@ -504,3 +504,28 @@ def test_a_job_that_cannot_start_unlocks_the_page(qtbot: QtBot, window: MainWind
         assert page.start() is not None
     assert page.run_combo.isEnabled() and page.classify_button.isEnabled() and not page.stop_button.isEnabled()
     assert page.status.text().startswith("Failed: could not start the trainer")
+
+
+def test_a_tried_photos_answer_is_shown_for_it_even_if_a_row_was_opened_meanwhile(
+        window: MainWindow, demo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: a row opened while a tried photo was being classified got the photo's answer."""
+    from tests.app.test_new_user_fixes import fake_run
+
+    run = fake_run(window.runs.runs_dir, "20261130-090000", demo_root, 3, 0.9)
+    window.runs.refresh()
+    page = window.classify_page
+    assert page.run_combo.currentData() == str(run)
+    csv = tmp_path / "p.csv"
+    write_predictions(csv, ["car", "truck"], [Prediction("a.jpg", "truck", 0.9, [0.1, 0.9])])
+    page.load_results(tmp_path, csv)
+    job = SimpleNamespace(args=[], title="Trying a photo", command="classify")
+    monkeypatch.setattr(window.runner, "run", lambda args, title: job)
+    photo = demo_root / "car" / "car_0002.jpg"
+    page.try_photo(photo)
+    work = tmp_path / "work"
+    work.mkdir()
+    job.args = ["classify", "RUN", str(work)]
+    write_predictions(work / "prediction.csv", ["car", "truck"], [Prediction("car_0002.jpg", "car", 0.8, [0.8, 0.2])])
+    page.show_row(page.proxy.index(0, 1))  # opened while the photo was being classified
+    window.runner.finished.emit(job, Status.DONE, "finished")
+    assert page.try_path == photo and page.status.text() == "car_0002.jpg: car (80.0% sure)"

@@ -81,6 +81,7 @@ class ClassifyPage(QWidget):
         self.job: Job | None = None
         self.try_job: Job | None = None
         self.try_path: Path | None = None
+        self._tried: tuple[Path | None, str | None] = (None, None)  # the photo (and run) the try job answers for
         self.heatmap: Path | None = None
         self.out_csv: Path | None = None
         self._job_run: str | None = None  # the run the folder job classifies with
@@ -318,6 +319,7 @@ class ClassifyPage(QWidget):
             self.status.setText("Another job is running; stop it first.")
             return None
         self.try_job, self.try_path, self._try_run = job, path, run
+        self._tried = (path, run)  # a row opened meanwhile changes try_path; the answer is this photo's
         self._lock_model(True)
         self.status.setText(f"Classifying {path.name}…")
         return job
@@ -448,6 +450,7 @@ class ClassifyPage(QWidget):
         if job is self.try_job:
             work = Path(job.args[2])
             if status == Status.DONE:
+                self.try_path, self._try_run = self._tried
                 self._show_try(work)
             else:
                 shutil.rmtree(work, ignore_errors=True)
