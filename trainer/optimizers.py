@@ -38,5 +38,6 @@ def load_state(optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
     saved = state["param_groups"]
     if len(saved) != len(optimizer.param_groups):  # torch's own error says what does not match
         optimizer.load_state_dict(state)
+        return
     groups = [{**group, "fused": now.get("fused")} for group, now in zip(saved, optimizer.param_groups)]
     optimizer.load_state_dict({**state, "param_groups": groups})

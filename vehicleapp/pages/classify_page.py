@@ -387,7 +387,7 @@ class ClassifyPage(QWidget):
         for url in event.mimeData().urls():
             path = Path(url.toLocalFile())
             if path.is_file() and is_model_file(path):
-                if not self.run_combo.isEnabled():
+                if self._locked:
                     self.status.setText("A job is classifying with the current model; stop it first.")
                     return
                 self.choose_model_file(str(path))
