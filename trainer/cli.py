@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import dataclasses
 import logging
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -23,6 +24,8 @@ from trainer.config import (
     DECODE_POOLS,
     DEFAULT_RUNS_DIR,
     DEVICE_CHOICES,
+    MAX_IMAGE_SIZE,
+    MIN_IMAGE_SIZE,
     PRECISION_CHOICES,
     TTA_OVERRIDES,
     TrainConfig,
@@ -57,7 +60,15 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"{self.prog}: error: {message}\n")
-        raise SystemExit(Exit.USAGE)
+        raise ArgumentsRefused(message)
+
+
+class ArgumentsRefused(SystemExit):
+    """A command line argparse refused (exit code 2); :func:`main` also reports it as an event."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(Exit.USAGE)
+        self.message = message
 
 
 def _events(args: argparse.Namespace) -> Events:
@@ -86,26 +97,36 @@ def cmd_runs(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     """List the run folders under DIR, damaged ones with the reason (nothing is changed)."""
     import json
 
-    from trainer.runs import list_runs
+    from trainer.runs import BEST, LAST, list_runs
 
     folder = Path(args.dir)
     if not folder.is_dir():
         raise UsageError(f"{folder}: runs folder not found")
     found = list_runs(folder)
+    usable = {r.path: _has_checkpoint(r.path, (BEST, LAST)) for r in found}
     if args.json:
         print(json.dumps([{"path": str(r.path), "name": r.name, "status": r.status, "problem": r.problem,
                            "model": r.config.get("model"), "epochs": len(r.metrics),
-                           "best_val_acc": r.best_val_acc} for r in found], indent=2))
+                           "best_val_acc": r.best_val_acc, "checkpoint": usable[r.path]} for r in found], indent=2))
         return Exit.OK
     for r in found:
         acc = "" if r.best_val_acc is None else f"best val acc {r.best_val_acc:.1%}"
         if r.problem:
             print(f"{r.name}  damaged: {r.problem}")
         else:
-            print(f"{r.name}  {r.status:<9}  {r.config.get('model', '?')}, {len(r.metrics)} epochs  {acc}".rstrip())
+            none = "" if usable[r.path] or r.status == "running" else "no checkpoint: nothing to use or resume"
+            print("  ".join(filter(None, (r.name, f"{r.status:<9}", f"{r.config.get('model', '?')}, "
+                                          f"{len(r.metrics)} epochs", acc, none))))
     damaged = sum(1 for r in found if r.problem)
     print(f"{len(found)} runs in {folder}" + (f", {damaged} damaged" if damaged else ""), file=sys.stderr)
     return Exit.OK
+
+
+def _has_checkpoint(run_dir: Path, names: Sequence[str]) -> bool:
+    try:
+        return any((run_dir / name).is_file() for name in names)
+    except OSError:  # a folder that cannot be read: listed as damaged anyway
+        return False
 
 
 def cmd_demo_data(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
@@ -120,6 +141,8 @@ def cmd_demo_data(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
 def cmd_train(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     if args.resume:
         return _resume(args, stop)
+    if not args.data:
+        raise UsageError("give the dataset folder DATA (or --resume RUN_DIR to continue a stopped run)")
     return _train(config_from_args(args), args, stop)
 
 
@@ -157,12 +180,25 @@ def _resume(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     from trainer.atomic import read_json
 
     run_dir = Path(args.resume)
+    if not (run_dir / runs.CONFIG).is_file():
+        raise UsageError(f"--resume: {run_dir} is not a run folder (no {runs.CONFIG})")
     if not (run_dir / runs.LAST).is_file():
-        raise UsageError(f"--resume: no {runs.LAST} in {run_dir}")
+        raise UsageError(f"--resume: {run_dir} has no {runs.LAST}: it stopped before its first epoch ended, so "
+                         "there is nothing to resume; train it again")
     cfg = TrainConfig.from_dict(read_json(run_dir / runs.CONFIG))
+    if args.data and not _same_folder(args.data, cfg.data):
+        raise UsageError(f"--resume continues {run_dir.name} on its own data ({cfg.data}), not {args.data}: "
+                         "leave DATA out, or train a new run on it")
     if _given(args.argv, "--epochs"):
         cfg = dataclasses.replace(cfg, epochs=args.epochs)
     return _train(cfg, args, stop, resume=run_dir)
+
+
+def _same_folder(a: str, b: str) -> bool:
+    try:
+        return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+    except OSError:
+        return False
 
 
 def cmd_sweep(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
@@ -279,8 +315,6 @@ def _classify_on_ray(args: argparse.Namespace, events: Events, stop: Callable[[]
     """``--engine ray``: the same CSV, computed by an actor pool on Ray (:mod:`trainer.ray_classify`)."""
     from trainer.ray_classify import RaySettings, classify_on_ray
 
-    if args.actors is not None and args.actors < 1:
-        raise UsageError(f"--actors must be >= 1, got {args.actors}")
     options = {"backend": args.backend, "precision": args.precision}  # each actor chooses on its node alike
     return classify_on_ray(args.checkpoint, args.folder, args.out, events, stop,
                            RaySettings(address=args.address, actors=args.actors, scorer_options=options),
@@ -422,10 +456,11 @@ def _events_flag(p: argparse.ArgumentParser) -> None:
 def _launcher_flags(p: argparse.ArgumentParser) -> None:
     """torchrun's placement, passed through for --nproc training on several machines."""
     group = p.add_argument_group("several machines (with --nproc; passed to torchrun)")
-    group.add_argument("--nnodes", type=int, default=1, metavar="N", help="machines taking part (default 1)")
-    group.add_argument("--node-rank", type=int, default=0, metavar="R", help="this machine's number, 0..N-1")
+    group.add_argument("--nnodes", type=_int_in(1), default=1, metavar="N", help="machines taking part (default 1)")
+    group.add_argument("--node-rank", type=_int_in(0), default=0, metavar="R", help="this machine's number, 0..N-1")
     group.add_argument("--master-addr", default="127.0.0.1", metavar="HOST", help="machine 0's address")
-    group.add_argument("--master-port", type=int, default=29500, metavar="PORT", help="a free port on machine 0")
+    group.add_argument("--master-port", type=_int_in(1, 65535), default=29500, metavar="PORT",
+                       help="a free port on machine 0")
 
 
 def _device_flag(p: argparse.ArgumentParser) -> None:
@@ -440,8 +475,10 @@ def build_parser() -> Parser:
     _demo_data_parser(sub.add_parser("demo-data", help="write the synthetic demo dataset"))
 
     p = sub.add_parser("train", help="train one model")
-    add_config_arguments(p)
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    add_config_arguments(p, data_optional=True)
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue a stopped run from its last checkpoint, on its own data and settings (DATA "
+                   "may be left out; --epochs sets a new target)")
     _launcher_flags(p)
     _events_flag(p)
     p.set_defaults(func=cmd_train)
@@ -479,10 +516,11 @@ def build_parser() -> Parser:
     p = sub.add_parser("search", help="find the best model the data allows within a time budget (frozen heads, "
                        "fine-tuning, test-time augmentation, an ensemble)")
     p.add_argument("data", help="the dataset folder")
-    p.add_argument("--budget", type=float, default=15.0, metavar="MINUTES", help="time budget (default 15)")
+    p.add_argument("--budget", type=_positive_number, default=15.0, metavar="MINUTES", help="time budget (default 15)")
     p.add_argument("--weights", action="append", metavar="SPEC", help="backbone weights, as for train")
-    p.add_argument("--out", default=DEFAULT_RUNS_DIR, help="folder that receives the runs (and the search folder)")
-    p.add_argument("--image-size", type=int, default=None, metavar="PX",
+    p.add_argument("--out", default=DEFAULT_RUNS_DIR, type=_folder,
+                   help="folder that receives the runs (and the search folder)")
+    p.add_argument("--image-size", type=IMAGE_SIZE, default=None, metavar="PX",
                    help="default: the network's own, or smaller for small photos when validation agrees")
     p.add_argument("--resume", metavar="SEARCH_DIR", help="continue a stopped search")
     _workers_flag(p)
@@ -492,7 +530,7 @@ def build_parser() -> Parser:
     p = sub.add_parser("ensemble", help="combine finished runs into one run that averages their calibrated "
                        "probabilities")
     p.add_argument("runs", nargs="+", help="two or more run folders trained on the same data")
-    p.add_argument("--out", default=DEFAULT_RUNS_DIR, help="folder that receives the new run folder")
+    p.add_argument("--out", default=DEFAULT_RUNS_DIR, type=_folder, help="folder that receives the new run folder")
     p.add_argument("--weighting", default="equal", choices=["equal", "learn"],
                    help="equal weights, or weights learned on the validation photos")
     _workers_flag(p)
@@ -511,10 +549,10 @@ def build_parser() -> Parser:
 
 
 def _demo_data_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("out")
-    p.add_argument("--per-class", type=int, default=60)
-    p.add_argument("--size", type=int, default=96)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("out", type=_folder, help="an empty or new folder (it must not hold photos)")
+    p.add_argument("--per-class", type=_int_in(1, 100_000), default=60, help="drawings per class (default 60)")
+    p.add_argument("--size", type=_int_in(16, 1024, " pixels"), default=96, help="side in pixels (default 96)")
+    p.add_argument("--seed", type=int, default=0, help="the drawings' random seed (default 0)")
     p.add_argument("--splits", action="store_true", help="write train/val/test folders")
     p.set_defaults(func=cmd_demo_data)
 
@@ -527,12 +565,12 @@ def _tta_flag(p: argparse.ArgumentParser) -> None:
 
 def _evaluate_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="run folder or checkpoint file")
-    p.add_argument("data")
+    p.add_argument("data", help="the dataset folder to measure on (labeled photos in class folders)")
     p.add_argument("--split", default="auto", type=lambda s: SPLIT_ALIASES.get(s.lower(), s),
                    choices=["auto", *SPLIT_NAMES, "all"],
                    help="auto: test if there is one, else the run's own val images (valid and validation "
                    "mean val, as the folders do)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the report as JSON instead of text")
     _tta_flag(p)
     _device_flag(p)
     _backend_flags(p)
@@ -549,7 +587,7 @@ def _backend_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _workers_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--workers", type=int, default=0, help="decode workers (default 0: one per core)")
+    p.add_argument("--workers", type=WORKERS, default=0, help="decode workers (default 0: one per core)")
 
 
 CSV_COLUMNS = (
@@ -569,7 +607,7 @@ def _classify_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recursive", action="store_true", help="also classify the photos in FOLDER's subfolders")
     p.add_argument("--unlabeled", action="store_true",
                    help="FOLDER is a dataset: classify only its unlabeled images (loose ones and unlabeled/)")
-    p.add_argument("--copy-to", metavar="DIR", help="also copy images into DIR/<label>/")
+    p.add_argument("--copy-to", metavar="DIR", type=_folder, help="also copy images into DIR/<label>/")
     p.add_argument("--threshold", type=_threshold_arg, metavar="CONF",
                    help="answer 'unknown' below this confidence (default: the run's own, chosen on its "
                    "validation photos; 0: never)")
@@ -584,7 +622,7 @@ def _classify_parser(p: argparse.ArgumentParser) -> None:
                    "on this machine unless --address names a cluster")
     p.add_argument("--address", default=None, metavar="auto|ray://HOST:PORT",
                    help="with --engine ray: the Ray cluster to use (its nodes must read FOLDER and the model)")
-    p.add_argument("--actors", type=int, default=None, metavar="N",
+    p.add_argument("--actors", type=_int_in(1), default=None, metavar="N",
                    help="with --engine ray: model copies working at once (default: one per GPU, else per CPU)")
     _events_flag(p)
     p.set_defaults(func=cmd_classify)
@@ -593,14 +631,20 @@ def _classify_parser(p: argparse.ArgumentParser) -> None:
 def _review_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", help="the dataset folder (every labeled image, all splits, is reviewed)")
     p.add_argument("--run", help="use this run's backbones and preprocessing")
-    p.add_argument("--model", choices=list_models(), help="else: this model's backbones …")
+    p.add_argument("--model", choices=list_models(),
+                   help="without --run: judge the photos with this model's pretrained backbones (default "
+                   "mobilenet_v2) …")
     p.add_argument("--weights", action="append", metavar="SPEC", help="… with these weights (as for train)")
-    p.add_argument("--image-size", type=int, default=None, metavar="PX")
+    p.add_argument("--image-size", type=IMAGE_SIZE, default=None, metavar="PX",
+                   help="with --model: the photos' size (default: the network's own, 224)")
     p.add_argument("--out", default="review.csv", type=_output_file(".csv"),
                    help="the CSV to write (default review.csv)")
-    p.add_argument("--folds", type=int, default=5, help="cross-validation folds")
+    p.add_argument("--folds", type=_int_in(2, 20), default=5,
+                   help="each photo is judged by a model trained without it: the photos are split in this "
+                   "many parts (default 5)")
     p.add_argument("--seed", type=int, default=None, help="default: the run's seed, else 0")
-    p.add_argument("--cache-dir", default=None, metavar="DIR")
+    p.add_argument("--cache-dir", default=None, metavar="DIR",
+                   help="folder of the feature cache (default: the user cache folder)")
     _workers_flag(p)
     _device_flag(p)
     _events_flag(p)
@@ -610,12 +654,50 @@ def _review_parser(p: argparse.ArgumentParser) -> None:
 def _explain_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="run folder or checkpoint file")
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder that receives one PNG per photo")
+    p.add_argument("--out", required=True, metavar="DIR", type=_folder, help="folder that receives one PNG per photo")
     p.add_argument("--class", dest="target", metavar="NAME",
                    help="show where this class was seen (default: the predicted class)")
     _device_flag(p)
     _events_flag(p)
     p.set_defaults(func=cmd_explain)
+
+
+def _int_in(low: int, high: int | None = None, what: str = "") -> Callable[[str], int]:
+    """An argparse type: an integer from ``low`` (to ``high``), refused at once with one line."""
+    span = f"{low}-{high}" if high is not None else f">= {low}"
+
+    def int_in(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{text}: must be {span}{what}")
+        return value
+
+    return int_in
+
+
+def _positive_number(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text}: must be a number > 0")
+    return value
+
+
+def _folder(text: str) -> str:
+    """An argparse type for a folder a command writes into: refused at once when it is a file."""
+    if Path(text).expanduser().is_file():
+        raise argparse.ArgumentTypeError(f"{text} is a file; give a folder")
+    return text
+
+
+IMAGE_SIZE = _int_in(MIN_IMAGE_SIZE, MAX_IMAGE_SIZE, " pixels")
+WORKERS = _int_in(0, what=" (0: one per core)")
 
 
 def _output_file(*suffixes: str) -> Callable[[str], str]:
@@ -658,11 +740,11 @@ def _demo_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", action="append", metavar="SPEC",
                    help="backbone weights, as for train (default: ImageNet when available, else none)")
     p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--image-size", type=int, default=96)
+    p.add_argument("--image-size", type=IMAGE_SIZE, default=96)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--per-class", type=int, default=60)
-    p.add_argument("--out", default=DEFAULT_RUNS_DIR)
+    p.add_argument("--per-class", type=_int_in(1, 100_000), default=60)
+    p.add_argument("--out", default=DEFAULT_RUNS_DIR, type=_folder)
     _events_flag(p)
     p.set_defaults(func=cmd_demo)
 
@@ -679,7 +761,14 @@ def lower_priority() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except ArgumentsRefused as exc:  # with --events the caller reads stdout: it gets the error there too
+        if "--events" in argv:
+            from trainer.events import json_lines
+
+            json_lines(sys.stdout)({"event": str(Event.ERROR), "message": exc.message, "code": "usage"})
+        raise
     args.argv = argv
     lower_priority()
     from trainer.logs import setup_logging
@@ -737,6 +826,11 @@ def run_command(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     except VerificationFailed as exc:
         _report(args, Event.ERROR, _first_line(exc))
         return Exit.VERIFY_FAILED
+    except BrokenPipeError:  # whoever read stdout went away (``| head``): nothing left to tell them
+        log.info("trainer %s: stdout closed by its reader", args.command, exc_info=True)
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return Exit.FAILED
     except DiskFull as exc:
         log.exception("trainer %s failed", args.command)
         _report(args, Event.ERROR, str(exc), **exc.fields())

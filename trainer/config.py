@@ -10,6 +10,7 @@ engine). Torch-free: the app imports it.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -30,6 +31,7 @@ PRECISION_CHOICES = ("auto", "fp32", "bf16")
 DECODE_POOLS = ("threads", "processes")  # decode workers (trainer.batches)
 DEFAULT_RUNS_DIR = "checkpoints"
 #: The reference experiment's grid: every model x Adam lr {0.01, 0.001} x batch {4, 8}.
+MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 32, 1024  # the networks were trained at 224; 1024 is ~20x its work
 REFERENCE_LRS = (0.01, 0.001)
 REFERENCE_BATCH_SIZES = (4, 8)
 
@@ -117,7 +119,7 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise :class:`UsageError` with a one-line message for an impossible setting."""
         checks = [
-            (self.lr > 0, f"--lr must be > 0, got {self.lr}"),
+            (math.isfinite(self.lr) and self.lr > 0, f"--lr must be a number > 0, got {self.lr}"),
             (self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}"),
             (self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}"),
             (self.early_stop >= 0, f"--early-stop must be >= 0, got {self.early_stop}"),
@@ -126,8 +128,10 @@ class TrainConfig:
             (self.tta in TTA_CHOICES, f"--tta must be one of {TTA_CHOICES}"),
             (self.balance in BALANCE_CHOICES, f"--balance must be one of {BALANCE_CHOICES}"),
             (self.device in DEVICE_CHOICES, f"--device must be one of {DEVICE_CHOICES}"),
-            (self.image_size is None or self.image_size >= 32,
-             f"--image-size must be >= 32, got {self.image_size}"),
+            (self.image_size is None or MIN_IMAGE_SIZE <= self.image_size <= MAX_IMAGE_SIZE,
+             f"--image-size must be {MIN_IMAGE_SIZE}-{MAX_IMAGE_SIZE} pixels, got {self.image_size}"),
+            (self.plateau_patience >= 0, f"--plateau-patience must be >= 0, got {self.plateau_patience}"),
+            (not Path(self.out).expanduser().is_file(), f"--out {self.out} is a file; give a folder"),
             (0 <= self.val_fraction < 1, f"--val-fraction must be in [0, 1), got {self.val_fraction}"),
             (0 < self.coverage <= 1, f"--coverage must be in (0, 1], got {self.coverage}"),
             (self.workers >= 0, f"--workers must be >= 0 (0: one per core), got {self.workers}"),

@@ -23,6 +23,7 @@ from trainer.layout import class_dirs, detect, find_split_dirs, walk_images
 from trainer.names import name_key
 from trainer.pathtext import for_display
 from trainer.protocol import UNKNOWN, UsageError
+from trainer.wording import count_of
 
 __all__ = ["Dataset", "DatasetError", "Entry", "Sample", "browse", "check_class_names", "check_usable",
            "class_folders", "find_split_dirs", "hash_split", "in_val", "not_photos_warning", "scan", "walk_images"]
@@ -190,7 +191,11 @@ def check_usable(ds: Dataset, unreadable: Collection[str] = ()) -> None:
     train_counts = counts.get("train", {})
     usable = [c for c, n in train_counts.items() if n > 0]
     if len(usable) < 2:
-        found = ", ".join(f"{c}={n}" for c, n in train_counts.items()) or "no class folders"
+        roots = find_split_dirs(ds.root).values() if ds.layout == "splits" else [ds.root]
+        empty = sorted({d.name for r in roots for d in class_dirs(r)} - set(train_counts))
+        found = ", ".join([*(_class_count(c, n, sum(row.get(c, 0) for row in counts.values()))
+                             for c, n in train_counts.items()), *(f"{c} (empty)" for c in empty)])
+        found = found or "no class folders"
         raise DatasetError(
             f"need at least 2 classes with usable images in {ds.root} (found: {found}); "
             "expected ROOT/<class>/*.jpg or ROOT/train/<class>/*.jpg"
@@ -198,6 +203,13 @@ def check_usable(ds: Dataset, unreadable: Collection[str] = ()) -> None:
     for split, row in counts.items():
         if not sum(row.values()):
             raise DatasetError(f"the {split} split has no usable images")
+
+
+def _class_count(name: str, train: int, total: int) -> str:
+    """``car (75 photos)``, ``truck (empty)``, ``bus (1 photo, none left for training)``."""
+    if not total:
+        return f"{name} (empty)"
+    return f"{name} ({count_of(total, 'photo')}" + (")" if train else ", none left for training)")
 
 
 def check_class_names(classes: Collection[str]) -> None:

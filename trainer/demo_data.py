@@ -6,12 +6,15 @@ Colours, sizes, positions and backgrounds vary, so a small model must learn the 
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
 
 from trainer.atomic import atomic_open
+from trainer.images import IMAGE_EXTENSIONS
+from trainer.protocol import UsageError
 
 CLASSES = ("car", "truck", "motorcycle")
 Box = tuple[float, float, float]  # x, y (ground line), scale
@@ -91,8 +94,16 @@ def draw_sample(kind: str, size: int, rng: random.Random) -> Image.Image:
 
 def make_demo_data(out: str | Path, per_class: int = 60, size: int = 96, seed: int = 0,
                    splits: bool = False) -> Path:
-    """Write ``out/<class>/*.jpg`` (or ``out/{train,val,test}/<class>/``); returns ``out``."""
+    """Write ``out/<class>/*.jpg`` (or ``out/{train,val,test}/<class>/``); returns ``out``.
+
+    Raises:
+        UsageError: ``out`` holds photos of someone's own (drawings must not mix into real data).
+    """
     out = Path(out)
+    found = own_photos(out)
+    if found:
+        raise UsageError(f"{out} already holds {found} photo(s) of its own; the demo drawings go into an empty "
+                         "or new folder")
     rng = random.Random(seed)
     for kind in CLASSES:
         for i in range(per_class):
@@ -106,3 +117,11 @@ def make_demo_data(out: str | Path, per_class: int = 60, size: int = 96, seed: i
             with atomic_open(folder / f"{kind}_{i:04d}.jpg", "wb") as f:
                 img.save(f, format="JPEG", quality=90)
     return out
+
+
+def own_photos(folder: Path) -> int:
+    """How many image files under ``folder`` are not demo drawings (named ``<class>_NNNN.jpg``)."""
+    if not folder.is_dir():
+        return 0
+    drawing = re.compile(rf"^({'|'.join(CLASSES)})_\d{{4}}\.jpg$")
+    return sum(1 for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and not drawing.match(p.name))

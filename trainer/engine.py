@@ -45,6 +45,15 @@ StopFn = Callable[[], bool]
 log = logging.getLogger(__name__)
 
 
+def stopped_words(resumable: bool, cached: bool) -> str:
+    """What a stopped run leaves: a checkpoint to resume from, or (stopped before the first epoch
+    ended) nothing to resume, and the features computed so far when they are cached."""
+    if resumable:
+        return "last checkpoint saved: the run can be resumed"
+    kept = " (the photos' features computed so far are cached)" if cached else ""
+    return f"no epoch had finished, so there is nothing to resume: start the training again{kept}"
+
+
 def pick_device(name: str) -> torch.device:
     """``auto`` prefers CUDA, then Apple MPS, then the CPU; an unavailable choice is an error."""
     has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
@@ -186,7 +195,9 @@ class Fit:
             loop.fit()
         except Cancelled as exc:
             runs.update_config(self.run_dir, status=Status.CANCELLED, duration_s=duration())
-            self.events.emit(Event.CANCELLED, message=f"{exc}; last checkpoint saved")
+            resumable = (self.run_dir / runs.LAST).is_file()
+            self.events.emit(Event.CANCELLED, message=f"{exc}; {stopped_words(resumable, self.cfg.cache)}",
+                             resumable=resumable)
             exc.reported = True  # type: ignore[attr-defined]
             raise
         except BaseException as exc:

@@ -120,11 +120,14 @@ def explain(run: str | Path, inputs: Sequence[str | Path], out_dir: str | Path, 
     device = device or torch.device("cpu")
     scored.to(device)
     photos = list_photos(inputs)
+    if not photos:
+        raise UsageError(f"no photos in {', '.join(for_display(str(i)) for i in inputs)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     events.emit("start", total=len(photos), model=ckpt["model"], out=str(out))
     written: list[str] = []
     captions: dict[str, str] = {}
+    reason = ""
     for i, path in enumerate(photos):
         if should_stop():
             raise Cancelled("explain stopped")
@@ -132,7 +135,8 @@ def explain(run: str | Path, inputs: Sequence[str | Path], out_dir: str | Path, 
             sheet, caption = explain_image(scored, load_image(path, max_side=pre.resize), pre, classes,
                                            None if target is None else classes.index(target), device)
         except ImageLoadError as exc:
-            events.warning(f"skipped {for_display(str(path))}: {exc}")
+            reason = f"{for_display(str(path))}: {exc}"
+            events.warning(f"skipped {reason}")
             continue
         name = _free_name(path.stem, written)
         with atomic_open(out / name, "wb") as f:
@@ -140,6 +144,9 @@ def explain(run: str | Path, inputs: Sequence[str | Path], out_dir: str | Path, 
         written.append(name)
         captions[name] = caption
         events.progress("explain", i + 1, len(photos))
+    if not written:  # every photo unreadable: not an empty success
+        raise UsageError(f"no heatmap written: {reason}" if len(photos) == 1 else
+                         f"no heatmap written: none of the {len(photos)} photos could be read (last: {reason})")
     summary = {"out": str(out), "count": len(written), "skipped": len(photos) - len(written),
                "captions": captions}
     events.emit("done", message=f"wrote {count_of(len(written), 'heatmap')} to {out}", **summary)

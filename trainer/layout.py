@@ -45,19 +45,29 @@ def walk_images(folder: Path, recursive: bool = True) -> list[Path]:
 def walk_files(folder: Path, recursive: bool = True) -> list[Path]:
     """Visible files under ``folder``, sorted; hidden entries skipped, symlink loops cut."""
     folder = Path(folder)
-    if not recursive:
-        return sorted(p for p in entries(folder) if p.is_file() and not p.name.startswith("."))
+    if not recursive:  # a dangling link is listed: it gets its reason, it is not silently left out
+        return sorted(p for p in entries(folder) if (p.is_file() or _dangling(p)) and not p.name.startswith("."))
     found: list[Path] = []
     seen: set[str] = set()
+    top = os.path.realpath(folder)
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
         real = os.path.realpath(dirpath)
-        if real in seen:  # a symlink back up the tree: don't go round forever
+        if real in seen or _encloses(real, top):  # a symlink back up the tree: don't go round, don't climb out
             dirnames[:] = []
             continue
         seen.add(real)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         found.extend(Path(dirpath, f) for f in filenames if not f.startswith("."))
     return sorted(found)
+
+
+def _dangling(path: Path) -> bool:
+    return path.is_symlink() and not path.exists()
+
+
+def _encloses(real: str, top: str) -> bool:
+    """Whether folder ``real`` holds folder ``top`` (both real paths): a link to it leads back up."""
+    return real != top and top.startswith(real.rstrip(os.sep) + os.sep)
 
 
 def entries(folder: Path) -> list[Path]:

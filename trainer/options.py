@@ -31,8 +31,10 @@ def _scalar_type(name: str) -> type:
     return args[0] if isinstance(args[0], type) else str
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) -> None:
-    """Add one argument per :class:`TrainConfig` field (``skip`` leaves some out)."""
+def add_config_arguments(parser: argparse.ArgumentParser, skip: Sequence[str] = (),
+                         data_optional: bool = False) -> None:
+    """Add one argument per :class:`TrainConfig` field (``skip`` leaves some out; ``data_optional``:
+    DATA may be left out, the command checks when it is needed)."""
     group = parser.add_argument_group("training options")
     for f in dataclasses.fields(TrainConfig):
         if f.name in skip or not f.metadata.get("cli", True):
@@ -40,7 +42,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, skip: Sequence[str] = 
         meta, kind = f.metadata, _scalar_type(f.name)
         help_text = meta.get("help", "").replace("%", "%%")
         if meta.get("positional"):
-            parser.add_argument(f.name, help=help_text)
+            parser.add_argument(f.name, help=help_text, **({"nargs": "?"} if data_optional else {}))
             continue
         help_text = _with_default(help_text, f.default)
         if f.name == "weights":

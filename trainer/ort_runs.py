@@ -42,6 +42,17 @@ def providers(device: torch.device | str = "cpu") -> list[str]:
     return ["CPUExecutionProvider"]
 
 
+def model_source(path: Path) -> str | bytes:
+    """What onnxruntime opens: the path, or the file's bytes where the path is not valid UTF-8
+    (a folder named by another system's encoding: onnxruntime's Python binding refuses such
+    a ``str``). Our models keep their weights inside the file, so the bytes are the whole model."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return path.read_bytes()
+    return text
+
 class OrtSession:
     """An ONNX graph in onnxruntime whose :meth:`run` takes a whole batch and runs it as
     ``parts`` concurrent runs of ``per_run`` images on the CPU (one run on a GPU).
@@ -63,7 +74,7 @@ class OrtSession:
         options = ort.SessionOptions()
         if self.parts > 1:
             options.intra_op_num_threads = 1
-        self.session = ort.InferenceSession(str(self.path), options, providers=providers(self.device))
+        self.session = ort.InferenceSession(model_source(self.path), options, providers=providers(self.device))
         self.input = self.session.get_inputs()[0].name
         self.pool = ThreadPoolExecutor(self.parts, "onnxruntime") if self.parts > 1 else None
         # images per run; 0: one run per core (one run in all where parts is 1); None: measure

@@ -211,6 +211,15 @@ def checkpoint_problem(path: Path) -> str:
     return ""
 
 
+def _backbone_problem(run_dir: Path, config: dict[str, Any]) -> str:
+    """A frozen-backbone run's checkpoints hold only the trained layers: without ``backbone.pt``
+    beside them they cannot be used (a fine-tuned run's may hold the whole model: not judged)."""
+    needs = bool(config.get("frozen")) and not config.get("fine_tune") and not (run_dir / BACKBONE).exists()
+    if needs and any((run_dir / name).exists() for name in (BEST, LAST)):
+        return f"{BACKBONE} is missing (the checkpoints need it)"
+    return ""
+
+
 def _events_problem(path: Path) -> str:
     """A cut-off last line of ``events.jsonl`` (only its tail is read: the Runs page lists many runs)."""
     if not path.is_file():
@@ -258,6 +267,7 @@ def inspect_run(run_dir: Path) -> RunInfo:
     except OSError as exc:
         problems.append(f"{EVENTS} cannot be read ({exc.strerror or type(exc).__name__})")
     problems += [checkpoint_problem(run_dir / name) for name in (BEST, LAST, BACKBONE) if (run_dir / name).exists()]
+    problems.append(_backbone_problem(run_dir, config))
     return RunInfo(run_dir, config, metrics, "; ".join(p for p in problems if p))
 
 

@@ -39,6 +39,14 @@ def _main(capsys: Cap, *argv: str) -> tuple[int, str, str]:
         (["train", "DATA", "--weights", "/no/such.pth"], "weights file not found"),
         (["classify", "/no/run", "DATA"], "not found"),
         (["frobnicate"], "invalid choice"),
+        (["train", "DATA", "--lr", "inf"], "--lr must be a number > 0"),  # trained to NaN, then a traceback
+        (["train", "DATA", "--image-size", "100000"], "--image-size must be 32-1024 pixels"),  # 3.8 TB asked
+        (["train", "DATA", "--plateau-patience", "-1"], "--plateau-patience must be >= 0"),
+        (["classify", "/no/run", "DATA", "--workers", "-1"], "-1: must be >= 0"),
+        (["demo-data", "DATA", "--size", "100000"], "must be 16-1024 pixels"),  # 30 GB: killed
+        (["demo-data", "DATA", "--per-class", "-5"], "must be 1-100000"),  # "wrote -5 images", exit 0
+        (["review", "DATA", "--folds", "1"], "must be 2-20"),
+        (["search", "DATA", "--budget", "inf"], "must be a number > 0"),
     ],
 )
 def test_bad_usage_is_a_one_line_error_with_exit_2(capsys: Cap, demo_root: Path, tmp_path: Path,
@@ -62,6 +70,12 @@ def test_bad_usage_is_a_one_line_error_with_exit_2(capsys: Cap, demo_root: Path,
         (["train", "PHOTO"], "is a file; give the dataset folder"),
         (["classify", "RUN", "DATA"], "its subfolders hold 36: classify them with --recursive"),
         (["classify", "RUN", "EMPTY"], "no images in"),
+        (["train", "DATA", "--out", "PHOTO"], "is a file; give a folder"),
+        (["classify", "RUN", "DATA", "--copy-to", "PHOTO"], "is a file; give a folder"),
+        (["demo-data", "PHOTO"], "is a file; give a folder"),
+        (["demo-data", "TMP"], "already holds 1 photo(s) of its own"),  # no drawings among real photos
+        (["explain", "RUN", "PHOTO", "--out", "PHOTO"], "is a file; give a folder"),
+        (["explain", "RUN", "EMPTY", "--out", "EMPTY"], "no photos in"),
     ],
 )
 def test_a_mistaken_path_is_refused_at_once_and_overwrites_nothing(capsys: Cap, demo_root: Path, one_run: Path,
@@ -238,9 +252,19 @@ def test_resume_from_the_command_line_extends_a_run(capsys: Cap, demo_root: Path
     assert [m["epoch"] for m in runs.read_metrics(run_dir)] == [1, 2, 3]
     assert "epoch   3/3" in (run_dir / "train.log").read_text()  # the run's own log
     assert runs.load_run(run_dir).config["epochs"] == 3  # the run's record shows its new target
+    code, _, err = _main(capsys, "train", "--resume", str(run_dir), "--epochs=4")  # DATA may be left out
+    assert code == 0, err
+    assert [m["epoch"] for m in runs.read_metrics(run_dir)] == [1, 2, 3, 4]
+    code, _, err = _main(capsys, "train", str(tmp_path), "--resume", str(run_dir), "--epochs=5")
+    assert code == cli.Exit.USAGE and "on its own data" in err  # not silently trained on the run's data
     code, _, err = _main(capsys, "train", str(demo_root), "--resume", str(tmp_path / "nope"))
     assert code == cli.Exit.USAGE
-    assert "no last.pt" in err
+    assert "not a run folder" in err
+    (run_dir / "last.pt").unlink()
+    code, _, err = _main(capsys, "train", "--resume", str(run_dir))
+    assert code == cli.Exit.USAGE and "nothing to resume" in err
+    code, _, err = _main(capsys, "train", "--epochs", "1")
+    assert code == cli.Exit.USAGE and "give the dataset folder" in err
 
 
 def test_help_names_each_default_and_reads_as_plain_text(capsys: Cap) -> None:

@@ -174,3 +174,14 @@ def test_a_tiff_with_a_fractional_strip_offset_is_refused_cleanly() -> None:
     path = Path(__file__).parent / "fuzz_findings" / "tiff-ifdrational-offset.tif"
     with pytest.raises(ImageLoadError, match="^unreadable image: "):
         load_image(path)
+
+
+def test_a_108_megapixel_phone_photo_is_not_refused_as_a_bomb(tmp_path: Path) -> None:
+    """Pillow's default limit (89 MP) refused the full-resolution mode of common phones."""
+    from trainer.decode import decode
+
+    path = tmp_path / "phone.jpg"
+    Image.new("L", (12000, 9000), 90).save(path, quality=50)  # 108 MP; decoded at 1/8 size
+    out = decode(path, 232, 224)
+    assert not isinstance(out, str), out
+    assert out.shape == (224, 224, 3)
