@@ -42,7 +42,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, skip: Sequence[str] = 
         meta, kind = f.metadata, _scalar_type(f.name)
         help_text = meta.get("help", "").replace("%", "%%")
         if meta.get("positional"):
-            parser.add_argument(f.name, help=help_text, **({"nargs": "?"} if data_optional else {}))
+            parser.add_argument(f.name, help=help_text, nargs="?" if data_optional else None)
             continue
         help_text = _with_default(help_text, f.default)
         if f.name == "weights":
