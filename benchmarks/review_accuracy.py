@@ -95,6 +95,7 @@ def main() -> None:
     ap.add_argument("--flip", type=float, default=0.1)
     ap.add_argument("--copies", type=int, default=20)
     ap.add_argument("--image-size", type=int, default=224)
+    ap.add_argument("--seed", type=int, default=0, help="which labels are flipped and which photos copied")
     args = ap.parse_args()
     if not REAL_DATA.is_dir() or not REAL_WEIGHTS.is_file():
         raise SystemExit(f"needs {REAL_DATA} and {REAL_WEIGHTS}")
@@ -103,7 +104,7 @@ def main() -> None:
 
     work = scratch_dir("review")
     data = work / "data"
-    flipped, planted = corrupt(REAL_DATA, data, args.flip, args.copies)
+    flipped, planted = corrupt(REAL_DATA, data, args.flip, args.copies, args.seed)
     bb = from_weights("mobilenet_v2", str(REAL_WEIGHTS), args.image_size, 0)
     from trainer.events import Events
 
@@ -122,7 +123,7 @@ def main() -> None:
     false_groups = {g for p, g in group.items() if g is not None and p not in planted_paths}
     print(f"machine: {platform.processor() or platform.machine()}, {platform.python_version()}")
     print(f"data: {len(rows)} real photos, {k} flipped labels, {len(planted)} planted copies; "
-          f"image size {args.image_size}")
+          f"image size {args.image_size}; seed {args.seed}")
     print(f"review time: cold cache {cold:.1f} s, warm cache {warm:.1f} s; method {summary['method']}; "
           f"out-of-sample log loss {summary['out_of_sample_log_loss']}")
     print(f"label issues: precision@{k} {ours['precision@k']:.2f}, recall {ours['recall']:.2f} "

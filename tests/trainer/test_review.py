@@ -9,6 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import REAL_DATA, REAL_WEIGHTS, ROOT, quiet_events, run_cli
@@ -111,3 +112,20 @@ def test_flipped_labels_and_planted_copies_on_real_photos(tmp_path: Path) -> Non
     assert all(group[c] is not None and group[c] == group[o] for c, o in planted.items())
     grouped = {p for p, g in group.items() if g is not None}
     assert grouped == set(planted) | set(planted.values())  # no distinct photos grouped
+
+
+def test_a_confident_disagreement_is_flagged_where_confident_learning_misses_it() -> None:
+    """A clean dataset with one sedan filed as a truck (from a real review): every car is answered
+    car at ~0.95, so confident learning's car threshold sat just above the sedan's 0.949."""
+    from trainer.review import _label_issues
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2], 30)
+    probs = np.full((90, 3), 0.025)
+    probs[np.arange(90), labels] = 0.95 + rng.uniform(-0.001, 0.001, 90)
+    probs[5] = [0.951, 0.024, 0.025]  # a car at the top of the cars' confidence
+    labels[7] = 2  # filed as a truck, answered car at 0.949
+    probs[7] = [0.949, 0.045, 0.006]
+    probs /= probs.sum(axis=1, keepdims=True)
+    _, issues, _ = _label_issues(labels, probs)
+    assert issues[7] and issues.sum() == 1
