@@ -83,6 +83,27 @@ def test_auto_measures_once_then_reads_its_decision(tmp_path: Path, monkeypatch:
     assert again["mobilenet_v2"].choice == choice and len(notes) == 1
 
 
+def test_a_burst_of_load_in_one_round_does_not_decide(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Choices are timed in turns and keep their best round: fp32 torch slowed to a crawl in its
+    first round (another job started) still wins when it is the fastest the rest of the time."""
+    module = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()).eval()
+    real, calls = backends._timed, {"torch": 0, "onnxruntime": 0}
+
+    def timed(runner: backends.Runner, probe: torch.Tensor) -> tuple[torch.Tensor, float]:
+        out, _ = real(runner, probe)
+        calls[runner.choice.backend] += 1
+        if runner.choice.backend == "torch":
+            return out, 10.0 if calls["torch"] == 1 else 300.0
+        return out, 200.0
+
+    monkeypatch.setattr(backends, "_timed", timed)
+    sel = Selector(module, 32, CPU, "auto", "fp32", cache=tmp_path)
+    chosen = sel.measure(torch.randn(4, 3, 32, 32))
+    assert chosen.choice == Choice("torch", "fp32", "cpu")
+    assert calls == {"torch": backends.TIMING_ROUNDS, "onnxruntime": backends.TIMING_ROUNDS}
+    assert sel.report["measured"]["torch-fp32-cpu"]["images_per_s"] == 300.0
+
+
 def test_small_jobs_without_a_decision_use_fp32_torch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Selector, "measure", lambda *a: pytest.fail("a small job measured"))
     found = runners({"mobilenet_v2": build_backbone("mobilenet_v2", "none")}, 64, CPU, "auto", "auto",
