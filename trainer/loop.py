@@ -127,7 +127,7 @@ class FitLoop:
         self.model.train()
         total_loss, correct, seen = 0.0, 0, 0
         for b, idx in enumerate(order):
-            self.check_stop(f"stopped in epoch {epoch + 1}")
+            self.check_stop(f"stopped during epoch {epoch + 1} ({epoch} finished)")
             logits, labels = split.forward(self.model, idx, self.batcher, self.device)
             if logits is None or labels.numel() == 0:
                 continue

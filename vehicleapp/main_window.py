@@ -154,8 +154,8 @@ class MainWindow(QMainWindow):
         self.undo_action = self._action(edit, "&Undo last step", QKeySequence("Ctrl+Z"), self.state.undo)
         self.redo_action = self._action(edit, "&Redo step", QKeySequence("Ctrl+Shift+Z"), self.state.redo)
         jobs = self.menuBar().addMenu("&Job")
-        self._action(jobs, "&Start training", QKeySequence("Ctrl+Return"), self.train_page.start)
-        self.stop_action = self._action(jobs, "S&top job", QKeySequence("Esc"), self.runner.cancel)
+        self._action(jobs, "&Start training", QKeySequence("Ctrl+Return"), self.start_training)
+        self.stop_action = self._action(jobs, "S&top job…", QKeySequence("Esc"), self.stop_job)
         self.stop_action.setEnabled(False)  # on while a job runs
         self._action(jobs, "&Refresh runs", QKeySequence("F5"), self.runs.refresh)
         for i in range(len(PAGES)):
@@ -165,6 +165,23 @@ class MainWindow(QMainWindow):
         self._action(help_menu, "A short &tour of the pages", None, self.show_tour)
         self._action(help_menu, "Open &log folder", None, self.open_log_folder)
         self._action(help_menu, "&About", None, self._about)
+
+    def start_training(self) -> None:
+        """Job → Start training (Ctrl+Enter) trains from the Train page; elsewhere it brings that
+        page up first (a Ctrl+Enter meant for another page's field started a run out of sight)."""
+        if self.tabs.currentWidget() is not self.train_page:
+            self.tabs.setCurrentWidget(self.train_page)
+            self.train_page.status.setText("Check the settings, then press Start (Ctrl+Enter) to train.")
+            return
+        self.train_page.start()
+
+    def stop_job(self) -> None:
+        """Job → Stop job (Esc) asks first: Esc is pressed to leave a field or a menu, and a stray
+        one stopped a run (the pages' Stop buttons stop at once)."""
+        if self.runner.busy() and dialogs.confirm(
+                self, "Stop the job?", "Stop the running job? (Training keeps its last checkpoint; a "
+                "stopped run can be resumed from the Runs page.)"):
+            self.runner.cancel()
 
     def _action(self, menu, text: str, shortcut, slot) -> QAction:  # noqa: ANN001
         action = QAction(text, self)

@@ -193,7 +193,7 @@ class TrainPage(QWidget):
             "(asks first, with the number of runs and an estimated time)")
         self.sweep_button.clicked.connect(self.start_sweep)
         self.stop_button = QPushButton("Stop", enabled=False)
-        self.stop_button.setToolTip("Stop after the current batch; the last checkpoint is kept (Esc)")
+        self.stop_button.setToolTip("Stop after the current batch; the last checkpoint is kept (Esc asks first)")
         self.stop_button.clicked.connect(self.runner.cancel)
         buttons = QHBoxLayout()
         for b in (self.start_button, self.sweep_button, self.stop_button):

@@ -1,0 +1,48 @@
+"""A sixth walkthrough in a real window: Ctrl+Enter in the Classify page's folder field started
+a training run out of sight, and Esc in a text field stopped it."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from vehicleapp import dialogs
+from vehicleapp.main_window import MainWindow
+
+
+def _activate(qtbot: QtBot, window: MainWindow) -> None:
+    window.show()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+
+
+def test_ctrl_enter_on_another_page_brings_up_the_train_page_without_starting(
+        qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[bool] = []
+    monkeypatch.setattr(window.train_page, "start", lambda: started.append(True))
+    _activate(qtbot, window)
+    window.tabs.setCurrentWidget(window.classify_page)
+    window.classify_page.folder.setFocus()
+    qtbot.keyClick(window.classify_page.folder, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert window.tabs.currentWidget() is window.train_page and not started
+    assert "press Start" in window.train_page.status.text()
+    qtbot.keyClick(window.train_page, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert started == [True]  # on the Train page it trains
+
+
+@pytest.mark.parametrize("answer", [False, True])
+def test_esc_asks_before_stopping_a_job(qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch,
+                                        answer: bool) -> None:
+    asked: list[str] = []
+    cancelled: list[bool] = []
+    monkeypatch.setattr(dialogs, "confirm", lambda parent, title, text: asked.append(title) or answer)
+    monkeypatch.setattr(window.runner, "busy", lambda: True)
+    monkeypatch.setattr(window.runner, "cancel", lambda: cancelled.append(True))
+    _activate(qtbot, window)
+    window.stop_action.setEnabled(True)  # as while a job runs
+    window.tabs.setCurrentWidget(window.classify_page)
+    window.classify_page.folder.setFocus()
+    qtbot.keyClick(window.classify_page.folder, Qt.Key.Key_Escape)
+    assert asked == ["Stop the job?"]
+    assert cancelled == ([True] if answer else [])
