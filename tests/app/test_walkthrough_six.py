@@ -46,3 +46,19 @@ def test_esc_asks_before_stopping_a_job(qtbot: QtBot, window: MainWindow, monkey
     qtbot.keyClick(window.classify_page.folder, Qt.Key.Key_Escape)
     assert asked == ["Stop the job?"]
     assert cancelled == ([True] if answer else [])
+
+
+def test_the_progress_bar_does_not_go_back_after_the_epochs(window: MainWindow,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """It went ~100% at the last epoch -> 33% -> 67% (test-time augmentation) -> 50% (calibration)."""
+    from tests.app.test_new_user_gui import _start_training, _train_events
+
+    tp, job = _start_training(window, monkeypatch)
+    for e in _train_events(2, 4, 2):
+        job.event.emit(e)
+    at_end = (tp.progress.value(), tp.progress.maximum())
+    assert at_end == (8, 8)
+    for phase, done, total in (("tta", 1, 3), ("tta", 2, 3), ("calibrate", 1, 2)):
+        job.event.emit({"event": "progress", "phase": phase, "done": done, "total": total})
+        assert (tp.progress.value(), tp.progress.maximum()) == at_end
+    assert "1/2" in tp.status.text()  # the step is still said in words

@@ -504,8 +504,9 @@ class TrainPage(QWidget):
 
     def _on_progress(self, e: dict, sweep: str) -> None:
         done, total = int(e["done"]), max(int(e["total"]), 1)
-        self.progress.setMaximum(total)
-        self.progress.setValue(done)
+        if e["phase"] == "train" or not self._epoch:  # after the epochs, the bar stays where they left it
+            self.progress.setMaximum(total)  # (it went 100% -> 33% -> 67% -> 50% through the last steps)
+            self.progress.setValue(done)
         if e["phase"] == "train":
             epoch = self._epoch = int(e.get("epoch", 1))
             if self.total_epochs >= epoch:  # the bar spans the run, not each epoch (it restarted 15 times)
