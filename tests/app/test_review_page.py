@@ -274,3 +274,21 @@ def test_a_fix_made_before_the_review_reopened_stays_made(qtbot, window: MainWin
     assert window.state.assign(fixed.path, "car")  # moved back (the Labeling page, an undo): a suspect again
     assert fixed.path == demo_copy / "car" / "truck_0001.jpg" and fixed.label == "car"
     assert page.proxy.rowCount() == 2
+
+
+def test_fixing_the_photo_picked_on_the_map_brings_the_list_back(qtbot, window: MainWindow, answers,  # noqa: ANN001
+                                                                 demo_copy: Path) -> None:
+    """Was: "All suspects · 0 shown · Nothing to review here" after accepting the one photo picked
+    on the map, though other suspects remained (the pick was an invisible filter); hovering a dot
+    showed its photo beside the words of the previous one."""
+    shutil.move(demo_copy / "truck" / "truck_0001.jpg", demo_copy / "car" / "truck_0001.jpg")
+    rows = [_row("car/truck_0001.jpg", "car", "truck", 0.05), _row("car/car_0002.jpg", "car", "motorcycle", 0.2)]
+    page = _open_review(qtbot, window, answers, demo_copy, rows)
+    page.preview_path(demo_copy / "car" / "car_0002.jpg")  # the mouse over its dot
+    assert "car/car_0002.jpg" in page.detail.text() and "click to pick" in page.detail.text()
+    page.show_only({demo_copy / "car" / "truck_0001.jpg"})  # picked on the map
+    assert page.proxy.rowCount() == 1 and "choose a kind to see all" in page.count.text()
+    page.accept()
+    assert (demo_copy / "truck" / "truck_0001.jpg").exists()
+    assert page.proxy.only is None and page.proxy.rowCount() == 1  # the chosen kind again
+    assert page.current().row.path == "car/car_0002.jpg" and page.count.text() == "1 shown"

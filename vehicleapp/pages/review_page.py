@@ -305,7 +305,8 @@ class ReviewPage(QWidget):
             self._show_suspect(None)
 
     def _update_count(self) -> None:
-        self.count.setText(f"{self.proxy.rowCount()} shown")
+        picked = " (just those picked; choose a kind to see all)" if self.proxy.only is not None else ""
+        self.count.setText(f"{self.proxy.rowCount()} shown{picked}")
 
     # -- the current suspect --------------------------------------------------------------
     def current(self) -> Suspect | None:
@@ -316,7 +317,11 @@ class ReviewPage(QWidget):
         self._show_suspect(current.data(SUSPECT_ROLE) if current.isValid() else None)
 
     def preview_path(self, path: Path) -> None:
+        """A map dot under the mouse: its photo, and the words that go with it (not the last one's)."""
         self.preview.show_image(path)
+        s = next((x for x in self.model.items if x.path == path), None)
+        if s is not None:
+            self.detail.setText(self._detail_text(s) + "<br><i>on the map: click to pick it</i>")
 
     def _show_suspect(self, s: Suspect | None) -> None:
         group = self.model.group(s.row.duplicate_group) if s and s.row.duplicate_group is not None else []
@@ -332,12 +337,16 @@ class ReviewPage(QWidget):
             self.detail.setText("Nothing to review here." if self.model.items else "")
             return
         self.preview.show_image(s.path)
+        self.detail.setText(self._detail_text(s))
+
+    def _detail_text(self, s: Suspect) -> str:
+        group = self.model.group(s.row.duplicate_group) if s.row.duplicate_group is not None else []
         probs = " · ".join(f"{c} {p:.0%}" for c, p in zip(self.classes, s.row.probs))
-        self.detail.setText(for_display(
+        return for_display(
             f"<b>{s.row.path}</b> ({s.row.split})<br>labeled <b>{s.label}</b>, the model says "
             f"<b>{s.row.suggested_label}</b> (label score {s.row.label_score:.2f})<br>{probs}"
             + ("<br>outlier: unlike the other images" if s.row.is_outlier else "")
-            + (f"<br>near-duplicate group {s.row.duplicate_group}: {len(group)} images" if group else "")))
+            + (f"<br>near-duplicate group {s.row.duplicate_group}: {len(group)} images" if group else ""))
 
     def _on_moved(self, old: Path, entry: Entry) -> None:
         """A file moved (here, elsewhere, or by an undo): its row follows; one that comes back
@@ -358,6 +367,9 @@ class ReviewPage(QWidget):
         """Make the suspect at ``row`` current; the one after it when ``s`` (just handled) is still there."""
         if s is not None and self.proxy.mapFromSource(self.model.index(self.model.items.index(s))).isValid():
             row += 1
+        if self.proxy.only is not None and not self.proxy.rowCount():  # the map's pick is done: the kind again
+            self.show_only(None)
+            return
         nxt = self.proxy.index(min(row, self.proxy.rowCount() - 1), 0)
         if nxt.isValid():
             self.grid.selectionModel().setCurrentIndex(nxt, QItemSelectionModel.SelectionFlag.ClearAndSelect)
