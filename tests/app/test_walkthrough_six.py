@@ -62,3 +62,43 @@ def test_the_progress_bar_does_not_go_back_after_the_epochs(window: MainWindow,
         job.event.emit({"event": "progress", "phase": phase, "done": done, "total": total})
         assert (tp.progress.value(), tp.progress.maximum()) == at_end
     assert "1/2" in tp.status.text()  # the step is still said in words
+
+
+def test_an_unknown_suggestion_is_said_not_dropped(qtbot: QtBot, window: MainWindow, answers,  # noqa: ANN001
+                                                   demo_copy, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: "7 suggestions" for 7 photos, but the one the model answered unknown showed just
+    "class: none" and Enter did nothing, without a word."""
+    import shutil
+
+    from tests.app.conftest import open_folder
+
+    (demo_copy / "unlabeled").mkdir()
+    shutil.move(demo_copy / "truck" / "truck_0000.jpg", demo_copy / "unlabeled" / "u0.jpg")
+    open_folder(qtbot, window, answers, demo_copy)
+    page, bar = window.label_page, window.label_page.suggestions
+    bar.suggested = {demo_copy / "unlabeled" / "u0.jpg": ("unknown", 0.2)}
+    page.rebuild_queue()
+    window.tabs.setCurrentWidget(page)
+    assert "not sure (unknown)" in page.current_label.text()
+    said: list[str] = []
+    window.state.message.connect(said.append)
+    page.accept_suggestion()
+    assert said and "not sure" in said[-1] and (demo_copy / "unlabeled" / "u0.jpg").exists()
+
+
+def test_train_a_model_first_goes_once_there_is_a_run(qtbot: QtBot, window: MainWindow, answers,  # noqa: ANN001
+                                                      demo_copy) -> None:
+    """Was: "Train a model first (Train page)." stayed beside a run box that had a run."""
+    from tests.app.conftest import open_folder
+    from tests.conftest import quiet_events
+    from trainer.config import TrainConfig
+    from trainer.engine import train
+    from vehicleapp.widgets.suggestions import NO_RUN
+
+    open_folder(qtbot, window, answers, demo_copy)
+    bar = window.label_page.suggestions
+    assert bar.start() is None and bar.status.text() == NO_RUN
+    train(TrainConfig(data=str(demo_copy), weights="none", freeze=True, epochs=1, image_size=48, workers=1,
+                      out=str(window.runs.runs_dir)), quiet_events(), lambda: False)
+    window.runs.refresh()  # a run finished
+    assert bar.run_combo.currentData() and bar.status.text() == ""

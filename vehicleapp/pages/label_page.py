@@ -150,6 +150,13 @@ class LabelPage(QWidget):
         s = self._suggested(path) if path else None
         if s:
             self.assign(s[0])
+        elif path and self._unsure(path):
+            self.state.message.emit("the model is not sure about this photo: label it with its number key")
+
+    def _unsure(self, path: Path) -> bool:
+        """The run answered ``unknown`` for ``path`` (below its threshold): no class to suggest."""
+        s = self.suggestions.suggestion(path) if self.suggestions else None
+        return bool(s) and s[0] not in self.state.classes
 
     def accept_all(self, minimum: float) -> None:
         """Label every unlabeled image suggested at least ``minimum`` sure, as one undoable step."""
@@ -174,6 +181,8 @@ class LabelPage(QWidget):
         entry = self._entry(path)
         s = self._suggested(path)
         hint = f" · suggested: <b>{s[0]}</b> ({s[1]:.0%}, Enter accepts)" if s else ""
+        if not s and self._unsure(path):  # counted among the suggestions, so say what it was
+            hint = " · the model is not sure (unknown): label it with its number key"
         label = entry.label if entry and entry.label else "none"
         self.current_label.setText(for_display(f"class: <b>{label}</b>{hint}"))
         self.position.setText(f"{self.pos + 1} / {len(self.queue)}")

@@ -343,8 +343,9 @@ class ReviewPage(QWidget):
         group = self.model.group(s.row.duplicate_group) if s.row.duplicate_group is not None else []
         probs = " · ".join(f"{c} {p:.0%}" for c, p in zip(self.classes, s.row.probs))
         return for_display(
-            f"<b>{s.row.path}</b> ({s.row.split})<br>labeled <b>{s.label}</b>, the model says "
-            f"<b>{s.row.suggested_label}</b> (label score {s.row.label_score:.2f})<br>{probs}"
+            f"<b>{s.row.path}</b> ({s.row.split})<br>labeled <b>{s.label}</b>; models trained without this photo "
+            f"say <b>{s.row.suggested_label}</b> (label score {s.row.label_score:.2f})<br>{probs}"
+            "<br><i>(Why? shows the chosen run's own view, which has seen this photo: its figures can differ)</i>"
             + ("<br>outlier: unlike the other images" if s.row.is_outlier else "")
             + (f"<br>near-duplicate group {s.row.duplicate_group}: {len(group)} images" if group else ""))
 

@@ -26,6 +26,8 @@ from vehicleapp.widgets.text import ElidedLabel
 
 ORDERS = (("File order", "file"), ("Least confident first", "least"), ("Most confident first", "most"))
 
+NO_RUN = "Train a model first (Train page)."
+
 
 class SuggestionBar(QWidget):
     changed = Signal()  # suggestions loaded or the order changed
@@ -93,6 +95,8 @@ class SuggestionBar(QWidget):
     def _refresh_runs(self) -> None:
         """The runs again: the user's pick stays, else the best run trained on the open dataset."""
         fill_run_combo(self.run_combo, self.runs.runs(), str(self.root or ""), user_choice(self.run_combo))
+        if self.run_combo.currentData() and self.status.text() == NO_RUN:  # it stayed beside a new run
+            self.status.setText("")
 
     def set_dataset(self, root: Path | None) -> None:
         if root != self.root:  # a run picked for the previous dataset is not kept for this one
@@ -112,7 +116,7 @@ class SuggestionBar(QWidget):
     def start(self) -> Job | None:
         run = self.run_combo.currentData()
         if self.root is None or not run:
-            self.status.setText("Train a model first (Train page).")
+            self.status.setText(NO_RUN)
             return None
         if self.unlabeled is not None and self.unlabeled() == 0:  # a job would only say "0 suggestions"
             self.status.setText("Nothing to suggest: every photo has a class.")
