@@ -3,6 +3,8 @@ a training run out of sight, and Esc in a text field stopped it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
@@ -65,7 +67,7 @@ def test_the_progress_bar_does_not_go_back_after_the_epochs(window: MainWindow,
 
 
 def test_an_unknown_suggestion_is_said_not_dropped(qtbot: QtBot, window: MainWindow, answers,  # noqa: ANN001
-                                                   demo_copy, monkeypatch: pytest.MonkeyPatch) -> None:
+                                                   demo_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Was: "7 suggestions" for 7 photos, but the one the model answered unknown showed just
     "class: none" and Enter did nothing, without a word."""
     import shutil
@@ -87,7 +89,7 @@ def test_an_unknown_suggestion_is_said_not_dropped(qtbot: QtBot, window: MainWin
 
 
 def test_train_a_model_first_goes_once_there_is_a_run(qtbot: QtBot, window: MainWindow, answers,  # noqa: ANN001
-                                                      demo_copy) -> None:
+                                                      demo_copy: Path) -> None:
     """Was: "Train a model first (Train page)." stayed beside a run box that had a run."""
     from tests.app.conftest import open_folder
     from tests.conftest import quiet_events
