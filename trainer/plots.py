@@ -11,6 +11,7 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from trainer.atomic import atomic_open
 from trainer.pathtext import for_display
@@ -33,6 +34,12 @@ def legend_entries(runs: Sequence[RunInfo]) -> tuple[str, list[Line2D], list[str
     return title, handles, labels
 
 
+def epoch_ticks() -> MaxNLocator:
+    """Whole epochs, as many as fit the axis ("auto": 200 epochs in a narrow chart stay legible);
+    a short run's axis read 1.5, 2.5, … without it."""
+    return MaxNLocator(nbins="auto", integer=True, min_n_ticks=1)
+
+
 def draw_curves(fig: Figure, runs: Sequence[RunInfo]) -> None:
     """Accuracy and loss per epoch; solid = val, dashed = train; one colour per run (no legend:
     the caller places :func:`legend_entries` where it fits)."""
@@ -52,6 +59,7 @@ def draw_curves(fig: Figure, runs: Sequence[RunInfo]) -> None:
     for ax, title in ((ax_acc, "Accuracy"), (ax_loss, "Loss")):
         ax.set_title(title)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(epoch_ticks())
         ax.grid(alpha=0.3)
     ax_acc.set_ylim(0, 1.02)
     losses = [v for r in runs for m in r.metrics for v in (m.get("train_loss"), m.get("val_loss")) if v]

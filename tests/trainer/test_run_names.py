@@ -78,3 +78,12 @@ def test_the_curves_mark_where_fine_tuning_started() -> None:
         assert [line.get_xdata()[0] for line in marks] == [5.5] and marks[0].get_color() == "C1"
     assert [t.get_text() for t in fig.legends[0].get_texts()][-1] == "fine-tuning starts"
     assert "fine-tuning starts" not in [t.get_text() for t in curves_figure([_run("plain")]).legends[0].get_texts()]
+
+
+def test_the_epoch_axis_shows_whole_epochs() -> None:
+    """A 3-epoch run's axis read 1.0, 1.5, 2.0, 2.5, 3.0 in `trainer plot`'s PNG."""
+    fig = curves_figure([_run("short", epochs=3)])
+    fig.canvas.draw()
+    for ax in fig.axes[:2]:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks

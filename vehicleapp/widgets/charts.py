@@ -15,22 +15,17 @@ from matplotlib.axes import Axes
 from matplotlib.backend_bases import MouseEvent
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QPaintEvent, QResizeEvent, QShowEvent
 
 from trainer.pathtext import for_display
-from trainer.plots import draw_confusion, draw_curves, legend_entries, save_figure
+from trainer.plots import draw_confusion, draw_curves, epoch_ticks, legend_entries, save_figure
 from trainer.runs import RunInfo
 
 MARKED_EPOCHS = 30  # up to this many epochs each one is a dot (a one-epoch run is a single point)
 #: (title, labels, ticks) font sizes for normal, small and tiny charts.
 FONTS = {0: (10, 9, 8), 1: (9, 8, 7), 2: (8, 7, 6)}
 
-
-def epoch_ticks() -> MaxNLocator:
-    """Whole epochs, as many as fit the axis ("auto": 200 epochs in a narrow chart stay legible)."""
-    return MaxNLocator(nbins="auto", integer=True, min_n_ticks=1)
 
 
 class Chart(FigureCanvasQTAgg):
