@@ -265,7 +265,9 @@ def cmd_evaluate(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     from trainer.evaluate import evaluate_run
     from trainer.metrics import format_report
 
-    rep = evaluate_run(args.run, args.data, _events(args), stop, args.split, pick_device(args.device), args.tta,
+    events = _events(args)
+    _warn_unfinished(args.run, events)
+    rep = evaluate_run(args.run, args.data, events, stop, args.split, pick_device(args.device), args.tta,
                        args.backend, args.precision)
     if args.json:
         print(json.dumps(rep, indent=2))
@@ -289,6 +291,7 @@ def cmd_classify(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     from trainer.predict import classify_folder
 
     events = _events(args)
+    _warn_unfinished(args.checkpoint, events)
     with contextlib.ExitStack() as stack:
         if args.copy_to:  # refuse at once, not after classifying, when someone labels DEST
             Path(args.copy_to).mkdir(parents=True, exist_ok=True)
@@ -309,6 +312,15 @@ def cmd_classify(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
         print(f"{summary['rows']} rows ({counts}; {summary['errors']} unreadable; {unknown})", file=sys.stderr)
     _result(args, args.out)
     return Exit.OK
+
+
+def _warn_unfinished(source: str, events: Events) -> None:
+    """A half-trained run is used with a warning, not silently (an .onnx file says nothing)."""
+    from trainer.runs import unfinished_note
+
+    note = "" if is_onnx(source) else unfinished_note(source)
+    if note:
+        events.warning(note)
 
 
 def _classify_on_ray(args: argparse.Namespace, events: Events, stop: Callable[[], bool]) -> dict:
@@ -392,6 +404,7 @@ def cmd_export(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     from trainer.exports import record_export
 
     source = resolve(args.run)
+    _warn_unfinished(args.run, _events(args))
     if not is_onnx(args.out):
         out = export_checkpoint(source, args.out)
         record_export(source, out, read_trust(source).threshold)

@@ -274,6 +274,25 @@ def inspect_run(run_dir: Path) -> RunInfo:
 RUN_FILES = (CONFIG, METRICS, EVENTS, BEST, LAST)
 
 
+def unfinished_note(path: str | Path) -> str:
+    """One line on a run that did not finish (stopped, failed, still training), for a command that
+    uses its checkpoint; "" for a finished run or a file outside a run folder."""
+    path = Path(path)
+    run_dir = path if path.is_dir() else path.parent
+    try:
+        config = read_json(run_dir / CONFIG)
+        done = len(read_metrics(run_dir))
+    except (OSError, ValueError):
+        return ""
+    status = config.get("status") if isinstance(config, dict) else None
+    if status in (None, Status.DONE) or config.get("members"):
+        return ""
+    target = int(config.get("epochs") or 0) + int(config.get("fine_tune") or 0)
+    where = f"{status} after {done} of {target} epochs" if target else str(status)
+    trust = "" if config.get("trust") else "; its confidence was never calibrated, so nothing is answered unknown"
+    return f"{run_dir.name} did not finish ({where}): its answers may be poorer than a finished run's{trust}"
+
+
 def epoch_rank(row: dict[str, Any]) -> tuple[float, float]:
     """How the best epoch is chosen (``best.pt``, the test accuracy a run reports): the higher
     val accuracy, and at a tie the lower val loss (a small val split ties often: epochs 1, 3 and

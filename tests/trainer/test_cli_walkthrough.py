@@ -155,3 +155,18 @@ def test_validation_refuses_what_used_to_end_in_a_traceback() -> None:
     for bad in ({"lr": float("inf")}, {"image_size": 100_000}, {"plateau_patience": -1}):
         with pytest.raises(UsageError):
             dataclasses.replace(base, **bad).validate()
+
+
+def test_a_run_that_did_not_finish_is_used_with_a_warning(one_run: Path, demo_root: Path, tmp_path: Path,
+                                                          capsys: Cap) -> None:
+    run = shutil.copytree(one_run, tmp_path / "runs" / one_run.name)
+    assert runs.unfinished_note(run) == ""
+    config = json.loads((run / runs.CONFIG).read_text())
+    config.update(status="cancelled", epochs=8)
+    config.pop("trust", None)
+    (run / runs.CONFIG).write_text(json.dumps(config))
+    note = runs.unfinished_note(run / runs.BEST)
+    assert "did not finish (cancelled after" in note and "of 8 epochs" in note and "never calibrated" in note
+    code = cli.main(["classify", str(run), str(demo_root / "car"), "--out", str(tmp_path / "p.csv")])
+    assert code == cli.Exit.OK
+    assert "did not finish" in capsys.readouterr().err
