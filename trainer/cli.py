@@ -413,8 +413,12 @@ def cmd_export(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
         _result(args, out)
         return Exit.OK
     from trainer.onnx_export import export_onnx
+    from trainer.runs import bf16_features
 
     events = _events(args)
+    if bf16_features(source):
+        events.warning("this run's features were computed in bf16 (the fastest choice on this machine); the ONNX "
+                       "model computes in fp32, so its confidences can differ by a few points from the run's own")
     parity = export_onnx(source, args.out, events, args.tta)
     record_export(source, Path(args.out), read_trust(source).threshold)
     events.emit(Event.DONE, message=f"exported {args.out}; {parity.text()}", out=str(args.out),

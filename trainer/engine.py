@@ -249,6 +249,7 @@ class Fit:
         cfg = self.cfg
         self.runners = feature_runners(dict(self.model.backbones.items()), self.pre.crop, data.paths(),
                                        self.eval_batcher, self.device, cfg.backend, cfg.precision, self.events)
+        runs.update_config(self.run_dir, feature_backends={n: r.choice.key() for n, r in self.runners.items()})
         return data.features(self.runners, self._cache_keys(), self.eval_batcher, self.device, self._cache_dir(),
                              {view: self._cache_keys(view) for view in self._views_to_try()})
 

@@ -293,6 +293,15 @@ def unfinished_note(path: str | Path) -> str:
     return f"{run_dir.name} did not finish ({where}): its answers may be poorer than a finished run's{trust}"
 
 
+def bf16_features(checkpoint: Path) -> bool:
+    """Whether the run that holds ``checkpoint`` computed its frozen features in bf16."""
+    try:
+        chosen = read_json(Path(checkpoint).parent / CONFIG).get("feature_backends") or {}
+    except (OSError, ValueError, AttributeError):
+        return False
+    return any("bf16" in str(key) for key in chosen.values())
+
+
 def epoch_rank(row: dict[str, Any]) -> tuple[float, float]:
     """How the best epoch is chosen (``best.pt``, the test accuracy a run reports): the higher
     val accuracy, and at a tie the lower val loss (a small val split ties often: epochs 1, 3 and
