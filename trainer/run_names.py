@@ -18,6 +18,10 @@ FIELDS = ("model", "lr", "bs", "data", "weights", "size", "augment", "fine-tune"
           "epochs", "started")
 #: How a run that used none of a training option says so: left out where the rest tells runs apart.
 OFF = frozenset({"not augmented", "head only", "no balancing", "no early stop"})
+#: How a run trained, which its curves do not show: named whenever the runs differ in it, even
+#: where another field already tells them apart (a legend read "lr 0.01" / "lr 0.001" for an
+#: augmented run beside a plain one).
+HOW = ("augment", "fine-tune", "balance", "early stop")
 #: The settings a run chooser names first (model, learning rate, batch size).
 SETTINGS = ("model", "lr", "bs")
 _STAMP = re.compile(r"^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})")
@@ -91,6 +95,7 @@ def tell_apart(runs: Sequence[RunInfo], known: Sequence[str] = ()) -> list[list[
             break
         if field not in chosen and distinct([*chosen, field]) > distinct(chosen):
             chosen.append(field)
+    chosen += [f for f in HOW if f not in chosen and len({d[f] for d in all_details}) > 1]
     shown = [f for f in FIELDS if f in chosen and f not in known]
     keys = [tuple(d[f] for f in chosen) for d in all_details]
     labels = []

@@ -288,8 +288,10 @@ def unfinished_note(path: str | Path) -> str:
     if status in (None, Status.DONE) or config.get("members"):
         return ""
     target = int(config.get("epochs") or 0) + int(config.get("fine_tune") or 0)
-    where = f"{status} after {done} of {target} epochs" if target else str(status)
     trust = "" if config.get("trust") else "; its confidence was never calibrated, so nothing is answered unknown"
+    if status == Status.RUNNING:
+        return f"{run_dir.name} is still training ({done} of {target} epochs so far): its answers may be poorer{trust}"
+    where = f"{status} after {done} of {target} epochs" if target else str(status)
     return f"{run_dir.name} did not finish ({where}): its answers may be poorer than a finished run's{trust}"
 
 

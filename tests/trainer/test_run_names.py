@@ -87,3 +87,10 @@ def test_the_epoch_axis_shows_whole_epochs() -> None:
     for ax in fig.axes[:2]:
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
         assert ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_how_runs_trained_is_named_even_where_the_settings_tell_them_apart() -> None:
+    """A walkthrough compared an augmented lr 0.01 run with a plain lr 0.001 one: the legend said
+    only "lr 0.01" / "lr 0.001"."""
+    _, labels = legend_labels([_run("a", lr=0.01, augment=True), _run("b", lr=0.001)])
+    assert labels == ["lr 0.01 · augmented", "lr 0.001"]
