@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from PySide6.QtCore import QStandardPaths
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
 from vehicleapp.widgets.text import breakable
@@ -24,16 +25,31 @@ class FolderMemory(Protocol):
 _memory: FolderMemory | None = None
 
 
+#: The model export dialog's title: the model-file dialog opens where it last saved.
+EXPORT_MODEL_TITLE = "Export model"
+
+
 def remember_folders(memory: FolderMemory | None) -> None:
     """From now on every file dialog opens where the same kind of dialog was last answered."""
     global _memory
     _memory = memory
 
 
-def _start(title: str, first: str = "") -> str:
-    """Where the dialog titled ``title`` was last answered; before that, ``first``."""
-    folder = _memory.last_folder(title) if _memory is not None else ""
-    return folder if folder and Path(folder).is_dir() else first
+def _start(title: str, first: str = "", like: str = "") -> str:
+    """Where the dialog titled ``title`` was last answered; before that, where the one titled
+    ``like`` was (a model just exported is the one to classify with), ``first``, or the user's
+    documents folder (Qt's default, the working directory, was the program's own folder)."""
+    for kind in filter(None, (title, like)):
+        folder = _memory.last_folder(kind) if _memory is not None else ""
+        if folder and Path(folder).is_dir():
+            return folder
+    return first or default_folder()
+
+
+def default_folder() -> str:
+    """The user's documents folder where there is one, else their home folder."""
+    docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return docs if docs and Path(docs).is_dir() else str(Path.home())
 
 
 def _remember(title: str, path: str, folder: str = "") -> str:
@@ -47,16 +63,16 @@ def ask_folder(parent: QWidget | None, title: str = "Open a folder of images", s
     return _remember(title, chosen, folder=chosen)
 
 
-def ask_open_file(parent: QWidget | None, title: str, filters: str = "All files (*)", first: str = "") -> str:
-    """A file to read; the dialog opens where it was last answered (the first time: ``first``)."""
-    return _remember(title, QFileDialog.getOpenFileName(parent, title, _start(title, first), filters)[0])
+def ask_open_file(parent: QWidget | None, title: str, filters: str = "All files (*)", first: str = "",
+                  like: str = "") -> str:
+    """A file to read; the dialog opens where it was last answered (before that: see :func:`_start`)."""
+    return _remember(title, QFileDialog.getOpenFileName(parent, title, _start(title, first, like), filters)[0])
 
 
 def ask_save_file(parent: QWidget | None, title: str, name: str, filters: str) -> str:
     """The file to write, named for its kind: a name typed without the filter's suffix gets it
     (the jobs refuse ``model`` for ``model.onnx``, so that a slip never overwrites a photo)."""
-    folder = _start(title)
-    start = str(Path(folder) / name) if folder else name
+    start = str(Path(_start(title)) / name)
     return _remember(title, with_suffix(QFileDialog.getSaveFileName(parent, title, start, filters)[0], filters))
 
 

@@ -61,7 +61,8 @@ def test_the_model_file_dialog_opens_where_the_last_model_came_from(user: User, 
     user.file = ""
     assert dialogs.ask_open_file(None, "A model file to classify with", "Models (*.onnx)") == ""  # cancelled
     dialogs.ask_open_file(None, "A photo to try", "Photos (*.jpg)", first=str(tmp_path))  # another kind: its
-    assert user.opened_in == ["", str(shared), str(tmp_path)]  # own folder; the first time, the one given
+    assert user.opened_in == [dialogs.default_folder(), str(shared), str(tmp_path)]  # own folder; the first
+    # time, the one given (else the user's documents, not the program's folder)
 
 
 def test_save_and_folder_dialogs_remember_too_and_a_vanished_folder_is_forgotten(user: User, tmp_path: Path) -> None:
@@ -77,4 +78,17 @@ def test_save_and_folder_dialogs_remember_too_and_a_vanished_folder_is_forgotten
     assert dialogs.ask_folder(None, "Folder to classify", start=str(out)) == str(data)  # an explicit start wins
     data.rmdir()
     dialogs.ask_folder(None, "Folder to classify")
-    assert user.opened_in == ["predictions.csv", str(out / "predictions.csv"), "", str(data), str(out), ""]
+    home = dialogs.default_folder()
+    assert user.opened_in == [str(Path(home) / "predictions.csv"), str(out / "predictions.csv"), home, str(data),
+                              str(out), home]
+
+
+def test_the_model_file_dialog_first_opens_where_a_model_was_just_exported(user: User, tmp_path: Path) -> None:
+    """Was: after exporting model.onnx, File… opened in the program's folder."""
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    dialogs.remember_folders(_settings(tmp_path))
+    user.file = str(shipped / "model.onnx")
+    dialogs.ask_save_file(None, dialogs.EXPORT_MODEL_TITLE, "run.onnx", "ONNX model (*.onnx)")
+    dialogs.ask_open_file(None, "A model file to classify with", "Models (*.onnx)", like=dialogs.EXPORT_MODEL_TITLE)
+    assert user.opened_in[-1] == str(shipped)

@@ -267,7 +267,8 @@ class ClassifyPage(QWidget):
     def choose_model_file(self, path: str = "") -> None:
         """Classify with a model file (asked for when not given): listed after the runs and
         chosen as the user's pick, so a refresh of the runs keeps it."""
-        path = path or dialogs.ask_open_file(self, "A model file to classify with", MODEL_FILE_FILTER)
+        path = path or dialogs.ask_open_file(self, "A model file to classify with", MODEL_FILE_FILTER,
+                                            like=dialogs.EXPORT_MODEL_TITLE)
         if not path:
             return
         add_model_file(self.run_combo, str(Path(path).expanduser().resolve()))

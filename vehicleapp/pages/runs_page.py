@@ -460,7 +460,8 @@ class RunsPage(QWidget):
         run = self.current_run()
         if run is None:
             return None
-        path = path or dialogs.ask_save_file(self, "Export model", f"{run.name}.onnx", "ONNX model (*.onnx)")
+        path = path or dialogs.ask_save_file(self, dialogs.EXPORT_MODEL_TITLE, f"{run.name}.onnx",
+                                             "ONNX model (*.onnx)")
         if not path:
             return None
         job = self.runner.run(export_args(run.path, Path(path)), "Model export")
