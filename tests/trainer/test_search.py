@@ -82,4 +82,4 @@ def test_cli_search_prints_the_leaderboard_and_the_pick_last(demo_root: Path, we
     assert "val" in result.stderr and "status" in result.stderr  # the leaderboard's header
     assert Path(result.stdout.strip().splitlines()[-1]).is_dir()
     bad = run_cli("search", str(demo_root), "--budget", "0")
-    assert bad.returncode == 2 and "--budget must be > 0" in bad.stderr
+    assert bad.returncode == 2 and "--budget: 0: must be a number > 0" in bad.stderr
