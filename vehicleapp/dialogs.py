@@ -49,7 +49,8 @@ def _start(title: str, first: str = "", like: str = "") -> str:
 def default_folder() -> str:
     """The user's documents folder where there is one, else their home folder."""
     docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
-    return docs if docs and Path(docs).is_dir() else str(Path.home())
+    return docs if docs and Path(docs).is_dir() else QStandardPaths.writableLocation(
+        QStandardPaths.StandardLocation.HomeLocation)
 
 
 def _remember(title: str, path: str, folder: str = "") -> str:
