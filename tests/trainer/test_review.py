@@ -129,3 +129,20 @@ def test_a_confident_disagreement_is_flagged_where_confident_learning_misses_it(
     probs /= probs.sum(axis=1, keepdims=True)
     _, issues, _ = _label_issues(labels, probs)
     assert issues[7] and issues.sum() == 1
+
+
+def test_the_lowest_ranked_labels_are_flagged_up_to_cleanlabs_estimate() -> None:
+    """A real-window review ranked the two planted errors first (label scores 0.011, 0.021) but
+    flagged three others: confident learning needs a photo above its class's average confidence."""
+    from trainer.review import _label_issues
+
+    rng = np.random.default_rng(1)
+    labels = np.repeat([0, 1, 2], 40)
+    probs = np.full((120, 3), 0.02)
+    probs[np.arange(120), labels] = 0.96 + rng.uniform(-0.01, 0.01, 120)
+    labels[3], probs[3] = 2, [0.88, 0.109, 0.011]  # a car filed as a truck, answered car at 0.88
+    labels[50], probs[50] = 2, [0.015, 0.965, 0.02]  # a sure disagreement: confident learning's own
+    probs /= probs.sum(axis=1, keepdims=True)
+    _, issues, noise = _label_issues(labels, probs)
+    assert noise >= 1 and issues[50]
+    assert issues[3]
