@@ -345,9 +345,9 @@ class ReviewPage(QWidget):
         return for_display(
             f"<b>{s.row.path}</b> ({s.row.split})<br>labeled <b>{s.label}</b>; models trained without this photo "
             f"say <b>{s.row.suggested_label}</b> (label score {s.row.label_score:.2f})<br>{probs}"
-            "<br><i>(Why? shows the chosen run's own view, which has seen this photo: its figures can differ)</i>"
             + ("<br>outlier: unlike the other images" if s.row.is_outlier else "")
-            + (f"<br>near-duplicate group {s.row.duplicate_group}: {len(group)} images" if group else ""))
+            + (f"<br>near-duplicate group {s.row.duplicate_group}: {len(group)} images" if group else "")
+            + "<br><i>(Why? shows the chosen run's own view, which has seen this photo: its figures can differ)</i>")
 
     def _on_moved(self, old: Path, entry: Entry) -> None:
         """A file moved (here, elsewhere, or by an undo): its row follows; one that comes back
