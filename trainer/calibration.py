@@ -208,8 +208,16 @@ def fit_trust(val: Outputs, train: Outputs, coverage: float) -> tuple[Trust, tor
         val_coverage=int((conf >= threshold).sum()) / max(conf.numel(), 1),
         ece_before=ece_before, ece_after=ece_after,
         auroc=measured, n_val=len(correct),
+        familiar_above=usual_familiarity(conf, probs) if use_knn else None,
     )
     return trust, train.emb.half() if use_knn else None
+
+
+def usual_familiarity(conf: torch.Tensor, probs: torch.Tensor, share: float = 0.9) -> float | None:
+    """The familiarity factor (confidence / top probability) that ``share`` of the validation
+    photos keep or exceed: below it, a photo is less familiar than usual."""
+    factor = conf / probs.max(dim=1).values.clamp(min=1e-12)
+    return round(float(torch.quantile(factor, 1 - share)), 6) if factor.numel() else None
 
 
 def bank_rows(n: int, seed: int) -> list[int]:

@@ -40,6 +40,9 @@ class Trust:
     ece_after: float | None = None  # ... with the fitted T
     auroc: dict[str, float] = field(default_factory=dict)  # per score: held-out class vs known
     n_val: int = 0
+    #: Score knn: the familiarity (confidence / top probability) that 9 in 10 validation photos
+    #: keep or exceed; a photo below it is "unfamiliar" (every photo loses some).
+    familiar_above: float | None = None
     previous: tuple[float, ...] = ()  # thresholds before manual changes, newest last (undo)
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,7 +72,8 @@ class Trust:
 
     def display(self) -> dict[str, Any]:
         """What ``config.json`` shows (a copy; the checkpoint is the source of truth)."""
-        keys = ("temperature", "threshold", "score", "coverage", "val_coverage", "ece_before", "ece_after")
+        keys = ("temperature", "threshold", "score", "coverage", "val_coverage", "ece_before", "ece_after",
+                "familiar_above")
         return {**{k: getattr(self, k) for k in keys}, "previous": list(self.previous)}  # previous: Undo's state
 
 

@@ -80,3 +80,21 @@ def test_a_confidence_lowered_by_unfamiliarity_says_so_beside_its_probability(qt
     assert "lowered for a photo that looks unlike" in tip and "unknown" in tip
     assert model.headerData(6, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole).startswith(
         "How likely the photo is a truck")
+
+
+def test_unfamiliar_means_less_familiar_than_the_runs_validation_photos(qtmodeltester) -> None:  # noqa: ANN001
+    """A real-photo walkthrough: 15 of 24 ordinary new photos read "(unfamiliar)", as every
+    photo's confidence is lowered a little and any 5 points counted. With the run's own measure
+    (9 in 10 validation photos keep at least 0.35 of their probability), only the unusual do."""
+    from vehicleapp.models.predictions import lowered, verdict_html
+
+    usual = Prediction("usual.jpg", "truck", 0.40, [0.0, 0.0, 1.0])  # factor 0.40: like most val photos
+    odd = Prediction("odd.jpg", "unknown", 0.016, [0.0, 0.0, 1.0])  # factor 0.016: unlike them
+    assert lowered(usual) and lowered(odd)  # a run that does not say: any 5 points
+    assert not lowered(usual, 0.35) and lowered(odd, 0.35)
+    model = PredictionsModel()
+    model.set_results(Path("/tmp"), ["car", "motorcycle", "truck"], [usual, odd], 0.2, familiar_above=0.35)
+    qtmodeltester.check(model)
+    assert model.index(0, 3).data() == "40.0%" and model.index(1, 3).data() == "1.6% (unfamiliar)"
+    assert "less like the photos" not in verdict_html("usual.jpg", usual, ["car", "motorcycle", "truck"],
+                                                      familiar_above=0.35)

@@ -260,3 +260,16 @@ def test_a_threshold_change_names_the_files_exported_before_it(run_dir: Path, tm
     events = threshold("--undo")
     assert [e["stale_exports"] for e in events if e["event"] == "warning"] == [[str(shipped.resolve())]]
     assert "export again to ship" in next(e for e in events if e["event"] == "warning")["message"]
+
+
+def test_the_usual_familiarity_is_what_nine_in_ten_validation_photos_keep() -> None:
+    import torch
+
+    from trainer.calibration import usual_familiarity
+
+    probs = torch.tensor([[0.9, 0.1]] * 10)
+    factors = torch.linspace(0.1, 1.0, 10)  # 0.1, 0.2, ... 1.0
+    value = usual_familiarity(probs.max(dim=1).values * factors, probs)
+    assert value is not None and 0.1 <= value <= 0.2  # 9 of the 10 keep at least this much
+    assert Trust.from_dict(Trust(familiar_above=value).to_dict()).familiar_above == value
+    assert Trust(familiar_above=value).display()["familiar_above"] == value  # config.json shows it

@@ -34,7 +34,8 @@ def best_guess(classes: list[str], probs: list[float]) -> tuple[str, float] | No
     return classes[i], probs[i]
 
 
-def unknown_reason(p: Prediction, classes: list[str], threshold: float | None = None) -> str:
+def unknown_reason(p: Prediction, classes: list[str], threshold: float | None = None,
+                   familiar_above: float | None = None) -> str:
     """Why a photo is ``unknown``, in plain words. The confidence is below the run's threshold
     either because the photo looks unlike every training photo (the confidence is the top
     probability times that familiarity, so it is well below the top probability) or because
@@ -44,7 +45,7 @@ def unknown_reason(p: Prediction, classes: list[str], threshold: float | None = 
     if guess is None:
         return "The model is not sure enough to name a class."
     name, prob = for_display(guess[0]), guess[1]
-    if lowered(p):
+    if lowered(p, familiar_above):
         return (f"This photo looks unlike the photos the model was trained on, so its best guess "
                 f"({name}, {prob:.0%}) is not trusted.")
     needs = f", below the {threshold:.0%} it needs to answer" if threshold else ""
@@ -52,25 +53,33 @@ def unknown_reason(p: Prediction, classes: list[str], threshold: float | None = 
 
 
 def verdict_html(file_name: str, p: Prediction, classes: list[str], coverage: float | None = None,
-                 threshold: float | None = None) -> str:
+                 threshold: float | None = None, familiar_above: float | None = None) -> str:
     """One photo's result as a sentence: "car1.jpg is a car (97.0% sure)", or, for an unknown
     answer, that the model does not know and why; ``coverage`` (the share of its validation
     photos the model answers) says how often that happens by design."""
     name = f"<b>{for_display(file_name)}</b>"
     if p.label == UNKNOWN:
-        why = unknown_reason(p, classes, threshold)
+        why = unknown_reason(p, classes, threshold, familiar_above)
         return f"{name}<br><b>Not recognised.</b> {why}{by_design(coverage)}"
     label = for_display(p.label or "?")
-    return f"{name}<br>is {article(label)} <b>{label}</b>{_sure(p)}"
+    return f"{name}<br>is {article(label)} <b>{label}</b>{_sure(p, familiar_above=familiar_above)}"
 
 
-def lowered(p: Prediction) -> bool:
-    """The confidence is well below the top probability: the photo's unfamiliarity lowered it."""
+def lowered(p: Prediction, familiar_above: float | None = None) -> bool:
+    """The photo's unfamiliarity lowered its confidence more than usual: below
+    ``familiar_above`` times the top probability (the run's :attr:`Trust.familiar_above`: 9 in 10
+    of its validation photos keep more), else, where the run does not say, by over 5 points.
+    (Every photo's confidence is lowered somewhat; 15 of 24 ordinary new photos read
+    "unfamiliar" when any 5 points counted.)"""
     top = max(p.probs) if p.probs else p.confidence
-    return p.confidence is not None and top is not None and p.confidence < top - 0.05
+    if p.confidence is None or top is None or top <= 0:
+        return False
+    if familiar_above is not None:
+        return p.confidence < top * familiar_above
+    return p.confidence < top - 0.05
 
 
-def sure_words(p: Prediction, why: bool = True) -> str:
+def sure_words(p: Prediction, why: bool = True, familiar_above: float | None = None) -> str:
     """How sure, in the words the probability bars beside it agree with: the top probability,
     and the confidence the threshold is compared with where the photo's unfamiliarity lowered
     it (``why``: and say so)."""
@@ -81,11 +90,12 @@ def sure_words(p: Prediction, why: bool = True) -> str:
         return f"{p.confidence:.1%} sure"
     # never "99.2% sure" beside a bar at 100.0%: that read as a mistake
     words = f"{top:.1%} likely; trusted at {p.confidence:.1%}"
-    return words + (", as it looks less like the photos the model was trained on" if why and lowered(p) else "")
+    unlike = why and lowered(p, familiar_above)
+    return words + (", as it looks less like the photos the model was trained on" if unlike else "")
 
 
-def _sure(p: Prediction, why: bool = True) -> str:
-    return f" ({sure_words(p, why)})" if p.confidence is not None else ""
+def _sure(p: Prediction, why: bool = True, familiar_above: float | None = None) -> str:
+    return f" ({sure_words(p, why, familiar_above)})" if p.confidence is not None else ""
 
 
 def by_design(coverage: float | None) -> str:
@@ -113,15 +123,16 @@ class PredictionsModel(QAbstractTableModel):
         self.classes: list[str] = []
         self.rows: list[Prediction] = []
         self.threshold: float | None = None  # the run's: how sure it must be to name a class
+        self.familiar_above: float | None = None  # the run's: see lowered()
         self._row_of: dict[str, int] = {}
         if loader:
             loader.signals.ready.connect(self._on_thumb)
 
     def set_results(self, folder: Path, classes: list[str], rows: list[Prediction],
-                    threshold: float | None = None) -> None:
+                    threshold: float | None = None, familiar_above: float | None = None) -> None:
         self.beginResetModel()
         self.folder, self.classes, self.rows = Path(folder), list(classes), list(rows)
-        self.threshold = threshold
+        self.threshold, self.familiar_above = threshold, familiar_above
         self._row_of = {str(self.folder / r.path): i for i, r in enumerate(self.rows)}
         self.endResetModel()
 
@@ -172,12 +183,12 @@ class PredictionsModel(QAbstractTableModel):
         if role == SORT_ROLE:
             return -1.0 if value is None else value
         if role == Qt.ItemDataRole.ToolTipRole and col in (2, 3) and p.label == UNKNOWN:
-            return unknown_reason(p, self.classes, self.threshold)
-        if role == Qt.ItemDataRole.ToolTipRole and col == 3 and lowered(p):
-            return f"{sure_words(p)}."
+            return unknown_reason(p, self.classes, self.threshold, self.familiar_above)
+        if role == Qt.ItemDataRole.ToolTipRole and col == 3 and lowered(p, self.familiar_above):
+            return f"{sure_words(p, familiar_above=self.familiar_above)}."
         if role == Qt.ItemDataRole.DisplayRole and col > 0:
             if isinstance(value, float) and col == 3:  # next to P(class) = 0.995, say why it is lower
-                return f"{value:.1%}" + (" (unfamiliar)" if lowered(p) else "")
+                return f"{value:.1%}" + (" (unfamiliar)" if lowered(p, self.familiar_above) else "")
             if isinstance(value, float):
                 return f"{value:.3f}"
             return "" if value is None else for_display(str(value))

@@ -368,7 +368,8 @@ class ClassifyPage(QWidget):
         self.why_button.update_state()  # a photo to explain now
         trust = self._trust(self._try_run)
         self.try_result.setText(verdict_html(self.try_path.name, row, classes, trust.val_coverage if trust else None,
-                                             trust.threshold if trust else None))
+                                             trust.threshold if trust else None,
+                                             trust.familiar_above if trust else None))
         self.try_chart.show_probs(classes, row.probs)
         self.status.setText(verdict_line(self.try_path.name, row, classes))
 
@@ -481,7 +482,8 @@ class ClassifyPage(QWidget):
         classes, rows = read_predictions(csv_path)
         rows = list(rows)
         trust = self._trust(self._results_run)
-        self.model.set_results(folder, classes, rows, trust.threshold if trust else None)
+        self.model.set_results(folder, classes, rows, trust.threshold if trust else None,
+                               trust.familiar_above if trust else None)
         errors = sum(1 for r in rows if r.error)
         for w in (self.label_filter, self.min_conf):
             w.blockSignals(True)
