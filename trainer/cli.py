@@ -97,13 +97,13 @@ def cmd_runs(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     """List the run folders under DIR, damaged ones with the reason (nothing is changed)."""
     import json
 
-    from trainer.runs import BEST, LAST, list_runs
+    from trainer.runs import find_checkpoint, list_runs
 
     folder = Path(args.dir)
     if not folder.is_dir():
         raise UsageError(f"{folder}: runs folder not found")
     found = list_runs(folder)
-    usable = {r.path: _has_checkpoint(r.path, (BEST, LAST)) for r in found}
+    usable = {r.path: not r.problem and find_checkpoint(r.path) is not None for r in found}  # damaged: unread
     if args.json:
         print(json.dumps([{"path": str(r.path), "name": r.name, "status": r.status, "problem": r.problem,
                            "model": r.config.get("model"), "epochs": len(r.metrics),
@@ -120,13 +120,6 @@ def cmd_runs(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     damaged = sum(1 for r in found if r.problem)
     print(f"{len(found)} runs in {folder}" + (f", {damaged} damaged" if damaged else ""), file=sys.stderr)
     return Exit.OK
-
-
-def _has_checkpoint(run_dir: Path, names: Sequence[str]) -> bool:
-    try:
-        return any((run_dir / name).is_file() for name in names)
-    except OSError:  # a folder that cannot be read: listed as damaged anyway
-        return False
 
 
 def cmd_demo_data(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
@@ -404,18 +397,18 @@ def cmd_export(args: argparse.Namespace, stop: Callable[[], bool]) -> int:
     from trainer.exports import record_export
 
     source = resolve(args.run)
-    _warn_unfinished(args.run, _events(args))
+    events = _events(args)
+    _warn_unfinished(args.run, events)
     if not is_onnx(args.out):
         out = export_checkpoint(source, args.out)
         record_export(source, out, read_trust(source).threshold)
         if args.events:
-            _events(args).emit(Event.DONE, message=f"exported {out}", out=str(out))
+            events.emit(Event.DONE, message=f"exported {out}", out=str(out))
         _result(args, out)
         return Exit.OK
     from trainer.onnx_export import export_onnx
     from trainer.runs import bf16_features
 
-    events = _events(args)
     if bf16_features(source):
         events.warning("this run's features were computed in bf16 (the fastest choice on this machine); the ONNX "
                        "model computes in fp32, so its confidences can differ by a few points from the run's own")

@@ -53,6 +53,7 @@ def model_source(path: Path) -> str | bytes:
         return path.read_bytes()
     return text
 
+
 class OrtSession:
     """An ONNX graph in onnxruntime whose :meth:`run` takes a whole batch and runs it as
     ``parts`` concurrent runs of ``per_run`` images on the CPU (one run on a GPU).

@@ -278,21 +278,19 @@ def unfinished_note(path: str | Path) -> str:
     """One line on a run that did not finish (stopped, failed, still training), for a command that
     uses its checkpoint; "" for a finished run or a file outside a run folder."""
     path = Path(path)
-    run_dir = path if path.is_dir() else path.parent
     try:
-        config = read_json(run_dir / CONFIG)
-        done = len(read_metrics(run_dir))
-    except (OSError, ValueError):
+        run = load_run(path if path.is_dir() else path.parent)
+        status = run.config.get("status")
+    except (OSError, ValueError, AttributeError):  # no run folder, or not a run's config
         return ""
-    status = config.get("status") if isinstance(config, dict) else None
-    if status in (None, Status.DONE) or config.get("members"):
+    if status in (None, Status.DONE) or run.config.get("members"):
         return ""
-    target = int(config.get("epochs") or 0) + int(config.get("fine_tune") or 0)
-    trust = "" if config.get("trust") else "; its confidence was never calibrated, so nothing is answered unknown"
+    done, target = len(run.metrics), int(run.config.get("epochs") or 0) + int(run.config.get("fine_tune") or 0)
+    trust = "" if run.trust else "; its confidence was never calibrated, so nothing is answered unknown"
     if status == Status.RUNNING:
-        return f"{run_dir.name} is still training ({done} of {target} epochs so far): its answers may be poorer{trust}"
+        return f"{run.name} is still training ({done} of {target} epochs so far): its answers may be poorer{trust}"
     where = f"{status} after {done} of {target} epochs" if target else str(status)
-    return f"{run_dir.name} did not finish ({where}): its answers may be poorer than a finished run's{trust}"
+    return f"{run.name} did not finish ({where}): its answers may be poorer than a finished run's{trust}"
 
 
 def bf16_features(checkpoint: Path) -> bool:
